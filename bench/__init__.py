@@ -1,0 +1,1 @@
+"""Latency benchmark: dify-mock against reference hosts. Run with `python -m bench`."""

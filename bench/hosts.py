@@ -1,0 +1,175 @@
+"""Two tiny reference hosts that speak just enough remote-debug protocol to time tool calls.
+
+`naive` leaves the kernel's socket defaults alone (asyncio turns TCP_NODELAY on for every TCP transport, so this
+host turns it back off). `tuned` sets TCP_NODELAY on the accepted socket and re-arms TCP_QUICKACK after every read,
+because the kernel clears it again once it has sent an immediate ACK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
+ANSWER = "This canned answer comes from the bench reference host."
+
+
+@dataclass
+class ToolCall:
+    done: asyncio.Future[float]  # resolves to the perf_counter() at which `end` was parsed
+    chunks: list[Any] = field(default_factory=list)
+    error: Any = None
+
+
+class ReferenceHost(asyncio.Protocol):
+    """Accepts one plugin connection, waits for its declarations, then sends it requests one at a time."""
+
+    def __init__(self, tuned: bool, stream_chunks: int = 10) -> None:
+        self.tuned = tuned
+        self.stream_chunks = max(stream_chunks, 1)  # streamed LLM answers: content chunks plus the closing one
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.plugin_id: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.manifest: dict[str, Any] = {}
+        self.calls: dict[str, ToolCall] = {}
+        self.server: asyncio.Server | None = None
+
+    async def start(self, port: int) -> None:
+        self.server = await asyncio.get_running_loop().create_server(lambda: self, "127.0.0.1", port)
+
+    async def close(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport, self.buffer = transport, b""
+        sock = transport.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if self.tuned else 0)
+        self._quickack()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for call in self.calls.values():
+            if not call.done.done():
+                call.done.set_exception(ConnectionError("the plugin closed the connection"))
+
+    def _quickack(self) -> None:
+        if self.tuned and QUICKACK is not None and self.transport is not None:
+            self.transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
+
+    def data_received(self, data: bytes) -> None:
+        self._quickack()
+        now = time.perf_counter()
+        *lines, self.buffer = (self.buffer + data).split(b"\n")
+        for line in lines:
+            if line.strip():
+                self._on_message(json.loads(line), now)
+
+    def _on_message(self, message: dict[str, Any], now: float) -> None:
+        if not self.plugin_id.done():  # registration: handshake, declarations, assets, end; we never answer
+            if message.get("type") == "manifest_declaration":
+                self.manifest = message["data"]
+            elif message.get("type") == "end":
+                self.plugin_id.set_result(f"{self.manifest.get('author')}/{self.manifest.get('name')}")
+            return
+        if message.get("event") != "session":
+            return  # heartbeat, log, out-of-band error
+        session_id, kind, body = message["session_id"], message["data"]["type"], message["data"]["data"]
+        call = self.calls.get(session_id)
+        if kind == "invoke":
+            self._answer_reverse(session_id, body)
+        elif call is None:
+            return
+        elif kind == "stream":
+            call.chunks.append(body)
+        elif kind == "error":
+            call.error = body
+        elif kind == "end":
+            del self.calls[session_id]
+            call.done.set_result(now)
+
+    def _send(self, session_id: str, event: str, data: dict[str, Any]) -> None:
+        envelope = {
+            "session_id": session_id,
+            "conversation_id": None,
+            "message_id": None,
+            "app_id": None,
+            "endpoint_id": None,
+            "context": None,
+            "event": event,
+            "data": data,
+        }
+        assert self.transport is not None
+        self.transport.write(json.dumps(envelope, separators=(",", ":")).encode() + b"\n")
+
+    def _answer_reverse(self, session_id: str, invoke: dict[str, Any]) -> None:
+        reply = {"backwards_request_id": invoke["backwards_request_id"]}
+        if invoke.get("type") == "llm":
+            for chunk in llm_chunks(invoke["request"], self.stream_chunks):
+                self._send(
+                    session_id, "backwards_response", {**reply, "event": "response", "message": "stream", "data": chunk}
+                )
+        else:
+            message = f"the reference host does not answer {invoke.get('type')!r}"
+            self._send(session_id, "backwards_response", {**reply, "event": "error", "message": message, "data": None})
+        self._send(session_id, "backwards_response", {**reply, "event": "end", "message": "", "data": None})
+
+    async def invoke_tool(self, provider: str, tool: str, parameters: dict[str, Any]) -> tuple[float, ToolCall]:
+        """Time one tool call from writing the request to parsing the plugin's `end`, in milliseconds."""
+        session_id = str(uuid.uuid4())
+        call = ToolCall(asyncio.get_running_loop().create_future())
+        self.calls[session_id] = call
+        data = {
+            "user_id": "bench",
+            "type": "tool",
+            "action": "invoke_tool",
+            "provider": provider,
+            "tool": tool,
+            "tool_parameters": parameters,
+            "credentials": {},
+            "credential_type": "api-key",
+        }
+        started = time.perf_counter()
+        self._send(session_id, "request", data)
+        ended = await call.done
+        return (ended - started) * 1000, call
+
+
+def llm_chunks(request: dict[str, Any], stream_chunks: int) -> list[dict[str, Any]]:
+    """LLMResultChunk dicts: one chunk without streaming, else content chunks and a closing chunk with the usage."""
+    model = str(request.get("model") or "reference-llm")
+    usage = {
+        "prompt_tokens": 3,
+        "prompt_unit_price": "0",
+        "prompt_price_unit": "0",
+        "prompt_price": "0",
+        "completion_tokens": 9,
+        "completion_unit_price": "0",
+        "completion_price_unit": "0",
+        "completion_price": "0",
+        "total_tokens": 12,
+        "total_price": "0",
+        "currency": "USD",
+        "latency": 0.0,
+    }
+
+    def chunk(index: int, content: str, last: bool) -> dict[str, Any]:
+        message = {"role": "assistant", "content": content, "name": None, "tool_calls": []}
+        delta = {"index": index, "message": message, "usage": usage if last else None, "finish_reason": None}
+        if last:
+            delta["finish_reason"] = "stop"
+        return {"model": model, "prompt_messages": [], "system_fingerprint": None, "delta": delta}
+
+    if request.get("stream") is False:
+        return [chunk(0, ANSWER, True)]
+    words = ANSWER.split(" ")
+    pieces = [words[i % len(words)] + " " for i in range(stream_chunks - 1)]
+    return [chunk(i, piece, False) for i, piece in enumerate(pieces)] + [chunk(len(pieces), "", True)]

@@ -1,0 +1,824 @@
+"""Fixture rules: YAML files that say how the mock answers a plugin's reverse invocations.
+
+A fixture file maps fixture keys (`llm`, `tts`, ...) to lists of rules. A rule has an optional `match`
+(conditions on facts taken from the request) and one `reply` or a list of `replies` used in turn.
+Adding a family of reverse calls means adding one entry to `FAMILIES` (and its reply model).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import threading
+import types
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    StrictBool,
+    Tag,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
+
+from dify_mock.answers.replies import REPLY_MODELS, Reply
+
+__all__ = [
+    "FAMILIES",
+    "FIXTURE_KEYS",
+    "Fact",
+    "Family",
+    "FixtureError",
+    "Rule",
+    "RuleBook",
+    "RuleMatch",
+    "fixture_json_schema",
+]
+
+SHORT = 80
+MAX_REPORTED_ERRORS = 10
+
+
+class FixtureError(ValueError):
+    """A fixture file or rule set is invalid; the message names the file, the line and the key."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Facts: what a match field looks at in the request.
+
+Request = Mapping[str, Any]
+FactKind = Literal["text", "names", "flag"]
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One match field: how to read it from the request, and what kind of condition it takes.
+
+    kind "text": the fact is a string or a list of strings; the condition is an exact string,
+    `{contains: ...}` or `{regex: ...}`; on a list, any element may match.
+    kind "names": the fact is a list of names; the condition is a list that must all be present,
+    or `{contains}`/`{regex}` matching any name.
+    kind "flag": the fact is a bool; the condition is true or false.
+    """
+
+    read: Callable[[Request], Any]
+    description: str
+    kind: FactKind = "text"
+
+
+def _field(name: str) -> Callable[[Request], Any]:
+    def read(request: Request) -> Any:
+        return request.get(name)
+
+    return read
+
+
+def _strings(name: str) -> Callable[[Request], list[str]]:
+    def read(request: Request) -> list[str]:
+        values = request.get(name)
+        return [v for v in values if isinstance(v, str)] if isinstance(values, list) else []
+
+    return read
+
+
+def _messages(request: Request) -> list[Mapping[str, Any]]:
+    messages = request.get("prompt_messages")
+    return [m for m in messages if isinstance(m, Mapping)] if isinstance(messages, list) else []
+
+
+def _message_text(message: Mapping[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            part["data"]
+            for part in content
+            if isinstance(part, Mapping) and part.get("type") == "text" and isinstance(part.get("data"), str)
+        )
+    return ""
+
+
+def _last_user_text(request: Request) -> str | None:
+    users = [m for m in _messages(request) if m.get("role") == "user"]
+    return _message_text(users[-1]) if users else None
+
+
+def _system_text(request: Request) -> str | None:
+    systems = [m for m in _messages(request) if m.get("role") == "system"]
+    return _message_text(systems[0]) if systems else None
+
+
+def _tool_names(request: Request) -> list[str]:
+    tools = request.get("tools")
+    if not isinstance(tools, list):
+        return []
+    return [t["name"] for t in tools if isinstance(t, Mapping) and isinstance(t.get("name"), str)]
+
+
+def _text_documents(request: Request) -> list[str]:
+    documents = request.get("documents")
+    if not isinstance(documents, list):
+        return []
+    return [
+        d["content"]
+        for d in documents
+        if isinstance(d, Mapping) and d.get("content_type") == "text" and isinstance(d.get("content"), str)
+    ]
+
+
+def _query_content(request: Request) -> Any:
+    query = request.get("query")
+    return query.get("content") if isinstance(query, Mapping) else query
+
+
+_AUDIO_MAGIC: tuple[tuple[Callable[[bytes], bool], str], ...] = (
+    (lambda h: h.startswith(b"ID3") or (len(h) >= 2 and h[0] == 0xFF and h[1] & 0xE0 == 0xE0), "mp3"),
+    (lambda h: h.startswith(b"RIFF") and h[8:12] == b"WAVE", "wav"),
+    (lambda h: h.startswith(b"OggS"), "ogg"),
+    (lambda h: h.startswith(b"fLaC"), "flac"),
+    (lambda h: h[4:8] == b"ftyp", "m4a"),
+    (lambda h: h.startswith(b"\x1a\x45\xdf\xa3"), "webm"),
+)
+
+
+def audio_format(hex_audio: Any) -> str | None:
+    """The container of hex-encoded audio, from its magic bytes: mp3, wav, ogg, flac, m4a, webm or unknown."""
+    if not isinstance(hex_audio, str):
+        return None
+    try:
+        head = bytes.fromhex(hex_audio[:24])
+    except ValueError:
+        return "unknown"
+    return next((name for test, name in _AUDIO_MAGIC if test(head)), "unknown")
+
+
+def _audio_file_format(request: Request) -> str | None:
+    return audio_format(request.get("file"))
+
+
+@dataclass(frozen=True)
+class Family:
+    """One fixture key: the reverse invocation type it answers and the match fields it offers."""
+
+    invoke_type: str
+    facts: Mapping[str, Fact]
+    description: str
+    common_facts: bool = True
+    reply_model: type[Reply] | None = None
+
+    def all_facts(self) -> dict[str, Fact]:
+        return {**(_COMMON_FACTS if self.common_facts else {}), **self.facts}
+
+    def replies(self) -> type[Reply]:
+        return self.reply_model or REPLY_MODELS[self.invoke_type]
+
+
+_COMMON_FACTS: dict[str, Fact] = {
+    "provider": Fact(_field("provider"), "The provider as sent, e.g. langgenius/openai/openai."),
+    "model": Fact(_field("model"), "The model name, e.g. gpt-4o-mini."),
+}
+
+_LLM_FACTS: dict[str, Fact] = {
+    "prompt": Fact(_last_user_text, "The text of the last user message (text parts joined by newlines)."),
+    "system": Fact(_system_text, "The text of the first system message."),
+    "tools": Fact(_tool_names, "Tool names that must all be offered in the request's `tools`.", "names"),
+    "stream": Fact(_field("stream"), "Whether the plugin asked for a streamed answer.", "flag"),
+}
+
+FAMILIES: dict[str, Family] = {
+    "llm": Family("llm", _LLM_FACTS, "Answers to session.model.llm.invoke()."),
+    "llm_structured_output": Family(
+        "llm_structured_output",
+        _LLM_FACTS,
+        "Answers to LLM calls with a structured output schema; give `structured_output` in the reply.",
+    ),
+    "text_embedding": Family(
+        "text_embedding",
+        {
+            "text": Fact(_strings("texts"), "Any of the texts to embed."),
+            "input_type": Fact(_field("input_type"), "document or query."),
+        },
+        "Answers to session.model.text_embedding.invoke().",
+    ),
+    "multimodal_embedding": Family(
+        "multimodal_embedding",
+        {"text": Fact(_text_documents, "Any of the documents whose content_type is text.")},
+        "Answers to multimodal embedding calls.",
+    ),
+    "rerank": Family(
+        "rerank",
+        {
+            "query": Fact(_field("query"), "The query."),
+            "doc": Fact(_strings("docs"), "Any of the documents to rerank."),
+        },
+        "Answers to session.model.rerank.invoke().",
+    ),
+    "multimodal_rerank": Family(
+        "multimodal_rerank",
+        {"query": Fact(_query_content, "The query's content.")},
+        "Answers to multimodal rerank calls.",
+    ),
+    "tts": Family(
+        "tts",
+        {
+            "text": Fact(_field("content_text"), "The text to speak."),
+            "voice": Fact(_field("voice"), "The voice asked for."),
+        },
+        "Answers to session.model.tts.invoke(); `audio_file` is relative to the fixture file.",
+    ),
+    "speech2text": Family(
+        "speech2text",
+        {"format": Fact(_audio_file_format, "The audio container: mp3, wav, ogg, flac, m4a, webm, unknown.")},
+        "Answers to session.model.speech2text.invoke().",
+    ),
+    "moderation": Family(
+        "moderation",
+        {"text": Fact(_field("text"), "The text to moderate.")},
+        "Answers to session.model.moderation.invoke().",
+    ),
+    "summary": Family(
+        "system_summary",
+        {
+            "text": Fact(_field("text"), "The text to summarize."),
+            "instruction": Fact(_field("instruction"), "The summary instruction."),
+        },
+        "Answers to session.model.summary.invoke() (invoke type system_summary).",
+    ),
+}
+
+FIXTURE_KEYS: dict[str, str] = {key: family.invoke_type for key, family in FAMILIES.items()}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Pydantic models of a fixture file, built from FAMILIES.
+
+
+class Pattern(BaseModel):
+    """Matches a text by substring or by regular expression."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"oneOf": [{"required": ["contains"]}, {"required": ["regex"]}]}
+    )
+
+    contains: str | None = Field(default=None, description="Matches a text containing this (case-sensitive).")
+    regex: str | None = Field(
+        default=None,
+        description="Matches a text where this Python regex is found (re.search); (?i) ignores case.",
+    )
+    _compiled: re.Pattern[str] | None = PrivateAttr(default=None)
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression {value!r}: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if (self.contains is None) == (self.regex is None):
+            raise ValueError("give exactly one of 'contains' or 'regex'")
+        if self.regex is not None:
+            self._compiled = re.compile(self.regex)
+        return self
+
+    def test(self, text: str) -> bool:
+        if self._compiled is not None:
+            return self._compiled.search(text) is not None
+        return self.contains is not None and self.contains in text
+
+    def describe(self) -> str:
+        return f"contains {_short(self.contains)}" if self.regex is None else f"regex {_short(self.regex)}"
+
+
+# Tags show up in pydantic's error locations; they are never YAML keys, so error lines skip them.
+_EXACT, _PATTERN = "<exact>", "<contains|regex>"
+
+
+def _condition_tag(value: Any) -> str:
+    return _PATTERN if isinstance(value, Mapping | Pattern) else _EXACT
+
+
+_CONDITION_TYPES: dict[str, Any] = {
+    "text": Annotated[Annotated[str, Tag(_EXACT)] | Annotated[Pattern, Tag(_PATTERN)], Discriminator(_condition_tag)],
+    "names": Annotated[
+        Annotated[list[str], Tag(_EXACT)] | Annotated[Pattern, Tag(_PATTERN)], Discriminator(_condition_tag)
+    ],
+    "flag": StrictBool,
+}
+
+
+class RuleModel(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"oneOf": [{"required": ["reply"]}, {"required": ["replies"]}]}
+    )
+
+    name: str | None = Field(default=None, description="Shown in the journal instead of file:line.")
+
+    @model_validator(mode="after")
+    def _one_reply(self) -> Self:
+        if (getattr(self, "reply", None) is None) == (getattr(self, "replies", None) is None):
+            raise ValueError("give exactly one of 'reply' (one answer) or 'replies' (answers used in turn)")
+        return self
+
+
+def _camel(key: str) -> str:
+    return "".join(part.capitalize() for part in key.split("_"))
+
+
+def _match_model(key: str, family: Family) -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        name: (_CONDITION_TYPES[fact.kind] | None, Field(default=None, description=fact.description))
+        for name, fact in family.all_facts().items()
+    }
+    return create_model(
+        f"{_camel(key)}Match",
+        __config__=ConfigDict(extra="forbid", protected_namespaces=()),
+        __doc__="Conditions that must all hold; a text is matched exactly, or by {contains} or {regex}.",
+        **fields,
+    )
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def _rule_model(key: str, family: Family) -> type[RuleModel]:
+    reply_model = family.replies()
+    fields: dict[str, Any] = {
+        "match": (
+            _match_model(key, family) | None,
+            Field(default=None, description="Leave out to match every call of this type."),
+        ),
+        "reply": (
+            reply_model,
+            Field(default=None, description="The answer to every matching call.", json_schema_extra=_no_default),
+        ),
+        "replies": (
+            list[reply_model],  # type: ignore[valid-type]
+            Field(
+                default=None,
+                min_length=1,
+                json_schema_extra=_no_default,
+                description="Answers used in turn, one per matching call; "
+                "after the last one, the last one keeps answering.",
+            ),
+        ),
+    }
+    return create_model(f"{_camel(key)}Rule", __base__=RuleModel, __doc__=family.description, **fields)
+
+
+_RULE_MODELS: dict[str, type[RuleModel]] = {key: _rule_model(key, family) for key, family in FAMILIES.items()}
+
+_FIXTURE_FIELDS: dict[str, Any] = {
+    key: (list[model] | None, Field(default=None, description=FAMILIES[key].description))  # type: ignore[valid-type]
+    for key, model in _RULE_MODELS.items()
+}
+_FIXTURE_MODEL: type[BaseModel] = create_model(
+    "Fixture",
+    __config__=ConfigDict(extra="forbid", title="dify-mock fixture file"),
+    __doc__="Rules for answering a Dify plugin's reverse invocations. The first matching rule answers.",
+    **_FIXTURE_FIELDS,
+)
+
+
+def fixture_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a fixture file."""
+    schema = _FIXTURE_MODEL.model_json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Rules and the rule book.
+
+
+@dataclass(eq=False)
+class Rule:
+    name: str | None
+    invoke_type: str
+    origin: str
+    uses: int = 0
+    fixture_key: str = field(default="", kw_only=True)
+    source: str = field(default="", kw_only=True)
+    match: BaseModel | None = field(default=None, kw_only=True, repr=False)
+    replies: list[Reply] = field(default_factory=list, kw_only=True, repr=False)
+
+    def label(self) -> str:
+        return self.name or self.origin
+
+    def conditions(self) -> Iterator[tuple[str, Fact, Any]]:
+        """The match fields this rule sets: (field, fact, condition)."""
+        if self.match is None:
+            return
+        for name, fact in FAMILIES[self.fixture_key].all_facts().items():
+            condition = getattr(self.match, name, None)
+            if condition is not None:
+                yield name, fact, condition
+
+    def mismatches(self, request: Request) -> list[tuple[str, Any, Any]]:
+        """The match fields the request fails: (field, condition, the request's value)."""
+        out = []
+        for name, fact, condition in self.conditions():
+            value = fact.read(request)
+            if not _satisfied(condition, value, fact.kind):
+                out.append((name, condition, value))
+        return out
+
+    def matches(self, request: Request) -> bool:
+        return all(_satisfied(cond, fact.read(request), fact.kind) for _, fact, cond in self.conditions())
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    rule: Rule
+    reply: Reply
+
+
+def _satisfied(condition: Any, value: Any, kind: str) -> bool:
+    values = value if isinstance(value, list) else [value]
+    if isinstance(condition, Pattern):
+        return any(isinstance(v, str) and condition.test(v) for v in values)
+    if kind == "names":
+        return set(condition) <= {v for v in values if isinstance(v, str)}
+    if kind == "flag":
+        return isinstance(value, bool) and value == condition
+    return any(isinstance(v, str) and v == condition for v in values)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= SHORT else text[: SHORT - 3] + "..."
+
+
+def _describe(condition: Any, kind: str) -> str:
+    if isinstance(condition, Pattern):
+        return condition.describe() + (" (any element)" if kind == "names" else "")
+    if kind == "names":
+        return f"all of {_short(condition)}"
+    return _short(condition)
+
+
+class RuleBook:
+    """The loaded rules, in load order; the first matching rule of a type answers."""
+
+    def __init__(self) -> None:
+        self._rules: list[Rule] = []
+        self._files: list[str] = []
+        self._lock = threading.RLock()
+
+    @classmethod
+    def load(cls, paths: Sequence[Path]) -> RuleBook:
+        """Load fixture files; a folder is searched recursively for *.yaml and *.yml, in sorted order."""
+        book = cls()
+        seen: set[Path] = set()
+        for path in paths:
+            for file in _fixture_files(Path(path)):
+                if file.resolve() in seen:
+                    continue
+                seen.add(file.resolve())
+                book._rules.extend(_read_file(file))
+                book._files.append(str(file))
+        return book
+
+    def add(self, data: Mapping[str, Any], origin: str = "api", base_dir: Path | None = None) -> list[Rule]:
+        """Add rules given as a fixture document; relative audio files resolve against base_dir (or cwd)."""
+        rules = _build_rules(data, None, origin, base_dir or Path.cwd())
+        with self._lock:
+            self._rules.extend(rules)
+        return rules
+
+    def remove(self, rules: Sequence[Rule]) -> None:
+        """Remove these rules; rules not in the book are ignored."""
+        gone = {id(rule) for rule in rules}
+        with self._lock:
+            self._rules = [rule for rule in self._rules if id(rule) not in gone]
+
+    def answer(self, invoke_type: str, request: Mapping[str, Any]) -> RuleMatch | None:
+        with self._lock:
+            for rule in self._rules:
+                if rule.invoke_type == invoke_type and rule.matches(request):
+                    reply = rule.replies[min(rule.uses, len(rule.replies) - 1)]
+                    rule.uses += 1
+                    return RuleMatch(rule, reply)
+        return None
+
+    def near_miss(self, invoke_type: str, request: Mapping[str, Any]) -> str:
+        """Why no rule answered: the nearest rule of the type, and what it wanted vs what the call had."""
+        candidates = self.rules(invoke_type)
+        key = _fixture_key(invoke_type)
+        if not candidates:
+            others = sorted({rule.fixture_key for rule in self.rules()})
+            where = f"rules exist for: {', '.join(others)}" if others else "no rules are loaded at all"
+            return f"no fixture rules for {invoke_type} (fixture key '{key}'); {where}"
+        scored = [(rule.mismatches(request), rule) for rule in candidates]
+        misses, nearest = min(scored, key=lambda pair: len(pair[0]))
+        where = f"{nearest.name} ({nearest.origin})" if nearest.name else nearest.origin
+        if not misses:
+            return f"fixture rule {where} matches this {invoke_type} call"
+        count = len(candidates)
+        fields = sum(1 for _ in nearest.conditions())
+        lines = [
+            f"no {key} rule matched ({count} rule{'s' if count != 1 else ''} checked); "
+            f"nearest is {where}, {len(misses)} of {fields} match fields differ:"
+        ]
+        kinds = FAMILIES[nearest.fixture_key].all_facts()
+        for name, condition, value in misses:
+            lines.append(f"  {name}: wanted {_describe(condition, kinds[name].kind)}, got {_short(value)}")
+        return "\n".join(lines)
+
+    def rules(self, invoke_type: str | None = None) -> list[Rule]:
+        with self._lock:
+            return [rule for rule in self._rules if invoke_type is None or rule.invoke_type == invoke_type]
+
+    def unused(self) -> list[Rule]:
+        return [rule for rule in self.rules() if rule.uses == 0]
+
+    def warnings(self) -> list[str]:
+        """Rules that can never answer, and names used twice for one type."""
+        out: list[str] = []
+        earlier: dict[str, list[Rule]] = {}
+        for rule in self.rules():
+            before = earlier.setdefault(rule.invoke_type, [])
+            here = f"{rule.origin}: {rule.fixture_key} rule" + (f" '{rule.name}'" if rule.name else "")
+            for prior in before:
+                if not any(True for _ in prior.conditions()):
+                    out.append(f"{here} can never answer: the earlier rule {prior.label()} matches every call")
+                    break
+                if _match_key(prior) == _match_key(rule):
+                    out.append(f"{here} can never answer: the earlier rule {prior.label()} has the same match")
+                    break
+            if rule.name and any(prior.name == rule.name for prior in before):
+                out.append(f"{here}: the name is used by an earlier {rule.fixture_key} rule too")
+            before.append(rule)
+        return out
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Per source (file, or the origin given to add()): per fixture key: the number of rules."""
+        with self._lock:
+            out: dict[str, dict[str, int]] = {source: {} for source in self._files}
+            for rule in self._rules:
+                per_key = out.setdefault(rule.source, {})
+                per_key[rule.fixture_key] = per_key.get(rule.fixture_key, 0) + 1
+            return out
+
+
+def _fixture_key(invoke_type: str) -> str:
+    return next((key for key, family in FAMILIES.items() if family.invoke_type == invoke_type), invoke_type)
+
+
+def _match_key(rule: Rule) -> str:
+    return json.dumps({name: _plain(cond) for name, _, cond in rule.conditions()}, sort_keys=True)
+
+
+def _plain(condition: Any) -> Any:
+    return condition.model_dump(exclude_none=True) if isinstance(condition, BaseModel) else condition
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Loading and error reporting.
+
+Loc = tuple[str | int, ...]
+
+
+def _fixture_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(
+            p
+            for p in path.rglob("*")
+            if p.suffix.lower() in {".yaml", ".yml"}
+            and p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
+    if path.is_file():
+        return [path]
+    raise FixtureError(f"{path}: no such fixture file or folder")
+
+
+def _read_file(file: Path) -> list[Rule]:
+    source = str(file)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FixtureError(f"{source}: cannot read: {exc}") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return []
+        _check_duplicate_keys(root, source)
+        data = loader.construct_document(root)
+    except yaml.MarkedYAMLError as exc:
+        lines = [m.line + 1 for m in (exc.problem_mark, exc.context_mark) if m is not None]
+        line = f":{lines[0]}" if lines else ""
+        context = exc.context or ""
+        if context and len(set(lines)) == 2:
+            context += f" (from line {lines[1]})"
+        problem = ", ".join(part for part in (context, exc.problem) if part)
+        raise FixtureError(f"{source}{line}: YAML syntax error: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise FixtureError(f"{source}: YAML error: {exc}") from None
+    finally:
+        loader.dispose()
+    if data is None:
+        return []
+    return _build_rules(data, root, source, file.parent)
+
+
+def _check_duplicate_keys(node: yaml.Node, source: str) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                if key.value in seen:
+                    raise FixtureError(f"{source}:{key.start_mark.line + 1}: duplicate key '{key.value}'")
+                seen.add(key.value)
+            _check_duplicate_keys(value, source)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_duplicate_keys(item, source)
+
+
+def _build_rules(data: Any, root: yaml.Node | None, source: str, base_dir: Path) -> list[Rule]:
+    try:
+        fixture = _FIXTURE_MODEL.model_validate(data)
+    except ValidationError as exc:
+        problems = [_explain(error["loc"], error, data, root) for error in exc.errors()]
+        raise FixtureError(_report(source, problems)) from None
+
+    rules: list[tuple[int, Rule]] = []
+    problems = []
+    for key, family in FAMILIES.items():
+        for i, model in enumerate(getattr(fixture, key) or []):
+            replies: list[Reply] = [model.reply] if model.reply is not None else list(model.replies)
+            for j, reply in enumerate(replies):
+                where: Loc = (key, i, "reply") if model.reply is not None else (key, i, "replies", j)
+                replies[j], found = _resolve_files(reply, base_dir, where, data, root)
+                problems.extend(found)
+            line = _line(root, (key, i))
+            origin = f"{source}:{line}" if line is not None else f"{source}:{key}[{i}]"
+            rule = Rule(
+                model.name,
+                family.invoke_type,
+                origin,
+                fixture_key=key,
+                source=source,
+                match=model.match,
+                replies=replies,
+            )
+            rules.append((line or 0, rule))
+    if problems:
+        raise FixtureError(_report(source, problems))
+    return [rule for _, rule in sorted(rules, key=lambda pair: pair[0])]
+
+
+def _resolve_files(
+    reply: Reply, base_dir: Path, where: Loc, data: Any, root: yaml.Node | None
+) -> tuple[Reply, list[tuple[int | None, str]]]:
+    updates: dict[str, Path] = {}
+    problems = []
+    for name, value in reply:
+        if isinstance(value, Path):
+            path = (base_dir / value).resolve()
+            if path.is_file():
+                updates[name] = path
+            else:
+                error = {"type": "file_missing", "msg": f"no such file: {path}"}
+                problems.append(_explain((*where, name), error, data, root))
+    return (reply.model_copy(update=updates) if updates else reply), problems
+
+
+def _report(source: str, problems: list[tuple[int | None, str]]) -> str:
+    problems.sort(key=lambda p: p[0] or 0)
+    lines = [f"{source}{'' if line is None else f':{line}'}: {text}" for line, text in problems]
+    if len(lines) > MAX_REPORTED_ERRORS:
+        lines[MAX_REPORTED_ERRORS:] = [f"... and {len(lines) - MAX_REPORTED_ERRORS} more problems"]
+    return "\n".join(lines)
+
+
+def _explain(
+    loc: Iterable[str | int], error: Mapping[str, Any], data: Any, root: yaml.Node | None
+) -> tuple[int | None, str]:
+    """(line, "path: message") for one validation error."""
+    path = _present(data, loc)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        parent, unknown = path[:-1], path[-1]
+        message = f"unknown key '{unknown}'" + _suggest(str(unknown), _allowed_keys(parent))
+    elif kind == "missing":
+        parent, message = path, f"missing key '{list(loc)[-1]}'"
+    elif kind == "value_error":
+        parent, message = path, str(error["msg"]).removeprefix("Value error, ")
+    elif kind in {"model_type", "dict_type", "model_attributes_type"}:
+        parent, message = path, f"expected a mapping (key: value), got {_short(error.get('input'))}"
+    elif "input" in error:
+        parent, message = path, f"{error['msg']}, got {_short(error['input'])}"
+    else:
+        parent, message = path, str(error["msg"])
+    return _line(root, path), f"{_dotted(parent)}: {message}"
+
+
+def _present(data: Any, loc: Iterable[str | int]) -> Loc:
+    """The part of a pydantic error location that exists in the data (union tags are left out)."""
+    path: list[str | int] = []
+    current = data
+    for part in loc:
+        found = (isinstance(current, Mapping) and part in current) or (
+            isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        )
+        if found:
+            current = current[part]
+            path.append(part)
+    return tuple(path)
+
+
+def _line(root: yaml.Node | None, path: Loc) -> int | None:
+    """The 1-based line of the key or item at path (or of the deepest part of it that is found)."""
+    if root is None:
+        return None
+    node, line = root, root.start_mark.line + 1
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            entries = ((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(part))
+            entry = next(entries, None)
+            if entry is None:
+                break
+            line, node = entry[0].start_mark.line + 1, entry[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _is_key(node: yaml.Node, part: str | int) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.value == str(part)
+
+
+def _dotted(path: Loc) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _suggest(word: str, allowed: list[str]) -> str:
+    if not allowed:
+        return ""
+    close = difflib.get_close_matches(word, allowed, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else f" (expected one of: {', '.join(allowed)})"
+
+
+def _allowed_keys(path: Loc) -> list[str]:
+    """The keys the fixture models accept at path, found by walking their field annotations."""
+    candidates: list[Any] = [_FIXTURE_MODEL]
+    for part in path:
+        following: list[Any] = []
+        for tp in _flatten(candidates):
+            if isinstance(part, int):
+                if get_origin(tp) is list:
+                    following.extend(get_args(tp)[:1])
+            elif _is_model(tp) and part in tp.model_fields:
+                following.append(tp.model_fields[part].annotation)
+        candidates = following
+    names: dict[str, None] = {}
+    for tp in _flatten(candidates):
+        if _is_model(tp):
+            names.update(dict.fromkeys(tp.model_fields))
+    return list(names)
+
+
+def _flatten(candidates: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for tp in candidates:
+        origin = get_origin(tp)
+        if origin is Annotated:
+            out.extend(_flatten([get_args(tp)[0]]))
+        elif origin is Union or origin is types.UnionType:
+            out.extend(_flatten(list(get_args(tp))))
+        else:
+            out.append(tp)
+    return out
+
+
+def _is_model(tp: Any) -> bool:
+    return get_origin(tp) is None and isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+if __name__ == "__main__":
+    print(json.dumps(fixture_json_schema(), indent=2, sort_keys=True, ensure_ascii=False))

@@ -1,0 +1,51 @@
+"""Builds the FastAPI app; its lifespan starts the remote-debug TCP listener beside the HTTP one."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from dify_mock.host import Host
+from dify_mock.http import dispatch, mock
+from dify_mock.runtimes.tcp import start_debug_server, watch_heartbeats
+
+log = logging.getLogger("dify_mock")
+
+
+def create_app(host: Host) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        server = await start_debug_server(host)
+        watcher = asyncio.create_task(watch_heartbeats(host))
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            server.close()
+            for runtime in host.registry.runtimes():
+                runtime.connection.close("dify-mock is stopping")
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 2)
+
+    app = FastAPI(title="dify-mock", version="0.1.0", lifespan=lifespan)
+    app.state.host = host
+    app.include_router(mock.router)
+    app.include_router(mock.guarded)
+    app.include_router(dispatch.router)
+
+    @app.exception_handler(dispatch.UnauthorizedError)
+    async def unauthorized(request: Request, error: dispatch.UnauthorizedError) -> JSONResponse:
+        return dispatch.daemon_error(401, "PluginDaemonUnauthorizedError", "unauthorized")
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        return dispatch.daemon_error(400, "PluginDaemonBadRequestError", problems)
+
+    return app

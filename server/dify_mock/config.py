@@ -1,0 +1,150 @@
+"""One settings object: command-line flags, with `DIFY_MOCK_*` environment variables as their defaults."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dify_mock.protocol.framing import DEFAULT_MAX_LINE_BYTES
+
+DEFAULT_TENANT = "default"
+
+
+class ConfigError(ValueError):
+    """Settings that cannot work together; the text says how to fix them."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 5002
+    debug_port: int = 5003
+    keys: dict[str, str] = field(default_factory=dict)  # remote-debug key -> tenant id; empty: any key
+    server_key: str | None = None
+    fixtures: tuple[Path, ...] = ()
+    strict: bool = False
+    data_dir: Path = Path(".dify-mock")
+    heartbeat_timeout: float = 60.0
+    handshake_timeout: float = 10.0
+    invoke_timeout: float = 600.0
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    log_level: str = "info"
+
+    def tenant_for_key(self, key: str) -> str | None:
+        """The tenant a remote-debug key joins, or None when the key is refused."""
+        if not self.keys:
+            return DEFAULT_TENANT
+        return self.keys.get(key)
+
+    def check(self) -> None:
+        if not _is_loopback(self.host):
+            missing = [flag for flag, value in (("--key", self.keys), ("--server-key", self.server_key)) if not value]
+            if missing:
+                raise ConfigError(
+                    f"listening on {self.host} exposes the mock beyond this machine: "
+                    f"set {' and '.join(missing)} (or DIFY_MOCK_KEY / DIFY_MOCK_SERVER_KEY), or use --host 127.0.0.1"
+                )
+        for path in self.fixtures:
+            if not path.exists():
+                raise ConfigError(f"fixture path {path} does not exist")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_keys(values: Sequence[str]) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for value in values:
+        key, _, tenant = value.partition("=")
+        if not key:
+            raise ConfigError(f"--key {value!r}: the key is empty (use KEY or KEY=TENANT_ID)")
+        keys[key] = tenant or DEFAULT_TENANT
+    return keys
+
+
+def _env_list(environ: Mapping[str, str], name: str) -> list[str]:
+    return [item for item in environ.get(name, "").replace(os.pathsep, ",").split(",") if item.strip()]
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
+    env = environ.get
+    parser.add_argument("--host", default=env("DIFY_MOCK_HOST", "127.0.0.1"), help="interface to listen on")
+    parser.add_argument("--port", type=int, default=int(env("DIFY_MOCK_PORT", "5002")), help="HTTP API port")
+    parser.add_argument(
+        "--debug-port",
+        type=int,
+        default=int(env("DIFY_MOCK_DEBUG_PORT", "5003")),
+        help="remote-debug TCP port",
+    )
+    parser.add_argument(
+        "--key",
+        action="append",
+        default=_env_list(environ, "DIFY_MOCK_KEY"),
+        metavar="KEY[=TENANT_ID]",
+        help="accept plugins with this REMOTE_INSTALL_KEY (repeatable); without it any key joins tenant 'default'",
+    )
+    parser.add_argument(
+        "--server-key", default=env("DIFY_MOCK_SERVER_KEY"), help="require this X-Api-Key on the plugin API"
+    )
+    parser.add_argument(
+        "--fixtures",
+        action="append",
+        type=Path,
+        default=[Path(p) for p in _env_list(environ, "DIFY_MOCK_FIXTURES")],
+        metavar="PATH",
+        help="a fixture file or folder (repeatable)",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        default=env("DIFY_MOCK_STRICT", "").lower() in ("1", "true", "yes"),
+        help="fail reverse calls that no fixture rule answers",
+    )
+    parser.add_argument("--data-dir", type=Path, default=Path(env("DIFY_MOCK_DATA_DIR", ".dify-mock")))
+    parser.add_argument(
+        "--heartbeat-timeout",
+        type=float,
+        default=float(env("DIFY_MOCK_HEARTBEAT_TIMEOUT", "60")),
+        help="drop a remote plugin silent for this many seconds",
+    )
+    parser.add_argument(
+        "--invoke-timeout",
+        type=float,
+        default=float(env("DIFY_MOCK_INVOKE_TIMEOUT", "600")),
+        help="give up on a dispatched invocation after this many seconds",
+    )
+    parser.add_argument(
+        "--max-line-bytes",
+        type=int,
+        default=int(env("DIFY_MOCK_MAX_LINE_BYTES", str(DEFAULT_MAX_LINE_BYTES))),
+    )
+    parser.add_argument("--log-level", default=env("DIFY_MOCK_LOG_LEVEL", "info"))
+
+
+def settings_from_arguments(arguments: argparse.Namespace) -> Settings:
+    settings = Settings(
+        host=arguments.host,
+        port=arguments.port,
+        debug_port=arguments.debug_port,
+        keys=parse_keys(arguments.key),
+        server_key=arguments.server_key or None,
+        fixtures=tuple(arguments.fixtures),
+        strict=arguments.strict,
+        data_dir=arguments.data_dir,
+        heartbeat_timeout=arguments.heartbeat_timeout,
+        invoke_timeout=arguments.invoke_timeout,
+        max_line_bytes=arguments.max_line_bytes,
+        log_level=arguments.log_level,
+    )
+    settings.check()
+    return settings

@@ -1,0 +1,72 @@
+"""Host -> plugin: send a request into a new session and stream back what the plugin answers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from dify_mock.host import Host
+from dify_mock.protocol.messages import host_envelope, plugin_error_text
+from dify_mock.runtimes.registry import SessionClosed
+
+
+class PluginNotFound(LookupError):
+    """No plugin with that id is connected for the tenant."""
+
+
+class PluginInvokeError(Exception):
+    """The plugin answered with an error: `error` is its {error_type, message, args}."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(plugin_error_text(error))
+        self.error = error
+
+
+class InvokeTimeout(Exception):
+    """The plugin did not finish in time."""
+
+
+async def invoke_plugin(
+    host: Host,
+    tenant_id: str,
+    plugin_id: str,
+    access_type: str,
+    action: str,
+    data: dict[str, Any],
+    user_id: str,
+    fields: dict[str, Any] | None = None,
+) -> AsyncIterator[Any]:
+    """Yields each `stream` chunk; raises PluginInvokeError, InvokeTimeout or PluginNotFound."""
+    runtime = host.registry.get(tenant_id, plugin_id)
+    if runtime is None:
+        raise PluginNotFound(f"plugin {plugin_id} is not connected for tenant {tenant_id}")
+    fields = fields or {}
+    session = host.registry.open_session(runtime, access_type, action, user_id, fields)
+    payload = {**data, "user_id": user_id, "type": access_type, "action": action}
+    entry = host.journal.start("dispatch", action, tenant_id, plugin_id, session.session_id, payload)
+    error: str | None = None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + host.settings.invoke_timeout
+    try:
+        runtime.connection.send(host_envelope(session.session_id, "request", payload, fields))
+        while True:
+            try:
+                event = await asyncio.wait_for(session.events.get(), deadline - loop.time())
+            except TimeoutError:
+                raise InvokeTimeout(f"killed by timeout after {host.settings.invoke_timeout:g} s") from None
+            if isinstance(event, SessionClosed):
+                raise PluginInvokeError({"error_type": event.error_type, "message": event.message, "args": {}})
+            if event.type == "stream":
+                entry.add_chunk(event.data)
+                yield event.data
+            elif event.type == "error":
+                raise PluginInvokeError(event.data if isinstance(event.data, dict) else {"message": str(event.data)})
+            elif event.type == "end":
+                return
+    except (PluginInvokeError, InvokeTimeout) as failure:
+        error = str(failure)
+        raise
+    finally:
+        host.registry.close_session(session)
+        host.journal.finish(entry, answered_by="plugin", error=error)

@@ -1,0 +1,199 @@
+"""The daemon's plugin API, as the Dify API calls it: `/plugin/{tenant_id}/dispatch/...` and management."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from dify_mock.drive import InvokeTimeout, PluginInvokeError, invoke_plugin
+from dify_mock.host import Host
+from dify_mock.protocol.framing import sse_event
+from dify_mock.protocol.messages import ENVELOPE_KEYS, dumps
+
+# route -> (access type, action, fields `data` must have)
+DISPATCH_ROUTES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "tool/invoke": ("tool", "invoke_tool", ("provider", "tool")),
+    "tool/validate_credentials": ("tool", "validate_tool_credentials", ("provider",)),
+    "tool/get_runtime_parameters": ("tool", "get_tool_runtime_parameters", ("provider", "tool")),
+    "llm/invoke": ("model", "invoke_llm", ("provider", "model_type", "model")),
+    "llm/num_tokens": ("model", "get_llm_num_tokens", ("provider", "model_type", "model")),
+    "text_embedding/invoke": ("model", "invoke_text_embedding", ("provider", "model_type", "model")),
+    "text_embedding/num_tokens": (
+        "model",
+        "get_text_embedding_num_tokens",
+        ("provider", "model_type", "model"),
+    ),
+    "multimodal_embedding/invoke": (
+        "model",
+        "invoke_multimodal_embedding",
+        ("provider", "model_type", "model"),
+    ),
+    "rerank/invoke": ("model", "invoke_rerank", ("provider", "model_type", "model")),
+    "multimodal_rerank/invoke": ("model", "invoke_multimodal_rerank", ("provider", "model_type", "model")),
+    "tts/invoke": ("model", "invoke_tts", ("provider", "model_type", "model")),
+    "tts/model/voices": ("model", "get_tts_model_voices", ("provider", "model_type", "model")),
+    "speech2text/invoke": ("model", "invoke_speech2text", ("provider", "model_type", "model")),
+    "moderation/invoke": ("model", "invoke_moderation", ("provider", "model_type", "model")),
+    "model/validate_provider_credentials": ("model", "validate_provider_credentials", ("provider",)),
+    "model/validate_model_credentials": (
+        "model",
+        "validate_model_credentials",
+        ("provider", "model_type", "model"),
+    ),
+    "model/schema": ("model", "get_ai_model_schemas", ("provider", "model_type", "model")),
+    "model/polling/start": ("model", "start_polling", ("provider", "model_type", "model")),
+    "model/polling/check": ("model", "check_polling", ("provider", "model_type", "model")),
+    "agent_strategy/invoke": (
+        "agent_strategy",
+        "invoke_agent_strategy",
+        ("agent_strategy_provider", "agent_strategy"),
+    ),
+    "oauth/get_authorization_url": ("oauth", "get_authorization_url", ("provider",)),
+    "oauth/get_credentials": ("oauth", "get_credentials", ("provider",)),
+    "oauth/refresh_credentials": ("oauth", "refresh_credentials", ("provider",)),
+    "dynamic_select/fetch_parameter_options": ("dynamic_parameter", "fetch_parameter_options", ("provider",)),
+    "datasource/validate_credentials": ("datasource", "validate_datasource_credentials", ("provider",)),
+    "datasource/get_website_crawl": (
+        "datasource",
+        "invoke_website_datasource_get_crawl",
+        ("provider", "datasource"),
+    ),
+    "datasource/get_online_document_pages": (
+        "datasource",
+        "invoke_online_document_datasource_get_pages",
+        ("provider", "datasource"),
+    ),
+    "datasource/get_online_document_page_content": (
+        "datasource",
+        "invoke_online_document_datasource_get_page_content",
+        ("provider", "datasource"),
+    ),
+    "datasource/online_drive_browse_files": (
+        "datasource",
+        "invoke_online_drive_browse_files",
+        ("provider", "datasource"),
+    ),
+    "datasource/online_drive_download_file": (
+        "datasource",
+        "invoke_online_drive_download_file",
+        ("provider", "datasource"),
+    ),
+    "trigger/invoke_event": ("trigger", "invoke_trigger_event", ("provider", "event")),
+    "trigger/validate_credentials": ("trigger", "validate_trigger_credentials", ("provider",)),
+    "trigger/dispatch_event": ("trigger", "dispatch_trigger_event", ("provider",)),
+    "trigger/subscribe": ("trigger", "subscribe_trigger", ("provider",)),
+    "trigger/unsubscribe": ("trigger", "unsubscribe_trigger", ("provider",)),
+    "trigger/refresh": ("trigger", "refresh_trigger", ("provider",)),
+}
+PLAIN_JSON_ROUTES = frozenset({"model/polling/start", "model/polling/check"})
+
+
+def daemon_error(status: int, error_type: str, message: str) -> JSONResponse:
+    """The daemon's error envelope: `message` is itself JSON."""
+    inner = dumps({"message": message, "error_type": error_type, "args": None})
+    return JSONResponse({"code": -status, "message": inner, "data": None}, status_code=status)
+
+
+def error_event(error_type: str, message: str) -> dict[str, Any]:
+    return {
+        "code": -500,
+        "message": dumps({"message": message, "error_type": error_type, "args": None}),
+        "data": None,
+    }
+
+
+def plugin_error_event(error: dict[str, Any]) -> dict[str, Any]:
+    """A plugin's own error, nested the way the Dify API unpacks it (PluginInvokeError -> the plugin's error)."""
+    return error_event("PluginInvokeError", dumps(error))
+
+
+def get_host(request: Request) -> Host:
+    host: Host = request.app.state.host
+    return host
+
+
+async def check_api_key(request: Request, x_api_key: str | None = Header(default=None)) -> None:
+    expected = get_host(request).settings.server_key
+    if expected and not hmac.compare_digest((x_api_key or "").encode(), expected.encode()):
+        raise UnauthorizedError()
+
+
+class UnauthorizedError(Exception):
+    pass
+
+
+router = APIRouter(dependencies=[Depends(check_api_key)])
+
+
+@router.post("/plugin/{tenant_id}/dispatch/{route:path}", response_model=None)
+async def dispatch(
+    tenant_id: str,
+    route: str,
+    request: Request,
+    x_plugin_id: str | None = Header(default=None),
+) -> Response:
+    host = get_host(request)
+    target = DISPATCH_ROUTES.get(route)
+    if target is None:
+        return daemon_error(404, "PluginDaemonNotFoundError", f"unknown dispatch route {route!r}")
+    if not x_plugin_id:
+        return daemon_error(400, "PluginDaemonBadRequestError", "the X-Plugin-ID header (author/name) is required")
+    try:
+        body = await request.json()
+    except ValueError as error:
+        return daemon_error(400, "PluginDaemonBadRequestError", f"the body is not valid JSON: {error}")
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        return daemon_error(400, "PluginDaemonBadRequestError", "the body must be an object with a 'data' object")
+    access_type, action, required = target
+    missing = [name for name in required if name not in data]
+    if missing:
+        return daemon_error(400, "PluginDaemonBadRequestError", f"data is missing {', '.join(missing)} for {route}")
+    if host.registry.get(tenant_id, x_plugin_id) is None:
+        connected = ", ".join(rt.plugin_id for rt in host.registry.runtimes(tenant_id)) or "none"
+        return daemon_error(
+            404,
+            "PluginNotFoundError",
+            f"plugin {x_plugin_id} is not connected for tenant {tenant_id} (connected: {connected})",
+        )
+    user_id = str(body.get("user_id") or "")
+    fields = {key: body.get(key) for key in ENVELOPE_KEYS}
+    chunks = invoke_plugin(host, tenant_id, x_plugin_id, access_type, action, data, user_id, fields)
+    if route in PLAIN_JSON_ROUTES:
+        return await _first_as_json(chunks)
+    return StreamingResponse(_events(chunks), media_type="text/event-stream")
+
+
+async def _events(chunks: AsyncIterator[Any]) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in chunks:
+            yield sse_event({"code": 0, "message": "success", "data": chunk})
+    except PluginInvokeError as failure:
+        yield sse_event(plugin_error_event(failure.error))
+    except InvokeTimeout as failure:
+        yield sse_event(error_event("PluginDaemonInternalServerError", str(failure)))
+    except ConnectionError as failure:
+        yield sse_event(error_event("PluginDaemonInternalServerError", f"failed to write to the plugin: {failure}"))
+
+
+async def _first_as_json(chunks: AsyncIterator[Any]) -> JSONResponse:
+    result: Any = None
+    try:
+        async for chunk in chunks:
+            if result is None:
+                result = chunk
+    except PluginInvokeError as failure:
+        return JSONResponse(plugin_error_event(failure.error), status_code=500)
+    except (InvokeTimeout, ConnectionError) as failure:
+        return JSONResponse(error_event("PluginDaemonInternalServerError", str(failure)), status_code=500)
+    return JSONResponse({"code": 0, "message": "success", "data": result})
+
+
+@router.get("/plugin/{tenant_id}/management/list")
+async def list_plugins(tenant_id: str, request: Request) -> dict[str, Any]:
+    runtimes = get_host(request).registry.runtimes(tenant_id)
+    return {"code": 0, "message": "success", "data": [runtime.describe() for runtime in runtimes]}

@@ -1,0 +1,152 @@
+"""The messages plugins and hosts exchange, in the shapes the SDK and the daemon use. No I/O here."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+ENVELOPE_KEYS = ("conversation_id", "message_id", "app_id", "endpoint_id", "context")
+
+REGISTER_TYPES = (
+    "handshake",
+    "manifest_declaration",
+    "tool_declaration",
+    "model_declaration",
+    "endpoint_declaration",
+    "agent_strategy_declaration",
+    "datasource_declaration",
+    "trigger_declaration",
+    "asset_chunk",
+    "end",
+)
+
+DECLARATION_KINDS = {
+    "tool_declaration": "tools",
+    "model_declaration": "models",
+    "endpoint_declaration": "endpoints",
+    "agent_strategy_declaration": "agent_strategies",
+    "datasource_declaration": "datasources",
+    "trigger_declaration": "triggers",
+}
+
+
+class ProtocolError(ValueError):
+    """A message that does not follow the protocol; the text says what was wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class PluginEvent:
+    """A universal event from a plugin: `session`, `heartbeat`, `error` or `log`."""
+
+    event: str
+    session_id: str | None
+    data: Any
+
+
+@dataclass(frozen=True, slots=True)
+class SessionMessage:
+    """`data` of a `session` event: `stream`, `invoke`, `error` or `end`."""
+
+    type: str
+    data: Any
+
+
+@dataclass(frozen=True, slots=True)
+class BackwardsInvoke:
+    """A reverse call the plugin makes while serving a session."""
+
+    type: str
+    backwards_request_id: str
+    request: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterMessage:
+    """One message of the remote-debug registration phase."""
+
+    type: str
+    data: Any
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _load_object(line: bytes | str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(line)
+    except (ValueError, RecursionError) as error:
+        raise ProtocolError(f"{what} is not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{what} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def parse_register_message(line: bytes | str) -> RegisterMessage:
+    message = _load_object(line, "registration message")
+    kind = message.get("type")
+    if kind not in REGISTER_TYPES:
+        raise ProtocolError(f"unknown registration message type {kind!r}; expected one of {', '.join(REGISTER_TYPES)}")
+    if "data" not in message:
+        raise ProtocolError(f"registration message {kind!r} has no 'data'")
+    return RegisterMessage(type=kind, data=message["data"])
+
+
+def parse_plugin_event(line: bytes | str) -> PluginEvent:
+    message = _load_object(line, "plugin message")
+    event = message.get("event")
+    if event not in ("session", "heartbeat", "error", "log"):
+        raise ProtocolError(f"unknown plugin event {event!r}; expected session, heartbeat, error or log")
+    session_id = message.get("session_id")
+    if session_id is not None and not isinstance(session_id, str):
+        raise ProtocolError("'session_id' must be a string or null")
+    if event == "session" and not session_id:
+        raise ProtocolError("a session event needs a 'session_id'")
+    return PluginEvent(event=event, session_id=session_id, data=message.get("data"))
+
+
+def parse_session_message(data: Any) -> SessionMessage:
+    if not isinstance(data, dict) or "type" not in data or "data" not in data:
+        raise ProtocolError("a session message must be an object with 'type' and 'data'")
+    kind = data["type"]
+    if kind not in ("stream", "invoke", "error", "end"):
+        raise ProtocolError(f"unknown session message type {kind!r}; expected stream, invoke, error or end")
+    return SessionMessage(type=kind, data=data["data"])
+
+
+def parse_backwards_invoke(data: Any) -> BackwardsInvoke:
+    if not isinstance(data, dict):
+        raise ProtocolError("an invoke message must be an object")
+    missing = [key for key in ("type", "backwards_request_id", "request") if key not in data]
+    if missing:
+        raise ProtocolError(f"invoke message is missing {', '.join(missing)}")
+    if not isinstance(data["request"], dict):
+        raise ProtocolError("invoke 'request' must be an object")
+    if not isinstance(data["type"], str) or not isinstance(data["backwards_request_id"], str):
+        raise ProtocolError("invoke 'type' and 'backwards_request_id' must be strings")
+    return BackwardsInvoke(
+        type=data["type"], backwards_request_id=data["backwards_request_id"], request=data["request"]
+    )
+
+
+def host_envelope(session_id: str, event: str, data: Any, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A host -> plugin message, with every key the daemon always writes."""
+    envelope: dict[str, Any] = {"session_id": session_id}
+    for key in ENVELOPE_KEYS:
+        envelope[key] = fields.get(key) if fields else None
+    envelope["event"] = event
+    envelope["data"] = data
+    return envelope
+
+
+def backwards_response(request_id: str, event: str, message: str = "", data: Any = None) -> dict[str, Any]:
+    """`data` of a `backwards_response` envelope: event is response, error or end."""
+    return {"backwards_request_id": request_id, "event": event, "message": message, "data": data}
+
+
+def plugin_error_text(error: Any) -> str:
+    """A short human line for a plugin's session error object."""
+    if isinstance(error, dict):
+        return f"{error.get('error_type', 'Error')}: {error.get('message', '')}"
+    return str(error)

@@ -1,0 +1,21 @@
+"""One reverse call, as every handler sees it, whatever transport carried it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class ReverseError(Exception):
+    """The call cannot be answered; the plugin gets this message as a backwards-invocation error."""
+
+
+@dataclass
+class ReverseCall:
+    invoke_type: str
+    request: dict[str, Any]
+    tenant_id: str
+    plugin_id: str
+    user_id: str
+    session_id: str
+    answered_by: str = "builtin"

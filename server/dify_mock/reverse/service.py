@@ -1,0 +1,93 @@
+"""The road every reverse call takes: permission, handler, journal; transports only frame what comes out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+from dify_mock.protocol.messages import BackwardsInvoke, backwards_response
+from dify_mock.reverse import models
+from dify_mock.reverse.call import ReverseCall, ReverseError
+from dify_mock.reverse.permissions import permission_error
+
+if TYPE_CHECKING:
+    from dify_mock.host import Host
+    from dify_mock.runtimes.registry import Session
+
+log = logging.getLogger("dify_mock.reverse")
+
+Handler = Callable[["Host", ReverseCall], AsyncIterator[dict[str, Any]]]
+
+# invoke type -> (the daemon's `message` for each answer, how a failure is introduced, handler)
+HANDLERS: dict[str, tuple[str, str, Handler]] = {
+    "llm": ("stream", "invoke llm model failed", models.answer_llm),
+    "llm_structured_output": (
+        "stream",
+        "invoke llm with structured output model failed",
+        models.answer_llm,
+    ),
+    "text_embedding": ("struct", "invoke text-embedding model failed", models.answer_embedding),
+    "multimodal_embedding": ("struct", "invoke multimodal-embedding model failed", models.answer_embedding),
+    "rerank": ("struct", "invoke rerank model failed", models.answer_rerank),
+    "multimodal_rerank": ("struct", "invoke multimodal-rerank model failed", models.answer_rerank),
+    "tts": ("stream", "invoke tts model failed", models.answer_tts),
+    "speech2text": ("struct", "invoke speech2text model failed", models.answer_speech2text),
+    "moderation": ("struct", "invoke moderation model failed", models.answer_moderation),
+    "system_summary": ("struct", "invoke summary failed", models.answer_summary),
+}
+
+# Fields each request must carry; the SDK always sends them, so a missing one means a hand-made or broken call.
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "llm": ("model", "prompt_messages"),
+    "llm_structured_output": ("model", "prompt_messages", "structured_output_schema"),
+    "text_embedding": ("model", "texts"),
+    "multimodal_embedding": ("model", "documents"),
+    "rerank": ("model", "query", "docs"),
+    "multimodal_rerank": ("model", "query", "docs"),
+    "tts": ("model", "content_text"),
+    "speech2text": ("model", "file"),
+    "moderation": ("model", "text"),
+    "system_summary": ("text",),
+}
+
+
+async def answer_backwards(host: Host, session: Session, invoke: BackwardsInvoke) -> AsyncIterator[dict[str, Any]]:
+    """The `data` of each backwards_response event for one reverse call: answers, maybe an error, then end."""
+    request_id = invoke.backwards_request_id
+    runtime = session.runtime
+    call = ReverseCall(
+        invoke.type, invoke.request, runtime.tenant_id, runtime.plugin_id, session.user_id, session.session_id
+    )
+    entry = host.journal.start(
+        "reverse", invoke.type, runtime.tenant_id, runtime.plugin_id, session.session_id, invoke.request
+    )
+    error: str | None = None
+    try:
+        denied = permission_error(runtime.manifest, invoke.type, session.access_type)
+        handler = HANDLERS.get(invoke.type)
+        if denied is None and handler is None:
+            denied = f"unsupported invoke type: {invoke.type}"
+        if denied is not None:
+            call.answered_by = "permissions"
+            error = denied
+        else:
+            assert handler is not None
+            message, failure, handle = handler
+            try:
+                missing = [name for name in REQUIRED_FIELDS.get(invoke.type, ()) if name not in invoke.request]
+                if missing:
+                    raise ReverseError(f"unmarshal backwards invoke request failed: missing {', '.join(missing)}")
+                async for data in handle(host, call):
+                    entry.add_chunk(data)
+                    yield backwards_response(request_id, "response", message, data)
+            except ReverseError as failed:
+                error = f"{failure}: {failed}"
+            except Exception as crashed:
+                log.exception("reverse %s call from %s failed inside dify-mock", invoke.type, runtime.plugin_id)
+                error = f"{failure}: dify-mock could not answer: {type(crashed).__name__}: {crashed}"
+        if error is not None:
+            yield backwards_response(request_id, "error", error)
+        yield backwards_response(request_id, "end")
+    finally:
+        host.journal.finish(entry, answered_by=call.answered_by, error=error)

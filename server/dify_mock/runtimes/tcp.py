@@ -1,0 +1,353 @@
+"""Remote-debug TCP, as the daemon speaks it: handshake, declarations, assets, end; then sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import logging
+import re
+import socket
+import time
+from typing import Any, cast
+
+from dify_mock.host import Host
+from dify_mock.protocol.framing import LineSplitter, json_line
+from dify_mock.protocol.messages import (
+    DECLARATION_KINDS,
+    BackwardsInvoke,
+    ProtocolError,
+    SessionMessage,
+    backwards_response,
+    host_envelope,
+    parse_backwards_invoke,
+    parse_plugin_event,
+    parse_register_message,
+    parse_session_message,
+)
+from dify_mock.redaction import mask_key
+from dify_mock.reverse.service import answer_backwards
+from dify_mock.runtimes.registry import PluginRuntime, Session
+
+log = logging.getLogger("dify_mock.tcp")
+
+MAX_ASSET_BYTES = 50 * 1024 * 1024
+AUTHOR_PATTERN = re.compile(r"^[a-z0-9_-]{1,64}$")
+NAME_PATTERN = re.compile(r"^[a-z0-9_-]{1,128}$")
+QUICKACK = getattr(socket, "TCP_QUICKACK", None)
+
+
+class RegistrationError(ValueError):
+    """The plugin's registration cannot be accepted; the text is what the daemon would write back."""
+
+
+class DebugConnection(asyncio.Protocol):
+    """One plugin process connected over TCP."""
+
+    kind = "tcp"
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.splitter = LineSplitter(host.settings.max_line_bytes)
+        self.state = "handshake"  # handshake -> declaring -> ready; or refused (kept open and idle)
+        self.transport: asyncio.Transport | None = None
+        self.sock: Any = None
+        self.peer = "?"
+        self.tenant_id: str | None = None
+        self.rejection: str | None = None
+        self.manifest: dict[str, Any] | None = None
+        self.declarations: dict[str, list[dict[str, Any]]] = {}
+        self.assets: dict[str, bytearray] = {}
+        self.asset_bytes = 0
+        self.runtime: PluginRuntime | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.handshake_timer: asyncio.TimerHandle | None = None
+
+    @property
+    def label(self) -> str:
+        if self.manifest:
+            return f"{self.manifest.get('author')}/{self.manifest.get('name')} ({self.peer})"
+        return self.peer
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
+        peer = self.transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.sock = self.transport.get_extra_info("socket")
+        if self.sock is not None:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        loop = asyncio.get_running_loop()
+        self.handshake_timer = loop.call_later(self.host.settings.handshake_timeout, self._handshake_expired)
+        log.debug("connection from %s", self.peer)
+
+    def data_received(self, data: bytes) -> None:
+        # The kernel clears TCP_QUICKACK after it acknowledges; re-arming it after every read stops the
+        # plugin's two-write framing (message, then "\n\n") from waiting on a delayed ACK (~40 ms).
+        if QUICKACK is not None and self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
+        lines, errors = self.splitter.feed(data)
+        for too_long in errors:
+            log.warning("%s: dropped a line: %s", self.label, too_long)
+        for line in lines:
+            try:
+                self._line(line)
+            except Exception:
+                log.exception("%s: could not handle a line; skipped it", self.label)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.handshake_timer is not None:
+            self.handshake_timer.cancel()
+        self.state = "closed"
+        if self.runtime is not None:
+            log.info("plugin %s disconnected", self.runtime.plugin_id)
+            self.host.registry.unregister(self.runtime, "Connection closed unexpectedly")
+
+    # -- Connection, as the registry sees it
+
+    def send(self, message: dict[str, Any]) -> None:
+        if self.transport is None or self.transport.is_closing():
+            raise ConnectionError(f"the connection to {self.label} is closed")
+        self.transport.write(json_line(message))
+
+    def close(self, reason: str) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            log.info("closing %s: %s", self.label, reason)
+            self.transport.close()
+
+    # -- Registration
+
+    def _line(self, line: bytes) -> None:
+        if self.state == "ready":
+            self._event(line)
+        elif self.state in ("handshake", "declaring"):
+            self._register(line)
+
+    def _register(self, line: bytes) -> None:
+        try:
+            message = parse_register_message(line)
+        except ProtocolError as error:
+            if self.state == "handshake":
+                self._refuse_now("handshake failed, invalid handshake message", f"first message unusable: {error}")
+            else:
+                self._reject(f"register failed, {error}")
+            return
+        if message.type == "handshake":
+            self._handshake(message.data)
+        elif message.type == "end":
+            self._finish_registration()
+        elif self.rejection is None:
+            try:
+                self._declare(message.type, message.data)
+            except RegistrationError as error:
+                self._reject(str(error))
+
+    def _handshake(self, data: Any) -> None:
+        if self.state != "handshake":
+            self._reject("handshake already completed")
+            return
+        self.state = "declaring"
+        if self.handshake_timer is not None:
+            self.handshake_timer.cancel()
+        key = data.get("key") if isinstance(data, dict) else None
+        if not isinstance(key, str):
+            self._reject("handshake failed, invalid handshake message")
+            return
+        tenant = self.host.settings.tenant_for_key(key)
+        if tenant is None:
+            self._reject("handshake failed, invalid key", f"its REMOTE_INSTALL_KEY {mask_key(key)} is not a --key")
+            return
+        self.tenant_id = tenant
+
+    def _declare(self, kind: str, data: Any) -> None:
+        if kind == "manifest_declaration":
+            if self.manifest is not None:
+                raise RegistrationError("manifest declaration already registered")
+            self.manifest = _checked_manifest(data)
+        elif kind == "asset_chunk":
+            self._asset(data)
+        else:
+            category = DECLARATION_KINDS[kind]
+            if category in self.declarations:
+                raise RegistrationError(f"{category} declaration already registered")
+            items = [data] if isinstance(data, dict) else data
+            if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+                raise RegistrationError(
+                    f"{category} register failed, invalid {category} declaration: not a list of objects"
+                )
+            self.declarations[category] = items
+
+    def _asset(self, data: Any) -> None:
+        if not isinstance(data, dict) or not isinstance(data.get("filename"), str):
+            raise RegistrationError("asset chunk register failed: it needs a filename and data")
+        try:
+            chunk = base64.b64decode(data.get("data") or "", validate=True)
+        except (binascii.Error, ValueError):
+            raise RegistrationError(f"asset chunk of {data['filename']} is not valid base64") from None
+        self.asset_bytes += len(chunk)
+        if self.asset_bytes > MAX_ASSET_BYTES:
+            raise RegistrationError("assets too large, at most 50MB")
+        self.assets.setdefault(data["filename"], bytearray()).extend(chunk)
+
+    def _finish_registration(self) -> None:
+        if self.state == "handshake":
+            self._refuse_now("handshake failed, invalid handshake message", "it sent end before a handshake")
+            return
+        if self.rejection is None:
+            if self.manifest is None:
+                self._reject("register failed, no manifest declaration was sent")
+            elif not self.declarations:
+                self._reject("no registration transferred, cannot initialize")
+        if self.rejection is not None:
+            self.state = "refused"
+            log.warning("refused plugin %s: %s", self.label, self.rejection)
+            # Closing makes the SDK reconnect in a loop; an idle open socket leaves it quiet with the message.
+            self.send_text(self.rejection)
+            return
+        assert self.manifest is not None and self.tenant_id is not None
+        self.runtime = PluginRuntime(
+            tenant_id=self.tenant_id,
+            manifest=self.manifest,
+            declarations=self.declarations,
+            assets={name: bytes(content) for name, content in self.assets.items()},
+            connection=self,
+        )
+        self.state = "ready"
+        self.host.registry.register(self.runtime)
+        log.info(
+            "plugin %s connected over TCP for tenant %s: %s",
+            self.runtime.plugin_id,
+            self.tenant_id,
+            _offer(self.runtime),
+        )
+
+    def _reject(self, message: str, detail: str | None = None) -> None:
+        if self.rejection is None:
+            self.rejection = message + (f" ({detail})" if detail and "invalid key" not in message else "")
+            if detail:
+                log.warning("plugin %s: %s: %s", self.label, message, detail)
+
+    def _refuse_now(self, message: str, detail: str) -> None:
+        log.warning("closing %s: %s", self.peer, detail)
+        self.send_text(message)
+        self.state = "refused"
+        if self.transport is not None:
+            self.transport.close()
+
+    def send_text(self, text: str) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(text.encode() + b"\n")
+
+    def _handshake_expired(self) -> None:
+        if self.state == "handshake":
+            log.warning("closing %s: no handshake within %g s", self.peer, self.host.settings.handshake_timeout)
+            if self.transport is not None:
+                self.transport.close()
+
+    # -- Sessions
+
+    def _event(self, line: bytes) -> None:
+        assert self.runtime is not None
+        self.runtime.last_seen = time.monotonic()
+        try:
+            event = parse_plugin_event(line)
+            if event.event == "session":
+                assert event.session_id is not None
+                self._session_message(event.session_id, parse_session_message(event.data))
+            elif event.event == "error":
+                log.warning("plugin %s reported an error: %s", self.runtime.plugin_id, event.data)
+            elif event.event == "log" and isinstance(event.data, dict):
+                log.info("[%s] %s", self.runtime.plugin_id, event.data.get("message"))
+        except ProtocolError as error:
+            log.warning(
+                "plugin %s sent a line that is not a valid message (%s): %.200r",
+                self.runtime.plugin_id,
+                error,
+                line,
+            )
+
+    def _session_message(self, session_id: str, message: SessionMessage) -> None:
+        session = self.host.registry.session(session_id)
+        if message.type == "invoke":
+            self._backwards(session_id, session, message.data)
+        elif session is not None:
+            session.events.put_nowait(message)
+        elif message.type != "end":
+            log.debug("plugin %s wrote to a closed session %s", self.label, session_id)
+
+    def _backwards(self, session_id: str, session: Session | None, data: Any) -> None:
+        try:
+            invoke = parse_backwards_invoke(data)
+        except ProtocolError as error:
+            if session is not None:
+                session.events.put_nowait(
+                    SessionMessage("error", {"error_type": "InvokeDifyError", "message": str(error), "args": {}})
+                )
+            return
+        if session is None:
+            request_id = invoke.backwards_request_id
+            for event in ("error", "end"):
+                text = (
+                    f"session {session_id} is not open: the request it belonged to has finished"
+                    if event == "error"
+                    else ""
+                )
+                self.send(host_envelope(session_id, "backwards_response", backwards_response(request_id, event, text)))
+            return
+        task = asyncio.create_task(self._serve_backwards(session, invoke))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _serve_backwards(self, session: Session, invoke: BackwardsInvoke) -> None:
+        async for data in answer_backwards(self.host, session, invoke):
+            if self.transport is None or self.transport.is_closing():
+                return
+            self.send(host_envelope(session.session_id, "backwards_response", data, session.fields))
+
+
+def _checked_manifest(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise RegistrationError("register failed, invalid manifest detected: not an object")
+    author, name = data.get("author"), data.get("name")
+    if not isinstance(author, str) or not AUTHOR_PATTERN.match(author):
+        raise RegistrationError(
+            f"register failed, invalid manifest detected: author {author!r} must match {AUTHOR_PATTERN.pattern}"
+        )
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise RegistrationError(
+            f"register failed, invalid manifest detected: name {name!r} must match {NAME_PATTERN.pattern}"
+        )
+    return data
+
+
+def _offer(runtime: PluginRuntime) -> str:
+    parts = []
+    for category, providers in runtime.declarations.items():
+        for provider in providers:
+            if category == "tools":
+                names = [tool.get("identity", {}).get("name") for tool in provider.get("tools", [])]
+                parts.append(f"tools {provider.get('identity', {}).get('name')}: {', '.join(map(str, names))}")
+            elif category == "models":
+                parts.append(f"models {provider.get('provider')}: {len(provider.get('models', []))}")
+            else:
+                parts.append(category)
+    return "; ".join(parts) or "nothing"
+
+
+async def watch_heartbeats(host: Host) -> None:
+    """Drops a remote plugin that has been silent for longer than the heartbeat timeout, as the daemon does."""
+    timeout = host.settings.heartbeat_timeout
+    while True:
+        await asyncio.sleep(min(5.0, timeout / 4))
+        now = time.monotonic()
+        for runtime in host.registry.runtimes():
+            if runtime.connection.kind == "tcp" and now - runtime.last_seen > timeout:
+                runtime.connection.close(f"no heartbeat for {timeout:g} s")
+
+
+async def start_debug_server(host: Host) -> asyncio.Server:
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(
+        lambda: DebugConnection(host), host.settings.host, host.settings.debug_port, reuse_address=True
+    )

@@ -1,0 +1,79 @@
+"""Runs the HTTP API and the remote-debug listener in one event loop until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import uvicorn
+
+from dify_mock.answers.rules import RuleBook
+from dify_mock.app import create_app
+from dify_mock.config import Settings
+from dify_mock.host import Host
+
+log = logging.getLogger("dify_mock")
+
+
+def banner(host: Host) -> str:
+    settings = host.settings
+    connect_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0", "::") else settings.host
+    key = next(iter(settings.keys), "any-key-works")
+    lines = [
+        f"dify-mock is ready: HTTP API on http://{settings.host}:{settings.port}, remote debug on {settings.host}:{settings.debug_port}",
+        "Put these lines in your plugin's .env, then run `python -m main`:",
+        "",
+        "    INSTALL_METHOD=remote",
+        f"    REMOTE_INSTALL_URL={connect_host}:{settings.debug_port}",
+        f"    REMOTE_INSTALL_KEY={key}",
+        "",
+    ]
+    counts = host.rules.counts()
+    if counts:
+        lines.append("Fixture rules loaded:")
+        for source, per_key in counts.items():
+            summary = ", ".join(f"{key}: {count}" for key, count in per_key.items()) or "no rules"
+            lines.append(f"    {source}  ({summary})")
+    else:
+        lines.append("No fixture rules loaded: every reverse call gets the built-in answer.")
+    for warning in host.rules.warnings():
+        lines.append(f"warning: {warning}")
+    if settings.strict:
+        lines.append("--strict: a reverse call that no rule answers fails.")
+    return "\n".join(lines)
+
+
+async def run(host: Host) -> None:
+    config = uvicorn.Config(
+        create_app(host),
+        host=host.settings.host,
+        port=host.settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        http="httptools",
+        timeout_graceful_shutdown=3,
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.01)
+    if server.started:
+        print(banner(host), flush=True)
+    await serving
+    if not server.started:
+        raise SystemExit(1)
+
+
+def serve(settings: Settings, rules: RuleBook) -> int:
+    host = Host(settings=settings, rules=rules)
+    try:
+        import uvloop
+
+        uvloop.run(run(host))
+    except ImportError:
+        asyncio.run(run(host))
+    except SystemExit as stop:
+        return int(stop.code or 0)
+    log.info("dify-mock stopped")
+    return 0

@@ -1,0 +1,756 @@
+"""Drive a running dify-mock from tests: start the server and real plugins as processes, talk HTTP to them.
+
+This module is a client. It never imports the server app nor `dify_plugin` (importing the SDK monkey-patches
+the process with gevent); it only starts processes and speaks HTTP, so it works against any dify-mock build.
+
+    with MockServer(tmp_path) as server:
+        plugin = server.start_plugin(Path("tests/plugins/model_caller"))
+        chunks = server.invoke_tool(plugin.plugin_id, "model_caller", "llm", {"prompt": "hi"})
+        assert server.journal(kind="reverse", type="llm")
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+import yaml
+
+__all__ = [
+    "MockServer",
+    "PluginError",
+    "PluginProcess",
+    "SSEParser",
+    "decode_chunks",
+    "parse_plugin_error",
+    "parse_sse",
+    "parse_sse_events",
+]
+
+DEFAULT_TENANT = "default"
+DEFAULT_REMOTE_KEY = "dify-mock"
+PLUGIN_PYTHON_ENV = "DIFY_MOCK_PLUGIN_PYTHON"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class PluginError(Exception):
+    """A dispatch that ended with an error event (`code` != 0, usually -500).
+
+    The daemon nests the plugin's own error twice: the event's `message` is a JSON string
+    `{"message", "error_type", "args"}` (the daemon's error, e.g. `PluginInvokeError`) whose `message` is again
+    a JSON string holding what the plugin sent: `{"error_type", "message", "args"}`. Both levels are unwrapped;
+    when a level is not JSON, the innermost readable level is reported.
+    """
+
+    def __init__(
+        self,
+        error_type: str,
+        message: str,
+        args_: Mapping[str, Any] | None = None,
+        *,
+        code: int = -500,
+        daemon_error_type: str | None = None,
+        event: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(f"{error_type}: {message}")
+        self.error_type = error_type
+        self.message = message
+        self.args_: dict[str, Any] = dict(args_ or {})
+        self.code = code
+        self.daemon_error_type = daemon_error_type
+        self.event: dict[str, Any] = dict(event or {})
+
+    @property
+    def traceback(self) -> str | None:
+        """The plugin-side traceback the SDK puts in `args.traceback`, if any."""
+        value = self.args_.get("traceback")
+        return value if isinstance(value, str) else None
+
+
+def _json_object(text: Any) -> dict[str, Any] | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def parse_plugin_error(event: Mapping[str, Any]) -> PluginError:
+    """Build a PluginError from one decoded error event `{"code", "message", "data"}`."""
+    code = event.get("code")
+    code = code if isinstance(code, int) else -500
+    raw_message = event.get("message")
+    outer = _json_object(raw_message)
+    if outer is None:
+        return PluginError("UnknownError", str(raw_message), code=code, event=event)
+
+    outer_type = str(outer.get("error_type") or "UnknownError")
+    outer_message = outer.get("message")
+    inner = _json_object(outer_message)
+    if inner is None or "error_type" not in inner:
+        return PluginError(
+            outer_type,
+            str(outer_message),
+            _as_dict(outer.get("args")),
+            code=code,
+            daemon_error_type=outer_type,
+            event=event,
+        )
+    return PluginError(
+        str(inner.get("error_type")),
+        str(inner.get("message", "")),
+        _as_dict(inner.get("args")),
+        code=code,
+        daemon_error_type=outer_type,
+        event=event,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Server-sent events
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class SSEParser:
+    """Incremental `text/event-stream` parser that yields the `data` of each event.
+
+    Lines end with LF, CRLF or CR; a blank line ends an event; several `data:` lines of one event are joined
+    with LF; comments (`:`) and other fields (`event:`, `id:`, `retry:`) are ignored. An event still open when
+    the stream ends is kept (the daemon's clients read line by line, so a missing final blank line is
+    tolerated there too).
+    """
+
+    def __init__(self) -> None:
+        self._buffer = ""
+        self._data: list[str] = []
+
+    def feed(self, text: str) -> list[str]:
+        self._buffer += text
+        events: list[str] = []
+        start = 0
+        buffer = self._buffer
+        length = len(buffer)
+        while start < length:
+            lf = buffer.find("\n", start)
+            cr = buffer.find("\r", start)
+            if lf == -1 and cr == -1:
+                break
+            if cr != -1 and (lf == -1 or cr < lf):
+                if cr + 1 == length:
+                    break  # a CR at the very end may be the first half of CRLF: wait for more
+                end, next_start = cr, cr + 2 if buffer[cr + 1] == "\n" else cr + 1
+            else:
+                end, next_start = lf, lf + 1
+            self._line(buffer[start:end], events)
+            start = next_start
+        self._buffer = buffer[start:]
+        return events
+
+    def close(self) -> list[str]:
+        events: list[str] = []
+        if self._buffer:
+            self._line(self._buffer.rstrip("\r"), events)
+            self._buffer = ""
+        if self._data:
+            events.append("\n".join(self._data))
+            self._data = []
+        return events
+
+    def _line(self, line: str, events: list[str]) -> None:
+        if not line:
+            if self._data:
+                events.append("\n".join(self._data))
+                self._data = []
+            return
+        if line.startswith(":"):
+            return
+        field, _, value = line.partition(":")
+        if field == "data":
+            self._data.append(value.removeprefix(" "))
+
+
+def parse_sse(body: bytes | str) -> list[str]:
+    """The `data` of every event in a complete event-stream body."""
+    parser = SSEParser()
+    text = body.decode("utf-8") if isinstance(body, bytes) else body
+    return [*parser.feed(text), *parser.close()]
+
+
+def parse_sse_events(body: bytes | str) -> list[dict[str, Any]]:
+    """Every event of an event-stream body decoded from JSON (`{"code","message","data"}`), errors included."""
+    events: list[dict[str, Any]] = []
+    for data in parse_sse(body):
+        if not data.strip():
+            continue
+        event = json.loads(data)
+        if not isinstance(event, dict):
+            raise ValueError(f"event is not a JSON object: {data[:200]!r}")
+        events.append(event)
+    return events
+
+
+def decode_chunks(events: Iterable[str]) -> list[dict[str, Any]]:
+    """Unwrap `{"code":0,"message":"success","data":<chunk>}` events into their chunks.
+
+    Blank events are skipped. Raises PluginError on the first event whose `code` is not 0, and ValueError on
+    an event that is not such an envelope.
+    """
+    chunks: list[dict[str, Any]] = []
+    for data in events:
+        if not data.strip():
+            continue
+        try:
+            event = json.loads(data)
+        except ValueError as exc:
+            raise ValueError(f"event is not JSON: {data[:200]!r}") from exc
+        if not isinstance(event, dict) or "code" not in event:
+            raise ValueError(f"event is not a {{code, message, data}} envelope: {data[:200]!r}")
+        if event["code"] != 0:
+            raise parse_plugin_error(event)
+        chunk = event.get("data")
+        if not isinstance(chunk, dict):
+            raise ValueError(f"chunk is not a JSON object: {data[:200]!r}")
+        chunks.append(chunk)
+    return chunks
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Processes
+# ---------------------------------------------------------------------------------------------------------------
+
+_live_lock = threading.Lock()
+_live: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def _track(process: subprocess.Popen[bytes]) -> None:
+    with _live_lock:
+        _live[process.pid] = process
+
+
+def _untrack(process: subprocess.Popen[bytes]) -> None:
+    with _live_lock:
+        _live.pop(process.pid, None)
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    # Every child runs in its own session, so its pid is its process group id.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, sig)
+
+
+def _terminate(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM the process group, then SIGKILL it if the leader is still there after `grace` seconds."""
+    if process.poll() is None:
+        _signal_group(process, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace)
+        # Also reaches children the leader left behind in its group.
+        _signal_group(process, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5)
+    _untrack(process)
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    with _live_lock:
+        processes = list(_live.values())
+        _live.clear()
+    for process in processes:
+        if process.poll() is None:
+            _signal_group(process, signal.SIGKILL)
+
+
+def _spawn(
+    args: Sequence[str], *, cwd: Path | None, env: Mapping[str, str], output_path: Path
+) -> subprocess.Popen[bytes]:
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    with output_path.open("ab") as output:
+        process = subprocess.Popen(
+            list(args),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    _track(process)
+    return process
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        with path.open("r", encoding="utf-8", errors="replace") as handle:
+            return "".join(deque(handle, maxlen=lines))
+    except FileNotFoundError:
+        return ""
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+class PluginProcess:
+    """A real plugin running in remote-debug mode against a MockServer."""
+
+    def __init__(self, plugin_id: str, process: subprocess.Popen[bytes], output_path: Path, path: Path) -> None:
+        self.plugin_id = plugin_id
+        self.process = process
+        self.output_path = output_path
+        self.path = path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def output(self) -> str:
+        """Everything the plugin wrote to stdout and stderr so far."""
+        try:
+            return self.output_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, grace: float = 2.0) -> None:
+        """Kill the plugin's process group. The SDK may never exit by itself (it reconnects forever)."""
+        _terminate(self.process, grace)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"PluginProcess({self.plugin_id!r}, pid={self.process.pid}, alive={self.alive()})"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The server
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class MockServer:
+    """`python -m dify_mock serve` in a subprocess, on free ports, with its output in `data_dir/server.log`.
+
+    `keys` are remote-debug keys (`--key KEY[=TENANT_ID]`; none: any key joins tenant "default");
+    `server_key` is the X-Api-Key the plugin API requires (`--server-key`), sent on every request here.
+    `DIFY_MOCK_*` variables of this process are not passed on (they are the server's flag defaults), so a test
+    gets exactly the flags it asked for; use `env` to set some on purpose.
+    """
+
+    startup_timeout: float = 30.0
+    request_timeout: float = 60.0
+
+    def __init__(
+        self,
+        data_dir: Path,
+        fixtures: Sequence[Path] = (),
+        strict: bool = False,
+        keys: Sequence[str] = (),
+        extra_args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        *,
+        server_key: str | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.fixtures = [Path(f) for f in fixtures]
+        self.strict = strict
+        self.keys = list(keys)
+        self.extra_args = list(extra_args)
+        self.env = dict(env or {})
+        self.tenant = DEFAULT_TENANT
+        self.server_key = server_key
+        self.log_path = self.data_dir / "server.log"
+        self.port = 0
+        self.debug_port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self.plugin_processes: list[PluginProcess] = []
+        self._client: httpx.Client | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def command(self) -> list[str]:
+        args = [
+            sys.executable,
+            "-m",
+            "dify_mock",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--debug-port",
+            str(self.debug_port),
+            "--data-dir",
+            str(self.data_dir),
+        ]
+        for fixture in self.fixtures:
+            args += ["--fixtures", str(fixture)]
+        if self.strict:
+            args.append("--strict")
+        for key in self.keys:
+            args += ["--key", key]
+        if self.server_key:
+            args += ["--server-key", self.server_key]
+        return args + self.extra_args
+
+    def start(self, attempts: int = 3) -> Self:
+        """Start the server and wait for `/health/check`; retries on fresh ports if it dies while starting."""
+        if self.running:
+            return self
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        inherited = {name: value for name, value in os.environ.items() if not name.startswith("DIFY_MOCK_")}
+        env = {**inherited, "PYTHONUNBUFFERED": "1", **self.env}
+        for attempt in range(1, attempts + 1):
+            self.port, self.debug_port = _free_ports(2)
+            with self.log_path.open("a", encoding="utf-8") as log:
+                log.write(f"--- dify-mock testing harness: start attempt {attempt}: {' '.join(self.command())}\n")
+            self.process = _spawn(self.command(), cwd=None, env=env, output_path=self.log_path)
+            if self._wait_healthy(self.process):
+                self._client = httpx.Client(base_url=self.url, timeout=self.request_timeout)
+                return self
+            exited = self.process.poll() is not None
+            _terminate(self.process, grace=1.0)
+            self.process = None
+            if not exited:
+                break  # it hung rather than died: a port clash is not the likely cause
+        raise RuntimeError(
+            f"dify-mock did not become healthy on {self.url}; last lines of {self.log_path}:\n{_tail(self.log_path)}"
+        )
+
+    def _wait_healthy(self, process: subprocess.Popen[bytes]) -> bool:
+        deadline = time.monotonic() + self.startup_timeout
+        with httpx.Client(timeout=2.0) as probe:
+            while time.monotonic() < deadline:
+                if process.poll() is not None:
+                    return False
+                try:
+                    if probe.get(f"{self.url}/health/check").status_code == 200:
+                        return True
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.05)
+        return False
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop every plugin started here, then the server (SIGTERM, SIGKILL after `grace` seconds)."""
+        for plugin in self.plugin_processes:
+            plugin.stop()
+        self.plugin_processes.clear()
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self.process is not None:
+            _terminate(self.process, grace)
+            self.process = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def log(self) -> str:
+        """The server's output so far."""
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    # -- HTTP ---------------------------------------------------------------------------------------------------
+
+    @property
+    def http(self) -> httpx.Client:
+        """An httpx client bound to the server's base URL (for routes this class does not wrap)."""
+        if self._client is None:
+            raise RuntimeError("the mock server is not started")
+        return self._client
+
+    def _headers(self, plugin_id: str | None = None) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if self.server_key:
+            headers["X-Api-Key"] = self.server_key
+        if plugin_id is not None:
+            headers["X-Plugin-ID"] = plugin_id
+        return headers
+
+    def _envelope_data(self, response: httpx.Response) -> Any:
+        response.raise_for_status()
+        body = response.json()
+        if not isinstance(body, dict):
+            raise ValueError(f"{response.request.url}: expected a JSON object, got {body!r}")
+        if body.get("code", 0) != 0:
+            raise parse_plugin_error(body)
+        return body.get("data")
+
+    def plugins(self, tenant: str | None = None) -> list[dict[str, Any]]:
+        """The plugins installed for the tenant (`/plugin/{tenant}/management/list`)."""
+        response = self.http.get(f"/plugin/{tenant or self.tenant}/management/list", headers=self._headers())
+        data = self._envelope_data(response)
+        return list(data or [])
+
+    def plugin_ids(self, tenant: str | None = None) -> set[str]:
+        return {str(entry.get("plugin_id")) for entry in self.plugins(tenant)}
+
+    def wait_for_plugin(
+        self, plugin_id: str, *, present: bool = True, timeout: float = 30.0, tenant: str | None = None
+    ) -> bool:
+        """Wait until `plugin_id` is (or, with present=False, is no longer) listed; returns whether it happened."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if (plugin_id in self.plugin_ids(tenant)) == present:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+    def journal(
+        self, kind: str | None = None, type: str | None = None, *, plugin_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Journal entries, oldest first, optionally only one `kind` (dispatch/reverse), `type` and plugin."""
+        wanted = {"kind": kind, "type": type, "plugin_id": plugin_id}
+        params = {name: value for name, value in wanted.items() if value is not None}
+        response = self.http.get("/mock/journal", params=params, headers=self._headers())
+        response.raise_for_status()
+        entries = response.json().get("entries", [])
+        return [entry for entry in entries if all(entry.get(name) == value for name, value in params.items())]
+
+    def clear_journal(self) -> None:
+        self.http.delete("/mock/journal", headers=self._headers()).raise_for_status()
+
+    def dispatch(
+        self,
+        route: str,
+        plugin_id: str,
+        data: Mapping[str, Any],
+        user_id: str = "test-user",
+        *,
+        tenant: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """POST `/plugin/{tenant}/dispatch/{route}` and return the chunks' `data`.
+
+        `extra` adds top-level body fields (conversation_id, app_id, context...). Raises PluginError when the
+        stream ends with an error event and httpx.HTTPStatusError on a non-2xx answer (body already read).
+        """
+        body = {"user_id": user_id, **(extra or {}), "data": dict(data)}
+        url = f"/plugin/{tenant or self.tenant}/dispatch/{route.strip('/')}"
+        with self.http.stream(
+            "POST",
+            url,
+            json=body,
+            headers=self._headers(plugin_id),
+            timeout=timeout if timeout is not None else self.request_timeout,
+        ) as response:
+            if response.is_error:
+                response.read()
+                _raise_plugin_error_from_json(response)
+                response.raise_for_status()
+            content_type = response.headers.get("content-type", "")
+            if not content_type.startswith("text/event-stream"):
+                # Polling routes answer one plain JSON envelope rather than a stream.
+                response.read()
+                return decode_chunks([response.text])
+            parser = SSEParser()
+            events: list[str] = []
+            for text in response.iter_text():
+                events += parser.feed(text)
+            events += parser.close()
+        return decode_chunks(events)
+
+    def invoke_tool(
+        self,
+        plugin_id: str,
+        provider: str,
+        tool: str,
+        parameters: Mapping[str, Any],
+        credentials: Mapping[str, Any] | None = None,
+        *,
+        credential_type: str = "api-key",
+        user_id: str = "test-user",
+        tenant: str | None = None,
+    ) -> list[dict[str, Any]]:
+        data = {
+            "provider": provider,
+            "tool": tool,
+            "tool_parameters": dict(parameters),
+            "credentials": dict(credentials or {}),
+            "credential_type": credential_type,
+        }
+        return self.dispatch("tool/invoke", plugin_id, data, user_id, tenant=tenant)
+
+    def validate_tool_credentials(
+        self, plugin_id: str, provider: str, credentials: Mapping[str, Any], *, tenant: str | None = None
+    ) -> list[dict[str, Any]]:
+        data = {"provider": provider, "credentials": dict(credentials)}
+        return self.dispatch("tool/validate_credentials", plugin_id, data, tenant=tenant)
+
+    def invoke_agent_strategy(
+        self,
+        plugin_id: str,
+        provider: str,
+        strategy: str,
+        params: Mapping[str, Any],
+        *,
+        user_id: str = "test-user",
+        tenant: str | None = None,
+    ) -> list[dict[str, Any]]:
+        data = {
+            "agent_strategy_provider": provider,
+            "agent_strategy": strategy,
+            "agent_strategy_params": dict(params),
+        }
+        return self.dispatch("agent_strategy/invoke", plugin_id, data, user_id, tenant=tenant)
+
+    # -- plugins ------------------------------------------------------------------------------------------------
+
+    def start_plugin(
+        self,
+        path: Path,
+        python: str | None = None,
+        key: str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 30,
+        *,
+        tenant: str | None = None,
+    ) -> PluginProcess:
+        """Run the plugin at `path` in remote-debug mode against this server and wait until it is listed.
+
+        `python` defaults to $DIFY_MOCK_PLUGIN_PYTHON, then `<path>/.venv/bin/python`, then this interpreter.
+        `key` (REMOTE_INSTALL_KEY) defaults to the server's first `--key`, else "dify-mock"; the plugin is awaited
+        in `tenant`, by default the tenant that key joins. If a plugin with the
+        same id is already listed (e.g. a previous process still being dropped), this returns at once: call
+        `wait_for_plugin(plugin_id, present=False)` after stopping the old one.
+        """
+        if not self.running:
+            raise RuntimeError("start the mock server before its plugins")
+        path = Path(path).resolve()
+        manifest = yaml.safe_load((path / "manifest.yaml").read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict) or not manifest.get("author") or not manifest.get("name"):
+            raise ValueError(f"{path / 'manifest.yaml'}: needs `author` and `name`")
+        plugin_id = f"{manifest['author']}/{manifest['name']}"
+        entrypoint = str(((manifest.get("meta") or {}).get("runner") or {}).get("entrypoint") or "main")
+        remote_key = key or (self.keys[0].partition("=")[0] if self.keys else DEFAULT_REMOTE_KEY)
+        tenant = tenant or self._tenant_for_key(remote_key)
+
+        process_env = {
+            **os.environ,
+            "INSTALL_METHOD": "remote",
+            "REMOTE_INSTALL_URL": f"127.0.0.1:{self.debug_port}",
+            "REMOTE_INSTALL_KEY": remote_key,
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        output_path = self._plugin_output_path(str(manifest["name"]))
+        process = _spawn(
+            [_plugin_python(path, python), "-m", entrypoint], cwd=path, env=process_env, output_path=output_path
+        )
+        plugin = PluginProcess(plugin_id, process, output_path, path)
+        self.plugin_processes.append(plugin)
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not plugin.alive():
+                plugin.stop()
+                raise RuntimeError(
+                    f"plugin {plugin_id} exited with code {process.returncode} before registering; "
+                    f"last output ({output_path}):\n{_tail(output_path)}"
+                )
+            if plugin_id in self.plugin_ids(tenant):
+                return plugin
+            time.sleep(0.05)
+        plugin.stop()
+        raise TimeoutError(
+            f"plugin {plugin_id} did not register with {self.url} within {timeout} s; "
+            f"last output ({output_path}):\n{_tail(output_path)}"
+        )
+
+    def _tenant_for_key(self, key: str) -> str:
+        for entry in self.keys:
+            name, _, tenant = entry.partition("=")
+            if name == key:
+                return tenant or DEFAULT_TENANT
+        return self.tenant
+
+    def _plugin_output_path(self, name: str) -> Path:
+        directory = self.data_dir / "plugins"
+        candidate = directory / f"{name}.log"
+        counter = 1
+        while candidate.exists():
+            counter += 1
+            candidate = directory / f"{name}-{counter}.log"
+        return candidate
+
+
+def _raise_plugin_error_from_json(response: httpx.Response) -> None:
+    """Plain-JSON routes (model polling) report a plugin's own error as HTTP 500 with the -500 envelope."""
+    try:
+        body = response.json()
+    except ValueError:
+        return
+    if isinstance(body, dict) and body.get("code") == -500:
+        error = parse_plugin_error(body)
+        if error.daemon_error_type == "PluginInvokeError":
+            raise error
+
+
+def _plugin_python(path: Path, python: str | None) -> str:
+    if python:
+        return python
+    from_env = os.environ.get(PLUGIN_PYTHON_ENV)
+    if from_env:
+        return from_env
+    venv_python = path / ".venv" / "bin" / "python"
+    if venv_python.exists():
+        return str(venv_python)
+    return sys.executable
