@@ -13,7 +13,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 ANSWER = "This canned answer comes from the bench reference host."
@@ -50,8 +50,7 @@ class ReferenceHost(asyncio.Protocol):
             await self.server.wait_closed()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport, self.buffer = transport, b""
+        self.transport, self.buffer = cast(asyncio.Transport, transport), b""  # uvloop's is not a subclass
         sock = transport.get_extra_info("socket")
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if self.tuned else 0)
         self._quickack()

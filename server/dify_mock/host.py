@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from dify_mock.answers.rules import RuleBook
 from dify_mock.config import Settings
 from dify_mock.journal import Journal
+from dify_mock.reverse.storage import PluginStorage
 from dify_mock.runtimes.registry import Registry
 
 
@@ -14,5 +15,6 @@ from dify_mock.runtimes.registry import Registry
 class Host:
     settings: Settings
     rules: RuleBook
+    storage: PluginStorage
     registry: Registry = field(default_factory=Registry)
     journal: Journal = field(default_factory=Journal)

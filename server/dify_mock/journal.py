@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from time import perf_counter
-from time import time as now
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from time import perf_counter
+from time import time as now
 from typing import Any
 
 from dify_mock.redaction import redact

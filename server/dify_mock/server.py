@@ -11,6 +11,7 @@ from dify_mock.answers.rules import RuleBook
 from dify_mock.app import create_app
 from dify_mock.config import Settings
 from dify_mock.host import Host
+from dify_mock.reverse.storage import PluginStorage
 
 log = logging.getLogger("dify_mock")
 
@@ -66,7 +67,7 @@ async def run(host: Host) -> None:
 
 
 def serve(settings: Settings, rules: RuleBook) -> int:
-    host = Host(settings=settings, rules=rules)
+    host = Host(settings=settings, rules=rules, storage=PluginStorage(settings.data_dir / "storage.sqlite3"))
     try:
         import uvloop
 

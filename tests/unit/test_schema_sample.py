@@ -24,8 +24,8 @@ def schema_errors(value: Any, schema: Any, root: dict[str, Any] | None = None, p
         target: Any = root
         for part in schema["$ref"][2:].split("/"):
             target = target[part]
-        errors = schema_errors(value, target, root, path)
-        return errors + schema_errors(value, {k: v for k, v in schema.items() if k != "$ref"}, root, path)
+        siblings = {k: v for k, v in schema.items() if k != "$ref"}
+        return schema_errors(value, target, root, path) + schema_errors(value, siblings, root, path)
     errors: list[str] = []
     for part in schema.get("allOf", []):
         errors += schema_errors(value, part, root, path)

@@ -10,6 +10,7 @@ from dify_mock.protocol.messages import BackwardsInvoke, backwards_response
 from dify_mock.reverse import models
 from dify_mock.reverse.call import ReverseCall, ReverseError
 from dify_mock.reverse.permissions import permission_error
+from dify_mock.reverse.storage import answer_storage
 
 if TYPE_CHECKING:
     from dify_mock.host import Host
@@ -35,6 +36,7 @@ HANDLERS: dict[str, tuple[str, str, Handler]] = {
     "speech2text": ("struct", "invoke speech2text model failed", models.answer_speech2text),
     "moderation": ("struct", "invoke moderation model failed", models.answer_moderation),
     "system_summary": ("struct", "invoke summary failed", models.answer_summary),
+    "storage": ("struct", "", answer_storage),
 }
 
 # Fields each request must carry; the SDK always sends them, so a missing one means a hand-made or broken call.
@@ -82,10 +84,10 @@ async def answer_backwards(host: Host, session: Session, invoke: BackwardsInvoke
                     entry.add_chunk(data)
                     yield backwards_response(request_id, "response", message, data)
             except ReverseError as failed:
-                error = f"{failure}: {failed}"
+                error = f"{failure}: {failed}" if failure else str(failed)
             except Exception as crashed:
                 log.exception("reverse %s call from %s failed inside dify-mock", invoke.type, runtime.plugin_id)
-                error = f"{failure}: dify-mock could not answer: {type(crashed).__name__}: {crashed}"
+                error = f"{failure or invoke.type}: dify-mock could not answer: {type(crashed).__name__}: {crashed}"
         if error is not None:
             yield backwards_response(request_id, "error", error)
         yield backwards_response(request_id, "end")

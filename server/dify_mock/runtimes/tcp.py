@@ -56,6 +56,7 @@ class DebugConnection(asyncio.Protocol):
         self.peer = "?"
         self.tenant_id: str | None = None
         self.rejection: str | None = None
+        self.refusal_detail = ""
         self.manifest: dict[str, Any] | None = None
         self.declarations: dict[str, list[dict[str, Any]]] = {}
         self.assets: dict[str, bytearray] = {}
@@ -137,7 +138,7 @@ class DebugConnection(asyncio.Protocol):
             self._handshake(message.data)
         elif message.type == "end":
             self._finish_registration()
-        elif self.rejection is None:
+        elif self.rejection is None or message.type == "manifest_declaration":
             try:
                 self._declare(message.type, message.data)
             except RegistrationError as error:
@@ -156,7 +157,8 @@ class DebugConnection(asyncio.Protocol):
             return
         tenant = self.host.settings.tenant_for_key(key)
         if tenant is None:
-            self._reject("handshake failed, invalid key", f"its REMOTE_INSTALL_KEY {mask_key(key)} is not a --key")
+            self.rejection = "handshake failed, invalid key"
+            self.refusal_detail = f"its REMOTE_INSTALL_KEY {mask_key(key)} is not one of the --key values"
             return
         self.tenant_id = tenant
 
@@ -201,7 +203,8 @@ class DebugConnection(asyncio.Protocol):
                 self._reject("no registration transferred, cannot initialize")
         if self.rejection is not None:
             self.state = "refused"
-            log.warning("refused plugin %s: %s", self.label, self.rejection)
+            detail = f" ({self.refusal_detail})" if self.refusal_detail else ""
+            log.warning("refused plugin %s: %s%s", self.label, self.rejection, detail)
             # Closing makes the SDK reconnect in a loop; an idle open socket leaves it quiet with the message.
             self.send_text(self.rejection)
             return
@@ -222,11 +225,9 @@ class DebugConnection(asyncio.Protocol):
             _offer(self.runtime),
         )
 
-    def _reject(self, message: str, detail: str | None = None) -> None:
+    def _reject(self, message: str) -> None:
         if self.rejection is None:
-            self.rejection = message + (f" ({detail})" if detail and "invalid key" not in message else "")
-            if detail:
-                log.warning("plugin %s: %s: %s", self.label, message, detail)
+            self.rejection = message
 
     def _refuse_now(self, message: str, detail: str) -> None:
         log.warning("closing %s: %s", self.peer, detail)

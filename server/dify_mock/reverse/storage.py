@@ -1,0 +1,112 @@
+"""`session.storage`: a key-value store per tenant and plugin, kept in SQLite under the data folder."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dify_mock.reverse.call import ReverseCall, ReverseError
+
+if TYPE_CHECKING:
+    from dify_mock.host import Host
+
+MAX_KEY_BYTES = 1024
+MISSING_KEY = "load data failed, please check if the key is correct or you have not set it"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS plugin_storage (
+    tenant_id TEXT NOT NULL,
+    plugin_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (tenant_id, plugin_id, key)
+)
+"""
+
+
+class PluginStorage:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute(SCHEMA)
+
+    def get(self, tenant_id: str, plugin_id: str, key: str) -> bytes | None:
+        row = self.db.execute(
+            "SELECT value FROM plugin_storage WHERE tenant_id=? AND plugin_id=? AND key=?", (tenant_id, plugin_id, key)
+        ).fetchone()
+        return bytes(row[0]) if row else None
+
+    def used(self, tenant_id: str, plugin_id: str, except_key: str | None = None) -> int:
+        row = self.db.execute(
+            "SELECT COALESCE(SUM(LENGTH(value)), 0) FROM plugin_storage WHERE tenant_id=? AND plugin_id=? AND key IS NOT ?",
+            (tenant_id, plugin_id, except_key),
+        ).fetchone()
+        return int(row[0])
+
+    def set(self, tenant_id: str, plugin_id: str, key: str, value: bytes, quota: int | None) -> None:
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            if quota is not None:
+                used = self.used(tenant_id, plugin_id, except_key=key)
+                if used + len(value) > quota:
+                    raise ReverseError(
+                        f"save data failed: storage quota exceeded: {used} bytes used + {len(value)} new is over the manifest's "
+                        f"storage.size of {quota} bytes; nothing was stored"
+                    )
+            self.db.execute(
+                "INSERT OR REPLACE INTO plugin_storage (tenant_id, plugin_id, key, value) VALUES (?, ?, ?, ?)",
+                (tenant_id, plugin_id, key, value),
+            )
+
+    def delete(self, tenant_id: str, plugin_id: str, key: str) -> int:
+        with self.db:
+            cursor = self.db.execute(
+                "DELETE FROM plugin_storage WHERE tenant_id=? AND plugin_id=? AND key=?", (tenant_id, plugin_id, key)
+            )
+        return cursor.rowcount
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def storage_quota(manifest: dict[str, Any]) -> int | None:
+    storage = ((manifest.get("resource") or {}).get("permission") or {}).get("storage") or {}
+    size = storage.get("size")
+    return int(size) if isinstance(size, int | float) and size > 0 else None
+
+
+async def answer_storage(host: Host, call: ReverseCall) -> AsyncIterator[dict[str, Any]]:
+    request = call.request
+    operation, key = request.get("opt"), request.get("key")
+    if not isinstance(key, str) or not key:
+        raise ReverseError("'key' must be a non-empty string")
+    if len(key.encode()) > MAX_KEY_BYTES:
+        raise ReverseError(f"the key is {len(key.encode())} bytes; at most {MAX_KEY_BYTES} are allowed")
+    store, tenant, plugin = host.storage, call.tenant_id, call.plugin_id
+    call.answered_by = "storage"
+    if operation == "set":
+        try:
+            value = bytes.fromhex(str(request.get("value", "")))
+        except ValueError:
+            raise ReverseError("decode data failed: 'value' must be the hex of the bytes to store") from None
+        runtime = host.registry.get(tenant, plugin)
+        quota = storage_quota(runtime.manifest) if runtime else None
+        store.set(tenant, plugin, key, value, quota)
+        yield {"data": "ok"}
+    elif operation == "get":
+        found = store.get(tenant, plugin, key)
+        if found is None:
+            raise ReverseError(MISSING_KEY)
+        yield {"data": found.hex()}
+    elif operation == "exist":
+        exists = store.get(tenant, plugin, key) is not None
+        yield {"data": exists, "exist_num": int(exists)}
+    elif operation == "del":
+        deleted = store.delete(tenant, plugin, key)
+        yield {"data": "ok", "deleted_num": deleted}
+    else:
+        raise ReverseError(f"unsupported storage operation {operation!r}; expected set, get, exist or del")
