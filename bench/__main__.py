@@ -32,6 +32,7 @@ PLUGIN_DIR = Path(__file__).resolve().parent / "plugin_echo"
 PLUGIN_ID = "dify-mock-bench/bench_echo"
 PROVIDER = "bench"
 TENANT = "default"
+KEY = "dify-mock-bench"  # other plugins that find our ports by chance are refused or ignored
 START_TIMEOUT = 30.0
 CASES: dict[str, tuple[str, dict[str, str]]] = {  # case -> (tool, parameters)
     "echo": ("echo", {"text": "hi"}),
@@ -93,7 +94,7 @@ def plugin_process(debug_port: int, log: Path) -> Iterator[subprocess.Popen[byte
         **os.environ,
         "INSTALL_METHOD": "remote",
         "REMOTE_INSTALL_URL": f"127.0.0.1:{debug_port}",
-        "REMOTE_INSTALL_KEY": "bench",
+        "REMOTE_INSTALL_KEY": KEY,
     }
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -155,21 +156,41 @@ def wait_until(what: str, ready: Callable[[], bool], process: subprocess.Popen[b
     raise BenchError(f"{what}: not ready after {START_TIMEOUT:.0f} s\n{tail(log)}")
 
 
+def start_mock(workdir: Path, attempts: int = 3) -> tuple[subprocess.Popen[bytes], int, int]:
+    """Start dify-mock on free ports and wait for /health/check; new ports if another process took ours."""
+    log = workdir / "mock.log"
+    for attempt in range(1, attempts + 1):
+        port, debug_port = free_port(), free_port()
+        command = [sys.executable, "-m", "dify_mock", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        command += ["--debug-port", str(debug_port), "--key", f"{KEY}={TENANT}", "--data-dir", str(workdir / "data")]
+        command += ["--log-level", "warning"]
+        with log.open("wb") as output:
+            server = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+                wait_until("dify-mock", lambda: client.get("/health/check").status_code == 200, server, log)
+            return server, port, debug_port
+        except BenchError:
+            stop_group(server)
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
 def run_mock(calls: int, warmup: int, workdir: Path) -> tuple[list[Row], int]:
     """Rows for dify-mock, and the chunk count its built-in streamed LLM answer used."""
-    port, debug_port = free_port(), free_port()
-    log = workdir / "mock.log"
-    command = [sys.executable, "-m", "dify_mock", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--debug-port", str(debug_port), "--data-dir", str(workdir / "data"), "--log-level", "warning"]
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    server, port, debug_port = start_mock(workdir)
     rows: list[Row] = []
     stream_chunks = 0
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            wait_until("dify-mock", lambda: client.get("/health/check").status_code == 200, server, log)
             plugin_log = workdir / "plugin-mock.log"
             with plugin_process(debug_port, plugin_log) as plugin:
 
@@ -233,9 +254,8 @@ async def run_reference_async(
     tuned: bool, cases: list[str], calls: int, warmup: int, stream_chunks: int, workdir: Path
 ) -> list[Row]:
     name = "tuned reference" if tuned else "naive reference"
-    host = ReferenceHost(tuned=tuned, stream_chunks=stream_chunks)
-    debug_port = free_port()
-    await host.start(debug_port)
+    host = ReferenceHost(tuned=tuned, key=KEY, stream_chunks=stream_chunks)
+    debug_port = await host.start()
     plugin_log = workdir / f"plugin-{'tuned' if tuned else 'naive'}.log"
     rows = []
     try:

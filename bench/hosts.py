@@ -26,62 +26,99 @@ class ToolCall:
     error: Any = None
 
 
-class ReferenceHost(asyncio.Protocol):
-    """Accepts one plugin connection, waits for its declarations, then sends it requests one at a time."""
+class Connection(asyncio.Protocol):
+    """One accepted socket. Every line goes to the host, which decides whether this connection counts."""
 
-    def __init__(self, tuned: bool, stream_chunks: int = 10) -> None:
-        self.tuned = tuned
-        self.stream_chunks = max(stream_chunks, 1)  # streamed LLM answers: content chunks plus the closing one
+    def __init__(self, host: ReferenceHost) -> None:
+        self.host = host
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
-        self.plugin_id: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.state = "handshake"  # handshake -> declaring -> ready, or ignored (wrong key: kept open, idle)
         self.manifest: dict[str, Any] = {}
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
+        sock = transport.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if self.host.tuned else 0)
+        self._quickack()
+
+    def _quickack(self) -> None:
+        if self.host.tuned and QUICKACK is not None and self.transport is not None:
+            self.transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
+
+    def data_received(self, data: bytes) -> None:
+        self._quickack()  # the kernel clears it after each immediate ACK
+        now = time.perf_counter()
+        *lines, self.buffer = (self.buffer + data).split(b"\n")
+        for line in lines:
+            if line.strip() and self.state != "ignored":
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    continue  # a reference host just skips what it cannot parse
+                self.host.on_message(self, message, now)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.host.active is self:
+            self.host.fail_calls(ConnectionError("the plugin closed the connection"))
+
+
+class ReferenceHost:
+    """Waits for the plugin that shows `key`, then sends it requests one at a time.
+
+    Other connections (say, another test's plugin retrying a port that is now ours) are kept open and ignored.
+    """
+
+    def __init__(self, tuned: bool, key: str, stream_chunks: int = 10) -> None:
+        self.tuned = tuned
+        self.key = key
+        self.stream_chunks = max(stream_chunks, 1)  # streamed LLM answers: content chunks plus the closing one
+        self.plugin_id: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.active: Connection | None = None
+        self.connections: list[Connection] = []
         self.calls: dict[str, ToolCall] = {}
         self.server: asyncio.Server | None = None
 
-    async def start(self, port: int) -> None:
-        self.server = await asyncio.get_running_loop().create_server(lambda: self, "127.0.0.1", port)
+    async def start(self, port: int = 0) -> int:
+        """Listen on loopback; port 0 lets the kernel choose. Returns the port."""
+
+        def accept() -> Connection:
+            self.connections.append(Connection(self))
+            return self.connections[-1]
+
+        self.server = await asyncio.get_running_loop().create_server(accept, "127.0.0.1", port)
+        bound: int = self.server.sockets[0].getsockname()[1]
+        return bound
 
     async def close(self) -> None:
-        if self.transport is not None:
-            self.transport.abort()
+        for connection in self.connections:
+            if connection.transport is not None:
+                connection.transport.abort()
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport, self.buffer = cast(asyncio.Transport, transport), b""  # uvloop's is not a subclass
-        sock = transport.get_extra_info("socket")
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if self.tuned else 0)
-        self._quickack()
-
-    def connection_lost(self, exc: Exception | None) -> None:
+    def fail_calls(self, error: Exception) -> None:
         for call in self.calls.values():
             if not call.done.done():
-                call.done.set_exception(ConnectionError("the plugin closed the connection"))
+                call.done.set_exception(error)
 
-    def _quickack(self) -> None:
-        if self.tuned and QUICKACK is not None and self.transport is not None:
-            self.transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
-
-    def data_received(self, data: bytes) -> None:
-        self._quickack()
-        now = time.perf_counter()
-        *lines, self.buffer = (self.buffer + data).split(b"\n")
-        for line in lines:
-            if line.strip():
-                self._on_message(json.loads(line), now)
-
-    def _on_message(self, message: dict[str, Any], now: float) -> None:
-        if not self.plugin_id.done():  # registration: handshake, declarations, assets, end; we never answer
+    def on_message(self, connection: Connection, message: dict[str, Any], now: float) -> None:
+        if connection.state == "handshake":  # a wrong key is ignored rather than refused (protocol.md 9.2)
+            valid = message.get("type") == "handshake" and message.get("data", {}).get("key") == self.key
+            connection.state = "declaring" if valid else "ignored"
+        elif connection.state == "declaring":  # declarations, assets, end; a host never answers them
             if message.get("type") == "manifest_declaration":
-                self.manifest = message["data"]
+                connection.manifest = message["data"]
             elif message.get("type") == "end":
-                self.plugin_id.set_result(f"{self.manifest.get('author')}/{self.manifest.get('name')}")
-            return
-        if message.get("event") != "session":
-            return  # heartbeat, log, out-of-band error
-        session_id, kind, body = message["session_id"], message["data"]["type"], message["data"]["data"]
+                connection.state = "ready"
+                if not self.plugin_id.done():
+                    self.active = connection
+                    self.plugin_id.set_result(f"{connection.manifest.get('author')}/{connection.manifest.get('name')}")
+        elif connection is self.active and message.get("event") == "session":  # skip heartbeats and logs
+            self._on_session(message["session_id"], message["data"]["type"], message["data"]["data"], now)
+
+    def _on_session(self, session_id: str, kind: str, body: Any, now: float) -> None:
         call = self.calls.get(session_id)
         if kind == "invoke":
             self._answer_reverse(session_id, body)
@@ -106,8 +143,8 @@ class ReferenceHost(asyncio.Protocol):
             "event": event,
             "data": data,
         }
-        assert self.transport is not None
-        self.transport.write(json.dumps(envelope, separators=(",", ":")).encode() + b"\n")
+        assert self.active is not None and self.active.transport is not None
+        self.active.transport.write(json.dumps(envelope, separators=(",", ":")).encode() + b"\n")
 
     def _answer_reverse(self, session_id: str, invoke: dict[str, Any]) -> None:
         reply = {"backwards_request_id": invoke["backwards_request_id"]}
@@ -161,10 +198,9 @@ def llm_chunks(request: dict[str, Any], stream_chunks: int) -> list[dict[str, An
     }
 
     def chunk(index: int, content: str, last: bool) -> dict[str, Any]:
-        message = {"role": "assistant", "content": content, "name": None, "tool_calls": []}
-        delta = {"index": index, "message": message, "usage": usage if last else None, "finish_reason": None}
-        if last:
-            delta["finish_reason"] = "stop"
+        message: dict[str, Any] = {"role": "assistant", "content": content, "name": None, "tool_calls": []}
+        delta = {"index": index, "message": message, "usage": usage if last else None}
+        delta["finish_reason"] = "stop" if last else None
         return {"model": model, "prompt_messages": [], "system_fingerprint": None, "delta": delta}
 
     if request.get("stream") is False:

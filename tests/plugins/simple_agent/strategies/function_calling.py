@@ -119,9 +119,7 @@ class FunctionCallingStrategy(AgentStrategy):
                         "result": result,
                     },
                 )
-                messages.append(
-                    ToolPromptMessage(content=result, tool_call_id=call.id, name=call.function.name)
-                )
+                messages.append(ToolPromptMessage(content=result, tool_call_id=call.id, name=call.function.name))
 
         raise RuntimeError("unreachable: the last iteration offers no tools")
 
@@ -148,9 +146,7 @@ class FunctionCallingStrategy(AgentStrategy):
             _merge_tool_calls(tool_calls, chunk.delta.message.tool_calls)
         return "".join(text_parts), tool_calls
 
-    def _call_tool(
-        self, tools_by_name: Mapping[str, ToolEntity], call: AssistantPromptMessage.ToolCall
-    ) -> str:
+    def _call_tool(self, tools_by_name: Mapping[str, ToolEntity], call: AssistantPromptMessage.ToolCall) -> str:
         tool = tools_by_name.get(call.function.name)
         if tool is None:
             return f"there is no tool named {call.function.name}"
