@@ -343,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
                     run_reference_async(tuned, cases, arguments.calls, arguments.warmup, stream_chunks, workdir)
                 )
             except (BenchError, TimeoutError, ConnectionError, OSError) as error:
-                failures.append(f"{'tuned' if tuned else 'naive'} reference: {error!r}")
+                failures.append(str(error) if isinstance(error, BenchError) else f"reference host: {error!r}")
     if rows:
         print_table(rows)
         print()

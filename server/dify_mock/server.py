@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 
 import uvicorn
 
@@ -56,6 +57,10 @@ async def run(host: Host) -> None:
         timeout_graceful_shutdown=3,
     )
     server = uvicorn.Server(config)
+    # uvicorn handles SIGINT/SIGTERM while it serves, then re-raises the signal to the handler it found:
+    # a handler that does nothing lets the process finish its shutdown and exit with status 0.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: None)
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():
         await asyncio.sleep(0.01)

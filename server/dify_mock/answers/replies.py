@@ -6,10 +6,12 @@ Every reply may carry `error`: the reverse call then fails with that message.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 
 class Reply(BaseModel):
@@ -72,6 +74,153 @@ class SummaryReply(Reply):
     summary: str = ""
 
 
+# --- tool: the messages a reverse tool call answers with ------------------------------------------------
+
+
+class ToolMessageBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: str  # each kind narrows it to its Literal: the union's discriminator
+    meta: dict[str, Any] | None = Field(
+        default=None, description="Sent as the message's `meta` (merged over the defaults, e.g. mime_type)."
+    )
+
+
+class TextToolMessage(ToolMessageBase):
+    """A text message."""
+
+    type: Literal["text"]
+    text: str
+
+
+class LinkToolMessage(ToolMessageBase):
+    """A link: give the URL as `link` (or `text`)."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["link"]}, {"required": ["text"]}]})
+
+    type: Literal["link"]
+    link: str | None = None
+    text: str | None = None
+
+    @model_validator(mode="after")
+    def _one_url(self) -> Self:
+        if (self.link is None) == (self.text is None):
+            raise ValueError("give exactly one of 'link' or 'text'")
+        return self
+
+    @property
+    def url(self) -> str:
+        return self.link if self.link is not None else str(self.text)
+
+
+class ImageToolMessage(ToolMessageBase):
+    """An image, by URL."""
+
+    type: Literal["image"]
+    url: str
+
+
+class JsonToolMessage(ToolMessageBase):
+    """A JSON message: an object or a list."""
+
+    type: Literal["json"]
+    data: dict[str, Any] | list[Any] = Field(alias="json", description="An object or a list.")
+
+
+class BlobToolMessage(ToolMessageBase):
+    """Binary data: give the bytes as `blob_base64`, or a `text` sent as its UTF-8 bytes."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["blob_base64"]}, {"required": ["text"]}]})
+
+    type: Literal["blob"]
+    blob_base64: str | None = Field(default=None, description="The bytes, base64-encoded.")
+    text: str | None = Field(default=None, description="A text whose UTF-8 bytes are the blob.")
+    mime_type: str | None = Field(
+        default=None, description="Sent as meta.mime_type; defaults to text/plain for `text`, else octet-stream."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.blob_base64 is None) == (self.text is None):
+            raise ValueError("give exactly one of 'blob_base64' or 'text'")
+        if self.blob_base64 is not None:
+            try:
+                base64.b64decode(self.blob_base64, validate=True)
+            except (binascii.Error, ValueError) as error:
+                raise ValueError(f"'blob_base64' is not valid base64: {error}") from None
+        return self
+
+    def data(self) -> bytes:
+        if self.blob_base64 is not None:
+            return base64.b64decode(self.blob_base64, validate=True)
+        return str(self.text).encode("utf-8")
+
+    def content_type(self) -> str:
+        if self.mime_type is not None:
+            return self.mime_type
+        return "text/plain" if self.text is not None else "application/octet-stream"
+
+
+class VariableToolMessage(ToolMessageBase):
+    """Sets a variable; a streamed variable's value must be a string (the SDK refuses anything else)."""
+
+    type: Literal["variable"]
+    name: str
+    value: JsonValue = Field(description="Any JSON value; a string when `stream` is true.")
+    stream: bool = False
+
+    @model_validator(mode="after")
+    def _streamed_is_text(self) -> Self:
+        if self.stream and not isinstance(self.value, str):
+            raise ValueError("a streamed variable's 'value' must be a string")
+        return self
+
+
+class FileToolMessage(ToolMessageBase):
+    """A file reference, passed through as meta.file (the message itself is null, as the SDK accepts it)."""
+
+    type: Literal["file"]
+    file: dict[str, Any] = Field(description="The file as Dify describes it (url, filename, mime_type, ...).")
+
+
+class LogToolMessage(ToolMessageBase):
+    """A log entry, as agent strategies and workflow tools report their steps."""
+
+    type: Literal["log"]
+    label: str
+    status: Literal["start", "error", "success"] = "success"
+    data: dict[str, Any] = Field(default_factory=dict)
+    id: str | None = Field(default=None, description="Defaults to log_<n>, n the message's place in the reply.")
+    parent_id: str | None = None
+    error: str | None = None
+    metadata: (
+        dict[
+            Literal["started_at", "finished_at", "elapsed_time", "total_price", "total_tokens", "provider", "currency"],
+            Any,
+        ]
+        | None
+    ) = None
+
+
+ToolMessageReply = Annotated[
+    TextToolMessage
+    | LinkToolMessage
+    | ImageToolMessage
+    | JsonToolMessage
+    | BlobToolMessage
+    | VariableToolMessage
+    | FileToolMessage
+    | LogToolMessage,
+    Field(discriminator="type"),
+]
+
+
+class ToolReply(Reply):
+    messages: list[ToolMessageReply] = Field(
+        default_factory=list, description="What the tool yields, in order; `type` says which kind each one is."
+    )
+
+
 REPLY_MODELS: dict[str, type[Reply]] = {
     "llm": LLMReply,
     "llm_structured_output": LLMReply,
@@ -83,4 +232,5 @@ REPLY_MODELS: dict[str, type[Reply]] = {
     "speech2text": Speech2TextReply,
     "moderation": ModerationReply,
     "system_summary": SummaryReply,
+    "tool": ToolReply,
 }

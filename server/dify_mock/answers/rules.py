@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    JsonValue,
     PrivateAttr,
     StrictBool,
     Tag,
@@ -58,7 +59,7 @@ class FixtureError(ValueError):
 # Facts: what a match field looks at in the request.
 
 Request = Mapping[str, Any]
-FactKind = Literal["text", "names", "flag"]
+FactKind = Literal["text", "names", "flag", "params"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,9 @@ class Fact:
     kind "names": the fact is a list of names; the condition is a list that must all be present,
     or `{contains}`/`{regex}` matching any name.
     kind "flag": the fact is a bool; the condition is true or false.
+    kind "params": the fact is a mapping; the condition maps names to an exact value (compared by JSON
+    equality: 1 matches 1.0, but true never matches 1; null matches a missing value) or to
+    `{contains}`/`{regex}` (a string value, or any string in a list value); every listed name must match.
     """
 
     read: Callable[[Request], Any]
@@ -125,6 +129,11 @@ def _tool_names(request: Request) -> list[str]:
     if not isinstance(tools, list):
         return []
     return [t["name"] for t in tools if isinstance(t, Mapping) and isinstance(t.get("name"), str)]
+
+
+def _tool_parameters(request: Request) -> Mapping[str, Any]:
+    parameters = request.get("tool_parameters")
+    return parameters if isinstance(parameters, Mapping) else {}
 
 
 def _text_documents(request: Request) -> list[str]:
@@ -197,6 +206,18 @@ _LLM_FACTS: dict[str, Fact] = {
     "stream": Fact(_field("stream"), "Whether the plugin asked for a streamed answer.", "flag"),
 }
 
+_TOOL_FACTS: dict[str, Fact] = {
+    "provider": Fact(_field("provider"), "The tool's provider as sent, e.g. time or langgenius/time/time."),
+    "tool": Fact(_field("tool"), "The tool's name, e.g. current_time."),
+    "tool_type": Fact(_field("tool_type"), "builtin, workflow, api or mcp."),
+    "parameters": Fact(
+        _tool_parameters,
+        "Conditions on tool_parameters, by name: an exact value (any JSON; null matches a missing parameter), "
+        "or {contains}/{regex} on a string. Every listed parameter must match; others are not checked.",
+        "params",
+    ),
+}
+
 FAMILIES: dict[str, Family] = {
     "llm": Family("llm", _LLM_FACTS, "Answers to session.model.llm.invoke()."),
     "llm_structured_output": Family(
@@ -256,6 +277,12 @@ FAMILIES: dict[str, Family] = {
         },
         "Answers to session.model.summary.invoke() (invoke type system_summary).",
     ),
+    "tool": Family(
+        "tool",
+        _TOOL_FACTS,
+        "Answers to session.tool.invoke(): the messages the called tool yields.",
+        common_facts=False,
+    ),
 }
 
 FIXTURE_KEYS: dict[str, str] = {key: family.invoke_type for key, family in FAMILIES.items()}
@@ -314,12 +341,25 @@ def _condition_tag(value: Any) -> str:
     return _PATTERN if isinstance(value, Mapping | Pattern) else _EXACT
 
 
+def _parameter_tag(value: Any) -> str:
+    """A mapping holding only `contains`/`regex` is a pattern; any other value (objects too) is exact."""
+    if isinstance(value, Pattern) or (isinstance(value, Mapping) and value and set(value) <= {"contains", "regex"}):
+        return _PATTERN
+    return _EXACT
+
+
+_PARAMETER_CONDITION = Annotated[
+    Annotated[JsonValue, Tag(_EXACT)] | Annotated[Pattern, Tag(_PATTERN)], Discriminator(_parameter_tag)
+]
+
+
 _CONDITION_TYPES: dict[str, Any] = {
     "text": Annotated[Annotated[str, Tag(_EXACT)] | Annotated[Pattern, Tag(_PATTERN)], Discriminator(_condition_tag)],
     "names": Annotated[
         Annotated[list[str], Tag(_EXACT)] | Annotated[Pattern, Tag(_PATTERN)], Discriminator(_condition_tag)
     ],
     "flag": StrictBool,
+    "params": dict[str, _PARAMETER_CONDITION],
 }
 
 
@@ -430,12 +470,24 @@ class Rule:
             if condition is not None:
                 yield name, fact, condition
 
+    def checks(self) -> int:
+        """How many conditions this rule sets; each listed parameter of a `params` field counts as one."""
+        return sum(len(cond) if fact.kind == "params" else 1 for _, fact, cond in self.conditions())
+
     def mismatches(self, request: Request) -> list[tuple[str, Any, Any]]:
-        """The match fields the request fails: (field, condition, the request's value)."""
+        """The conditions the request fails: (field, condition, the request's value).
+
+        A `params` field reports each failing parameter as `field.name`, with that parameter's condition.
+        """
         out = []
         for name, fact, condition in self.conditions():
             value = fact.read(request)
-            if not _satisfied(condition, value, fact.kind):
+            if fact.kind == "params":
+                for parameter, wanted in condition.items():
+                    given = value.get(parameter, MISSING) if isinstance(value, Mapping) else MISSING
+                    if not _parameter_satisfied(wanted, given):
+                        out.append((f"{name}.{parameter}", wanted, given))
+            elif not _satisfied(condition, value, fact.kind):
                 out.append((name, condition, value))
         return out
 
@@ -449,7 +501,19 @@ class RuleMatch:
     reply: Reply
 
 
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+"""The value of a parameter the request does not have."""
+
+
 def _satisfied(condition: Any, value: Any, kind: str) -> bool:
+    if kind == "params":
+        given = value if isinstance(value, Mapping) else {}
+        return all(_parameter_satisfied(wanted, given.get(name, MISSING)) for name, wanted in condition.items())
     values = value if isinstance(value, list) else [value]
     if isinstance(condition, Pattern):
         return any(isinstance(v, str) and condition.test(v) for v in values)
@@ -460,7 +524,37 @@ def _satisfied(condition: Any, value: Any, kind: str) -> bool:
     return any(isinstance(v, str) and v == condition for v in values)
 
 
+def _parameter_satisfied(condition: Any, value: Any) -> bool:
+    if isinstance(condition, Pattern):
+        values = value if isinstance(value, list) else [value]
+        return any(isinstance(v, str) and condition.test(v) for v in values)
+    if value is MISSING:
+        return condition is None
+    return _same(condition, value)
+
+
+def _same(expected: Any, actual: Any) -> bool:
+    """JSON equality: numbers compare by value (1 == 1.0), but a bool only equals a bool."""
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return isinstance(expected, bool) and isinstance(actual, bool) and expected == actual
+    if isinstance(expected, Mapping):
+        return (
+            isinstance(actual, Mapping)
+            and set(expected) == set(actual)
+            and all(_same(item, actual[key]) for key, item in expected.items())
+        )
+    if isinstance(expected, list):
+        return (
+            isinstance(actual, list)
+            and len(expected) == len(actual)
+            and all(_same(a, b) for a, b in zip(expected, actual, strict=True))
+        )
+    return bool(expected == actual)
+
+
 def _short(value: Any) -> str:
+    if value is MISSING:
+        return "nothing (not given)"
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= SHORT else text[: SHORT - 3] + "..."
 
@@ -531,14 +625,15 @@ class RuleBook:
         if not misses:
             return f"fixture rule {where} matches this {invoke_type} call"
         count = len(candidates)
-        fields = sum(1 for _ in nearest.conditions())
+        fields = nearest.checks()
         lines = [
             f"no {key} rule matched ({count} rule{'s' if count != 1 else ''} checked); "
             f"nearest is {where}, {len(misses)} of {fields} match fields differ:"
         ]
         kinds = FAMILIES[nearest.fixture_key].all_facts()
         for name, condition, value in misses:
-            lines.append(f"  {name}: wanted {_describe(condition, kinds[name].kind)}, got {_short(value)}")
+            kind = kinds[name].kind if name in kinds else "text"  # `field.parameter` of a params field
+            lines.append(f"  {name}: wanted {_describe(condition, kind)}, got {_short(value)}")
         return "\n".join(lines)
 
     def rules(self, invoke_type: str | None = None) -> list[Rule]:
@@ -586,7 +681,11 @@ def _match_key(rule: Rule) -> str:
 
 
 def _plain(condition: Any) -> Any:
-    return condition.model_dump(exclude_none=True) if isinstance(condition, BaseModel) else condition
+    if isinstance(condition, BaseModel):
+        return condition.model_dump(exclude_none=True)
+    if isinstance(condition, Mapping):
+        return {key: _plain(value) for key, value in condition.items()}
+    return condition
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -793,14 +892,19 @@ def _allowed_keys(path: Loc) -> list[str]:
             if isinstance(part, int):
                 if get_origin(tp) is list:
                     following.extend(get_args(tp)[:1])
-            elif _is_model(tp) and part in tp.model_fields:
-                following.append(tp.model_fields[part].annotation)
+            elif _is_model(tp) and part in _yaml_keys(tp):
+                following.append(_yaml_keys(tp)[part])
         candidates = following
     names: dict[str, None] = {}
     for tp in _flatten(candidates):
         if _is_model(tp):
-            names.update(dict.fromkeys(tp.model_fields))
+            names.update(dict.fromkeys(_yaml_keys(tp)))
     return list(names)
+
+
+def _yaml_keys(model: type[BaseModel]) -> dict[str, Any]:
+    """The keys a model accepts in YAML (a field's alias when it has one) and their annotations."""
+    return {info.alias or name: info.annotation for name, info in model.model_fields.items()}
 
 
 def _flatten(candidates: list[Any]) -> list[Any]:
