@@ -89,6 +89,16 @@ DISPATCH_ROUTES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "trigger/unsubscribe": ("trigger", "unsubscribe_trigger", ("provider",)),
     "trigger/refresh": ("trigger", "refresh_trigger", ("provider",)),
 }
+# What Dify always sends and a hand-written request (curl, a test) may leave out.
+DATA_DEFAULTS: dict[str, dict[str, Any]] = {
+    "tool": {"credentials": {}, "credential_type": "api-key", "tool_parameters": {}},
+    "model": {"credentials": {}},
+    "agent_strategy": {"agent_strategy_params": {}},
+    "datasource": {"credentials": {}, "datasource_parameters": {}},
+    "trigger": {"credentials": {}},
+    "oauth": {"system_credentials": {}},
+    "dynamic_parameter": {"credentials": {}},
+}
 PLAIN_JSON_ROUTES = frozenset({"model/polling/start", "model/polling/check"})
 
 
@@ -160,6 +170,7 @@ async def dispatch(
             "PluginNotFoundError",
             f"plugin {x_plugin_id} is not connected for tenant {tenant_id} (connected: {connected})",
         )
+    data = {**DATA_DEFAULTS.get(access_type, {}), **data}
     user_id = str(body.get("user_id") or "")
     fields = {key: body.get(key) for key in ENVELOPE_KEYS}
     chunks = invoke_plugin(host, tenant_id, x_plugin_id, access_type, action, data, user_id, fields)
