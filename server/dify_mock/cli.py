@@ -8,9 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from dify_mock.answers.rules import FixtureError, RuleBook
 from dify_mock.config import (
@@ -19,6 +17,9 @@ from dify_mock.config import (
     add_serve_arguments,
     settings_from_arguments,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("dify_mock")
 
@@ -116,6 +117,8 @@ def find_plugin(client: httpx.Client, tenant: str, kind: str, provider: str) -> 
 
 
 def run_invoke(arguments: argparse.Namespace) -> int:
+    import httpx
+
     from dify_mock.testing import parse_sse_events
 
     headers = {"X-Api-Key": arguments.server_key} if arguments.server_key else {}

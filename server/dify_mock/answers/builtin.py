@@ -19,13 +19,16 @@ from typing import Any
 from dify_mock.answers.audio import AudioError, inspect_audio
 from dify_mock.answers.replies import (
     EmbeddingReply,
+    JsonToolMessage,
     LLMReply,
     ModerationReply,
     Reply,
     RerankReply,
     Speech2TextReply,
     SummaryReply,
+    TextToolMessage,
     ToolCallReply,
+    ToolReply,
     TTSReply,
 )
 from dify_mock.answers.schema_sample import key_words, sample_for_schema
@@ -312,6 +315,29 @@ def _summary(request: dict[str, Any]) -> SummaryReply:
     return SummaryReply(summary=summary or _shorten(text, SUMMARY_LENGTH))
 
 
+# --- tools ------------------------------------------------------------------------------------------------
+
+
+def _tool(request: dict[str, Any]) -> ToolReply:
+    """An echo: one text naming the tool and its parameters, one JSON message with the whole call."""
+    provider, tool = str(request.get("provider") or ""), str(request.get("tool") or "")
+    parameters = request.get("tool_parameters")
+    parameters = parameters if isinstance(parameters, dict) else {}
+    echo = {
+        "provider": provider,
+        "tool": tool,
+        "tool_type": request.get("tool_type"),
+        "parameters": parameters,
+    }
+    text = f"{provider}/{tool} called with {json.dumps(parameters, sort_keys=True, ensure_ascii=False)}"
+    return ToolReply(
+        messages=[
+            TextToolMessage(type="text", text=text),
+            JsonToolMessage.model_validate({"type": "json", "json": echo}),
+        ]
+    )
+
+
 def _shorten(text: str, limit: int) -> str:
     flat = " ".join(text.split())
     if len(flat) <= limit:
@@ -335,4 +361,5 @@ _BUILDERS: dict[str, Callable[[dict[str, Any]], Reply]] = {
     "speech2text": _speech2text,
     "moderation": _moderation,
     "system_summary": _summary,
+    "tool": _tool,
 }

@@ -7,6 +7,7 @@ Adding a family of reverse calls means adding one entry to `FAMILIES` (and its r
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import json
 import re
@@ -28,6 +29,7 @@ from pydantic import (
     StrictBool,
     Tag,
     ValidationError,
+    WithJsonSchema,
     create_model,
     field_validator,
     model_validator,
@@ -348,8 +350,18 @@ def _parameter_tag(value: Any) -> str:
     return _EXACT
 
 
+# An exact value may be any JSON, so the schema says anyOf: a oneOf would refuse every {contains}/{regex}.
 _PARAMETER_CONDITION = Annotated[
-    Annotated[JsonValue, Tag(_EXACT)] | Annotated[Pattern, Tag(_PATTERN)], Discriminator(_parameter_tag)
+    Annotated[JsonValue, Tag(_EXACT)] | Annotated[Pattern, Tag(_PATTERN)],
+    Discriminator(_parameter_tag),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                Pattern.model_json_schema(),
+                {"description": "An exact value: string, number, bool, null (missing), list or object."},
+            ]
+        }
+    ),
 ]
 
 
@@ -820,12 +832,23 @@ def _explain(
         message = f"unknown key '{unknown}'" + _suggest(str(unknown), _allowed_keys(parent))
     elif kind == "missing":
         parent, message = path, f"missing key '{list(loc)[-1]}'"
+    elif kind == "union_tag_invalid":
+        context = error.get("ctx") or {}
+        key = str(context.get("discriminator", "type")).strip("'\"")
+        tags = [tag.strip() for tag in str(context.get("expected_tags", "")).replace("'", "").split(",") if tag.strip()]
+        parent = (*path, key) if _present(data, (*path, key)) == (*path, key) else path
+        message = f"unknown {key} {_short(context.get('tag'))}" + _suggest(str(context.get("tag")), tags)
+    elif kind == "union_tag_not_found":
+        key = str((error.get("ctx") or {}).get("discriminator", "type")).strip("'\"")
+        parent, message = path, f"missing key '{key}' (it says which kind of entry this is)"
     elif kind == "value_error":
         parent, message = path, str(error["msg"]).removeprefix("Value error, ")
     elif kind in {"model_type", "dict_type", "model_attributes_type"}:
         parent, message = path, f"expected a mapping (key: value), got {_short(error.get('input'))}"
     elif "input" in error:
         parent, message = path, f"{error['msg']}, got {_short(error['input'])}"
+        if isinstance(error["input"], datetime.date):
+            message += " (YAML reads an unquoted date as a date: put it in quotes)"
     else:
         parent, message = path, str(error["msg"])
     return _line(root, path), f"{_dotted(parent)}: {message}"

@@ -11,6 +11,7 @@ from dify_mock.reverse import models
 from dify_mock.reverse.call import ReverseCall, ReverseError
 from dify_mock.reverse.permissions import permission_error
 from dify_mock.reverse.storage import answer_storage
+from dify_mock.reverse.tools import answer_tool
 
 if TYPE_CHECKING:
     from dify_mock.host import Host
@@ -37,6 +38,7 @@ HANDLERS: dict[str, tuple[str, str, Handler]] = {
     "moderation": ("struct", "invoke moderation model failed", models.answer_moderation),
     "system_summary": ("struct", "invoke summary failed", models.answer_summary),
     "storage": ("struct", "", answer_storage),
+    "tool": ("stream", "invoke tool failed", answer_tool),
 }
 
 # Fields each request must carry; the SDK always sends them, so a missing one means a hand-made or broken call.
@@ -51,6 +53,7 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "speech2text": ("model", "file"),
     "moderation": ("model", "text"),
     "system_summary": ("text",),
+    "tool": ("provider", "tool"),
 }
 
 
