@@ -87,3 +87,12 @@ def test_environment_variables_configure_serve(tmp_path):
             time.sleep(0.05)
         assert "REMOTE_INSTALL_KEY=k1" in server.log()
         assert "--strict" in server.log()
+
+
+def test_invoke_agent_streams_text_on_one_line(mock_server, simple_agent):
+    model = '{"provider": "openai", "model": "gpt-4o-mini", "mode": "chat"}'
+    done = cli(
+        "invoke", "--url", mock_server.url, "agent", "simple_agent", "echo", f"model:={model}", "query=hello agent"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("\n") == 1 and "hello agent" in done.stdout

@@ -30,7 +30,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(arguments, "command", None):
         parser.print_help()
         return 2
-    result: int = arguments.run(arguments)
+    try:
+        result: int = arguments.run(arguments)
+    except BrokenPipeError:  # the output was piped into something that stopped reading, such as `head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return result
 
 
@@ -155,14 +159,19 @@ def run_invoke(arguments: argparse.Namespace) -> int:
                 print(f"dify-mock: {response.status_code}: {describe_error(response.text)}", file=sys.stderr)
                 return 1
             buffer = b""
+            inline = False
             for piece in response.iter_bytes():
                 buffer += piece
                 complete, _, buffer = buffer.rpartition(b"\n\n")
                 for event in parse_sse_events(complete + b"\n\n"):
                     if event.get("code", 0) != 0:
+                        if inline:
+                            print()
                         print(f"error: {describe_error(event.get('message', ''))}", file=sys.stderr)
                         return 1
-                    print_chunk(event.get("data"), arguments.json)
+                    inline = print_chunk(event.get("data"), arguments.json, inline)
+            if inline:
+                print()
     return 0
 
 
@@ -183,12 +192,19 @@ def describe_error(message: str) -> str:
     return str(text)
 
 
-def print_chunk(chunk: Any, as_json: bool) -> None:
-    if as_json or not isinstance(chunk, dict):
+def print_chunk(chunk: Any, as_json: bool, inline: bool) -> bool:
+    """Prints one chunk; text pieces run on one line as they stream. Returns whether the line is still open."""
+    kind = chunk.get("type") if isinstance(chunk, dict) and not as_json else None
+    if kind == "text":
+        print(chunk["message"].get("text", ""), end="", flush=True)
+        return True
+    if inline:
+        print()
+    if not isinstance(chunk, dict) or as_json:
         print(json.dumps(chunk, ensure_ascii=False))
-        return
-    kind, message = chunk.get("type"), chunk.get("message") or {}
-    if kind in ("text", "link", "image", "image_link"):
+        return False
+    message = chunk.get("message") or {}
+    if kind in ("link", "image", "image_link"):
         print(message.get("text", ""))
     elif kind == "json":
         print(json.dumps(message.get("json_object"), ensure_ascii=False, indent=2))
@@ -199,3 +215,4 @@ def print_chunk(chunk: Any, as_json: bool) -> None:
             print(f"[blob {message.get('id')}: {message.get('total_length')} bytes]")
     else:
         print(json.dumps(chunk, ensure_ascii=False))
+    return False
