@@ -1,4 +1,4 @@
-"""The mock's state, shared by every transport and API: settings, plugins, fixture rules, journal."""
+"""The mock's state, shared by every transport and API: settings, plugins, fixture rules, journal, storage."""
 
 from __future__ import annotations
 
@@ -18,3 +18,12 @@ class Host:
     storage: PluginStorage
     registry: Registry = field(default_factory=Registry)
     journal: Journal = field(default_factory=Journal)
+
+    def close(self) -> None:
+        self.storage.close()
+
+
+def build_host(settings: Settings, rules: RuleBook) -> Host:
+    """Everything the mock keeps, with its files under the data folder."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Host(settings=settings, rules=rules, storage=PluginStorage(settings.data_dir / "storage.sqlite3"))

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Coroutine
+from typing import Any
 
 import uvicorn
 
 from dify_mock.answers.rules import RuleBook
 from dify_mock.app import create_app
 from dify_mock.config import Settings
-from dify_mock.host import Host
-from dify_mock.reverse.storage import PluginStorage
+from dify_mock.host import Host, build_host
 
 log = logging.getLogger("dify_mock")
 
@@ -72,14 +73,21 @@ async def run(host: Host) -> None:
 
 
 def serve(settings: Settings, rules: RuleBook) -> int:
-    host = Host(settings=settings, rules=rules, storage=PluginStorage(settings.data_dir / "storage.sqlite3"))
+    host = build_host(settings, rules)
     try:
-        import uvloop
-
-        uvloop.run(run(host))
-    except ImportError:
-        asyncio.run(run(host))
+        _run_loop(run(host))
     except SystemExit as stop:
         return int(stop.code or 0)
+    finally:
+        host.close()
     log.info("dify-mock stopped")
     return 0
+
+
+def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
