@@ -702,8 +702,14 @@ class MockServer:
         while time.monotonic() < deadline:
             if not plugin.alive():
                 plugin.stop()
+                hint = ""
+                if "No module named 'dify_plugin'" in plugin.output():
+                    hint = (
+                        f"; its Python ({_plugin_python(path, python)}) lacks dify-plugin: set "
+                        f"${PLUGIN_PYTHON_ENV} to a Python 3.12 that has it"
+                    )
                 raise RuntimeError(
-                    f"plugin {plugin_id} exited with code {process.returncode} before registering; "
+                    f"plugin {plugin_id} exited with code {process.returncode} before registering{hint}; "
                     f"last output ({output_path}):\n{_tail(output_path)}"
                 )
             if plugin_id in self.plugin_ids(tenant):

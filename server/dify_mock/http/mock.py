@@ -1,12 +1,13 @@
-"""The mock's own API: health, journal, fixture schema."""
+"""The mock's own API: health, journal, fixture rules and their schema."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import JSONResponse
 
-from dify_mock.answers.rules import fixture_json_schema
+from dify_mock.answers.rules import FixtureError, Rule, fixture_json_schema
 from dify_mock.http.dispatch import check_api_key, get_host
 
 router = APIRouter()
@@ -35,3 +36,39 @@ async def clear_journal(request: Request) -> dict[str, Any]:
 @router.get("/mock/fixtures/schema")
 async def fixtures_schema() -> dict[str, Any]:
     return fixture_json_schema()
+
+
+def describe_rule(rule: Rule) -> dict[str, Any]:
+    return {
+        "name": rule.name,
+        "label": rule.label(),
+        "type": rule.invoke_type,
+        "fixture_key": rule.fixture_key,
+        "origin": rule.origin,
+        "uses": rule.uses,
+    }
+
+
+@guarded.get("/mock/rules")
+async def list_rules(request: Request, unused: bool = False) -> dict[str, Any]:
+    rules = get_host(request).rules
+    return {"rules": [describe_rule(rule) for rule in (rules.unused() if unused else rules.rules())]}
+
+
+@guarded.post("/mock/rules", response_model=None)
+async def add_rules(request: Request, body: dict[str, Any] = Body(...)) -> JSONResponse:  # noqa: B008
+    """Adds rules in the fixture-file format; they answer after the rules already loaded."""
+    try:
+        added = get_host(request).rules.add(body, origin="api")
+    except FixtureError as error:
+        return JSONResponse({"error": str(error)}, status_code=400)
+    return JSONResponse({"added": [describe_rule(rule) for rule in added]}, status_code=201)
+
+
+@guarded.delete("/mock/rules")
+async def remove_added_rules(request: Request) -> dict[str, Any]:
+    """Removes every rule added through this API; rules from fixture files stay."""
+    rules = get_host(request).rules
+    added = [rule for rule in rules.rules() if rule.source == "api"]
+    rules.remove(added)
+    return {"removed": len(added)}

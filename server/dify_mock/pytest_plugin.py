@@ -1,0 +1,228 @@
+"""pytest fixtures for plugin tests: `dify_mock` (a mock per test) and `dify_plugin` (your plugin, connected).
+
+    def test_weather(dify_mock):
+        dify_mock.add_rules({"llm": [{"match": {"prompt": {"contains": "weather"}}, "reply": {"text": "sunny"}}]})
+        plugin = dify_mock.start_plugin("path/to/plugin")
+        messages = plugin.invoke_tool("provider", "tool", {"query": "weather?"})
+        assert dify_mock.calls("llm")[0].request["prompt_messages"][-1]["content"] == "weather?"
+
+Registered through the `pytest11` entry point, so installing dify-mock is enough.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dify_mock.testing import MockServer, PluginProcess
+
+PLUGIN_MARKER = "dify_plugin"
+MOCK_MARKER = "dify_mock"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One reverse call the plugin made: what it asked, what it got, and which rule answered."""
+
+    type: str
+    request: dict[str, Any]
+    response: list[Any]
+    answered_by: str | None
+    error: str | None
+    plugin_id: str
+    session_id: str
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any]) -> Call:
+        return cls(
+            type=entry["type"],
+            request=entry["request"],
+            response=entry["response"],
+            answered_by=entry.get("answered_by"),
+            error=entry.get("error"),
+            plugin_id=entry["plugin_id"],
+            session_id=entry["session_id"],
+        )
+
+    @property
+    def prompt(self) -> str | None:
+        """The text of the last user message of an LLM call."""
+        for message in reversed(self.request.get("prompt_messages") or []):
+            if message.get("role") == "user":
+                content = message.get("content")
+                if isinstance(content, list):
+                    return "\n".join(str(part.get("data", "")) for part in content if part.get("type") == "text")
+                return str(content)
+        return None
+
+    @property
+    def tools(self) -> list[str]:
+        """The names of the tools offered to an LLM call."""
+        return [tool["name"] for tool in self.request.get("tools") or []]
+
+
+class Plugin:
+    """A plugin process connected to the mock, with shortcuts that invoke it."""
+
+    def __init__(self, mock: DifyMock, process: PluginProcess) -> None:
+        self.mock = mock
+        self.process = process
+        self.plugin_id = process.plugin_id
+
+    def invoke_tool(
+        self, provider: str, tool: str, parameters: Mapping[str, Any], credentials: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """The tool's messages, as the plugin streamed them (dicts with `type`, `message`, `meta`)."""
+        return self.mock.server.invoke_tool(self.plugin_id, provider, tool, parameters, credentials)
+
+    def invoke_agent_strategy(self, provider: str, strategy: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return self.mock.server.invoke_agent_strategy(self.plugin_id, provider, strategy, params)
+
+    def validate_tool_credentials(self, provider: str, credentials: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return self.mock.server.validate_tool_credentials(self.plugin_id, provider, credentials)
+
+    def dispatch(self, route: str, data: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Any daemon dispatch route, e.g. `llm/invoke` or `model/schema`."""
+        return self.mock.server.dispatch(route, self.plugin_id, data)
+
+    def output(self) -> str:
+        return self.process.output()
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+class DifyMock:
+    """A dify-mock server for one test: rules added here answer in this test only."""
+
+    def __init__(self, server: MockServer, plugin_python: str | None) -> None:
+        self.server = server
+        self.plugin_python = plugin_python
+        self.plugins: list[Plugin] = []
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def add_rules(self, rules: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Adds fixture rules (the fixture-file format, as a dict); raises ValueError naming what is wrong."""
+        response = self.server.http.post("/mock/rules", json=dict(rules), headers=self.server._headers())
+        if response.status_code == 400:
+            raise ValueError(response.json()["error"])
+        response.raise_for_status()
+        added: list[dict[str, Any]] = response.json()["added"]
+        return added
+
+    def start_plugin(self, path: str | Path, *, env: Mapping[str, str] | None = None, timeout: float = 30) -> Plugin:
+        """Starts the plugin in `path` against this mock and waits until it has registered."""
+        process = self.server.start_plugin(Path(path), python=self.plugin_python, env=env, timeout=timeout)
+        plugin = Plugin(self, process)
+        self.plugins.append(plugin)
+        return plugin
+
+    def calls(self, type: str | None = None) -> list[Call]:
+        """Reverse calls the plugins made (oldest first), optionally of one type such as `llm` or `tool`."""
+        return [Call.from_entry(entry) for entry in self.server.journal(kind="reverse", type=type)]
+
+    def invocations(self) -> list[dict[str, Any]]:
+        """What the mock asked the plugins to do (tool invocations and so on), as journal entries."""
+        return self.server.journal(kind="dispatch")
+
+    def rules(self) -> list[dict[str, Any]]:
+        response = self.server.http.get("/mock/rules", headers=self.server._headers())
+        response.raise_for_status()
+        rules: list[dict[str, Any]] = response.json()["rules"]
+        return rules
+
+    def unused_rules(self) -> list[dict[str, Any]]:
+        return [rule for rule in self.rules() if rule["uses"] == 0]
+
+    def unexpected_calls(self) -> list[Call]:
+        """Reverse calls that no fixture rule answered (the built-in answer, or an error in strict mode)."""
+        return [call for call in self.calls() if call.answered_by in ("builtin", "strict")]
+
+    def assert_all_rules_used(self) -> None:
+        unused = self.unused_rules()
+        assert not unused, "fixture rules never used: " + ", ".join(rule["label"] for rule in unused)
+
+    def assert_no_unexpected_calls(self) -> None:
+        unexpected = self.unexpected_calls()
+        assert not unexpected, "reverse calls no rule answered: " + "; ".join(
+            f"{call.type} from {call.plugin_id}" + (f" (prompt {call.prompt!r})" if call.prompt else "")
+            for call in unexpected
+        )
+
+    def stop(self) -> None:
+        for plugin in self.plugins:
+            plugin.stop()
+        self.server.stop()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("dify_mock_fixtures", "fixture files or folders every dify_mock loads", type="paths", default=[])
+    parser.addini("dify_mock_strict", "fail reverse calls that no rule answers", type="bool", default=False)
+    parser.addini("dify_plugin_path", "the plugin folder the dify_plugin fixture starts", default="")
+    parser.addini(
+        "dify_plugin_python", "the Python (with dify-plugin installed) that runs plugins; default: see docs", default=""
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{MOCK_MARKER}(fixtures=[...], strict=False, args=[...]): how the dify_mock fixture starts"
+    )
+    config.addinivalue_line("markers", f"{PLUGIN_MARKER}(path): the plugin folder the dify_plugin fixture starts")
+
+
+def _plugin_python(config: pytest.Config) -> str | None:
+    """$DIFY_MOCK_PLUGIN_PYTHON, else the `dify_plugin_python` ini option (relative to the rootdir)."""
+    configured = os.environ.get("DIFY_MOCK_PLUGIN_PYTHON") or str(config.getini("dify_plugin_python") or "")
+    if not configured:
+        return None
+    python = Path(configured)
+    return str(python if python.is_absolute() else Path(str(config.rootpath)) / python)
+
+
+@pytest.fixture
+def dify_mock(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DifyMock]:
+    """A dify-mock on free ports with its data in this test's tmp_path; stopped with its plugins afterwards."""
+    marker = request.node.get_closest_marker(MOCK_MARKER)
+    options = dict(marker.kwargs) if marker else {}
+    config = request.config
+    fixtures: Sequence[Path] = [Path(p) for p in config.getini("dify_mock_fixtures")]
+    fixtures = [*fixtures, *(Path(p) for p in options.get("fixtures", ()))]
+    server = MockServer(
+        tmp_path / "dify-mock",
+        fixtures=fixtures,
+        strict=bool(options.get("strict", config.getini("dify_mock_strict"))),
+        extra_args=list(options.get("args", ())),
+    )
+    server.start()
+    mock = DifyMock(server, _plugin_python(config))
+    try:
+        yield mock
+    finally:
+        mock.stop()
+
+
+@pytest.fixture
+def dify_plugin(request: pytest.FixtureRequest, dify_mock: DifyMock) -> Plugin:
+    """The plugin from `@pytest.mark.dify_plugin(path)` or the `dify_plugin_path` ini option, connected."""
+    marker = request.node.get_closest_marker(PLUGIN_MARKER)
+    path = (marker.args[0] if marker and marker.args else None) or request.config.getini("dify_plugin_path")
+    if not path:
+        root = Path(str(request.config.rootpath))
+        if not (root / "manifest.yaml").exists():
+            pytest.fail(
+                "dify_plugin needs the plugin folder: set `dify_plugin_path` in your pytest configuration "
+                "or mark the test with @pytest.mark.dify_plugin('path/to/plugin')",
+                pytrace=False,
+            )
+        path = root
+    folder = Path(str(path))
+    return dify_mock.start_plugin(folder if folder.is_absolute() else Path(str(request.config.rootpath)) / folder)

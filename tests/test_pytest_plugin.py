@@ -1,0 +1,61 @@
+"""The pytest plugin, used as a plugin developer uses it."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import TEST_PLUGINS
+
+pytest_plugins = ["pytester"]
+
+
+def test_weather(dify_mock):
+    dify_mock.add_rules({"llm": [{"match": {"prompt": {"contains": "weather"}}, "reply": {"text": "sunny"}}]})
+    plugin = dify_mock.start_plugin(TEST_PLUGINS / "model_caller")
+    messages = plugin.invoke_tool("model_caller", "llm", {"prompt": "weather?"})
+    assert messages[0]["message"]["json_object"]["text"] == "sunny"
+    call = dify_mock.calls("llm")[0]
+    assert call.request["prompt_messages"][-1]["content"] == "weather?"
+    assert call.prompt == "weather?" and call.answered_by.startswith("rule:api:llm")
+    dify_mock.assert_all_rules_used()
+    dify_mock.assert_no_unexpected_calls()
+
+
+def test_rules_added_in_a_test_apply_to_that_test_alone(dify_mock):
+    assert [rule for rule in dify_mock.rules() if rule["origin"].startswith("api")] == []
+    plugin = dify_mock.start_plugin(TEST_PLUGINS / "model_caller")
+    plugin.invoke_tool("model_caller", "llm", {"prompt": "weather?"})
+    assert dify_mock.calls("llm")[0].answered_by == "builtin"
+    assert len(dify_mock.unexpected_calls()) == 1
+    with pytest.raises(AssertionError, match="reverse calls no rule answered: llm"):
+        dify_mock.assert_no_unexpected_calls()
+
+
+def test_bad_rules_are_refused_with_the_reason(dify_mock):
+    with pytest.raises(ValueError, match="promt"):
+        dify_mock.add_rules({"llm": [{"match": {"promt": "x"}, "reply": {"text": "y"}}]})
+    dify_mock.add_rules({"moderation": [{"name": "never", "match": {"text": "never sent"}, "reply": {"flagged": True}}]})
+    with pytest.raises(AssertionError, match="never"):
+        dify_mock.assert_all_rules_used()
+
+
+def test_a_user_test_file_passes_with_only_the_installed_plugin(pytester, sdk_python):
+    pytester.makeini(
+        f"""
+        [pytest]
+        dify_plugin_path = {TEST_PLUGINS / "model_caller"}
+        dify_plugin_python = {sdk_python}
+        """
+    )
+    pytester.makepyfile(
+        """
+        def test_moderation(dify_mock, dify_plugin):
+            dify_mock.add_rules({"moderation": [{"match": {"text": {"contains": "secret"}}, "reply": {"flagged": True}}]})
+            messages = dify_plugin.invoke_tool("model_caller", "moderation", {"text": "a secret"})
+            assert messages[0]["message"]["json_object"] == {"flagged": True}
+            assert dify_mock.calls("moderation")[0].request["text"] == "a secret"
+            dify_mock.assert_all_rules_used()
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
