@@ -114,7 +114,8 @@ def find_plugin(client: httpx.Client, tenant: str, kind: str, provider: str) -> 
     category = "tools" if kind == "tool" else "agent_strategies"
     for plugin in plugins:
         for declared in plugin["declaration"].get(category, []):
-            if declared.get("identity", {}).get("name") == provider:
+            identity = declared.get("identity") if isinstance(declared, dict) else None
+            if isinstance(identity, dict) and identity.get("name") == provider:
                 return str(plugin["plugin_id"])
     connected = ", ".join(plugin["plugin_id"] for plugin in plugins) or "no plugin is connected"
     raise SystemExit(f"dify-mock: no connected plugin declares the {kind} provider {provider!r} ({connected})")

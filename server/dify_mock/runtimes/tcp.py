@@ -322,15 +322,25 @@ def _checked_manifest(data: Any) -> dict[str, Any]:
     return data
 
 
+def _field(value: Any, *path: str) -> Any:
+    """value[path[0]][path[1]]..., or None wherever a level is missing or not an object."""
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
 def _offer(runtime: PluginRuntime) -> str:
+    """What a plugin declares, in one log line; declarations of an unexpected shape are named, not trusted."""
     parts = []
     for category, providers in runtime.declarations.items():
         for provider in providers:
             if category == "tools":
-                names = [tool.get("identity", {}).get("name") for tool in provider.get("tools", [])]
-                parts.append(f"tools {provider.get('identity', {}).get('name')}: {', '.join(map(str, names))}")
+                tools = _field(provider, "tools")
+                names = [_field(tool, "identity", "name") for tool in tools] if isinstance(tools, list) else []
+                parts.append(f"tools {_field(provider, 'identity', 'name')}: {', '.join(map(str, names))}")
             elif category == "models":
-                parts.append(f"models {provider.get('provider')}: {len(provider.get('models', []))}")
+                models = _field(provider, "models")
+                parts.append(f"models {_field(provider, 'provider')}: {len(models) if isinstance(models, list) else 0}")
             else:
                 parts.append(category)
     return "; ".join(parts) or "nothing"
