@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hmac
 import ipaddress
 import os
 from collections.abc import Mapping, Sequence
@@ -38,7 +39,11 @@ class Settings:
         """The tenant a remote-debug key joins, or None when the key is refused."""
         if not self.keys:
             return DEFAULT_TENANT
-        return self.keys.get(key)
+        found = None
+        for known, tenant in self.keys.items():
+            if hmac.compare_digest(known.encode(), key.encode()):
+                found = tenant
+        return found
 
     def check(self) -> None:
         if not _is_loopback(self.host):

@@ -75,3 +75,16 @@ def test_declarations_of_the_wrong_shape_are_registered_or_refused_cleanly(serve
     assert server.wait_for_plugin("wire/odd_shapes", timeout=5)
     wire.close()
     assert "Traceback" not in server.log()
+
+
+@pytest.mark.mock_server(extra_args=["--max-line-bytes", "2000"])
+def test_a_line_over_the_size_limit_is_dropped_and_the_connection_goes_on(mock_server):
+    wire = WirePlugin(mock_server.debug_port)
+    wire.send({"type": "handshake", "data": {"key": "k"}})
+    wire.send({"type": "manifest_declaration", "data": {"author": "wire", "name": "big", "pad": "x" * 5000}})
+    wire.send({"type": "manifest_declaration", "data": {"author": "wire", "name": "small"}})
+    wire.send({"type": "tool_declaration", "data": []})
+    wire.send({"type": "end", "data": {}})
+    assert mock_server.wait_for_plugin("wire/small", timeout=5)
+    assert "over the limit of 2000 bytes" in mock_server.log()
+    wire.close()
