@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from dify_mock.host import Host
-from dify_mock.http import dispatch, mock
+from dify_mock.http import dispatch, endpoints, mock
 from dify_mock.runtimes.tcp import start_debug_server, watch_heartbeats
 
 log = logging.getLogger("dify_mock")
@@ -38,6 +38,8 @@ def create_app(host: Host) -> FastAPI:
     app.include_router(mock.router)
     app.include_router(mock.guarded)
     app.include_router(dispatch.router)
+    app.include_router(endpoints.router)
+    app.include_router(endpoints.public)
 
     @app.exception_handler(dispatch.UnauthorizedError)
     async def unauthorized(request: Request, error: dispatch.UnauthorizedError) -> JSONResponse:

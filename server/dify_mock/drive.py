@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from dify_mock.host import Host
@@ -36,15 +36,20 @@ async def invoke_plugin(
     data: dict[str, Any],
     user_id: str,
     fields: dict[str, Any] | None = None,
-) -> AsyncIterator[Any]:
-    """Yields each `stream` chunk; raises PluginInvokeError, InvokeTimeout or PluginNotFound."""
+    journal_request: Any = None,
+) -> AsyncGenerator[Any, None]:
+    """Yields each `stream` chunk; raises PluginInvokeError, InvokeTimeout or PluginNotFound.
+
+    `journal_request` is what the journal shows instead of the payload (endpoints show the request readable).
+    """
     runtime = host.registry.get(tenant_id, plugin_id)
     if runtime is None:
         raise PluginNotFound(f"plugin {plugin_id} is not connected for tenant {tenant_id}")
     fields = fields or {}
     session = host.registry.open_session(runtime, access_type, action, user_id, fields)
     payload = {**data, "user_id": user_id, "type": access_type, "action": action}
-    entry = host.journal.start("dispatch", action, tenant_id, plugin_id, session.session_id, payload)
+    shown = payload if journal_request is None else journal_request
+    entry = host.journal.start("dispatch", action, tenant_id, plugin_id, session.session_id, shown)
     error: str | None = None
     loop = asyncio.get_running_loop()
     deadline = loop.time() + host.settings.invoke_timeout

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from dify_mock.answers.rules import RuleBook
 from dify_mock.config import Settings
+from dify_mock.endpoints import HookStore
 from dify_mock.journal import Journal
 from dify_mock.reverse.storage import PluginStorage
 from dify_mock.runtimes.registry import Registry
@@ -16,14 +17,21 @@ class Host:
     settings: Settings
     rules: RuleBook
     storage: PluginStorage
+    hooks: HookStore
     registry: Registry = field(default_factory=Registry)
     journal: Journal = field(default_factory=Journal)
 
     def close(self) -> None:
         self.storage.close()
+        self.hooks.close()
 
 
 def build_host(settings: Settings, rules: RuleBook) -> Host:
     """Everything the mock keeps, with its files under the data folder."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return Host(settings=settings, rules=rules, storage=PluginStorage(settings.data_dir / "storage.sqlite3"))
+    return Host(
+        settings=settings,
+        rules=rules,
+        storage=PluginStorage(settings.data_dir / "storage.sqlite3"),
+        hooks=HookStore(settings.data_dir / "endpoints.sqlite3"),
+    )

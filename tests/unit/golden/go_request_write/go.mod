@@ -1,0 +1,2 @@
+module gowrite
+go 1.19
