@@ -99,6 +99,21 @@ DATA_DEFAULTS: dict[str, dict[str, Any]] = {
     "oauth": {"system_credentials": {}},
     "dynamic_parameter": {"credentials": {}},
 }
+# Per route, fields the SDK requires (null allowed) that Dify always sends.
+ROUTE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "llm/invoke": {"model_parameters": {}, "stop": None, "tools": None},
+    "model/polling/start": {"model_parameters": {}, "stop": None, "tools": None},
+    "llm/num_tokens": {"tools": None},
+    "text_embedding/invoke": {"input_type": "document"},
+    "rerank/invoke": {"score_threshold": None, "top_n": None},
+    "multimodal_rerank/invoke": {"score_threshold": None, "top_n": None},
+    "tts/model/voices": {"language": None},
+    "trigger/invoke_event": {"parameters": {}, "credential_type": "api-key"},
+    "trigger/dispatch_event": {"credentials": None, "credential_type": None},
+    "trigger/subscribe": {"parameters": {}, "credential_type": "api-key"},
+    "trigger/unsubscribe": {"credential_type": "api-key"},
+    "trigger/refresh": {"credential_type": "api-key"},
+}
 PLAIN_JSON_ROUTES = frozenset({"model/polling/start", "model/polling/check"})
 
 
@@ -170,7 +185,7 @@ async def dispatch(
             "PluginNotFoundError",
             f"plugin {x_plugin_id} is not connected for tenant {tenant_id} (connected: {connected})",
         )
-    data = {**DATA_DEFAULTS.get(access_type, {}), **data}
+    data = {**DATA_DEFAULTS.get(access_type, {}), **ROUTE_DEFAULTS.get(route, {}), **data}
     user_id = str(body.get("user_id") or "")
     fields = {key: body.get(key) for key in ENVELOPE_KEYS}
     chunks = invoke_plugin(host, tenant_id, x_plugin_id, access_type, action, data, user_id, fields)
