@@ -44,3 +44,16 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) $(SDK_VENV) .dify-mock .pytest_cache .mypy_cache .ruff_cache
+
+# tests/test_dashboard.py drives Debian's chromium headless; `make test` installs it when it is missing.
+.PHONY: browser
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the dashboard test (apt-get install -y chromium)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "apt-get is not available: tests/test_dashboard.py will be skipped (install chromium at /usr/bin/chromium)"; \
+	fi
+
+unit: browser

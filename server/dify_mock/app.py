@@ -12,7 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from dify_mock.host import Host
-from dify_mock.http import dispatch, endpoints, mock
+from dify_mock.http import dashboard, dispatch, endpoints, events, journal, mock
+from dify_mock.live import LiveHub
 from dify_mock.runtimes.tcp import start_debug_server, watch_heartbeats
 
 log = logging.getLogger("dify_mock")
@@ -35,11 +36,16 @@ def create_app(host: Host) -> FastAPI:
 
     app = FastAPI(title="dify-mock", version="0.1.0", lifespan=lifespan)
     app.state.host = host
+    app.state.live = LiveHub(host)
     app.include_router(mock.router)
     app.include_router(mock.guarded)
     app.include_router(dispatch.router)
     app.include_router(endpoints.router)
     app.include_router(endpoints.public)
+    app.include_router(journal.router)
+    app.include_router(journal.browser)
+    app.include_router(events.router)
+    app.include_router(dashboard.router)
 
     @app.exception_handler(dispatch.UnauthorizedError)
     async def unauthorized(request: Request, error: dispatch.UnauthorizedError) -> JSONResponse:

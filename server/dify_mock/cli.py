@@ -1,4 +1,5 @@
-"""`dify-mock serve` runs the mock; `dify-mock invoke` drives a connected plugin through it."""
+"""`dify-mock serve` runs the mock; `dify-mock invoke` drives a connected plugin through it; `dify-mock journal`
+prints what happened."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from dify_mock.config import (
     add_serve_arguments,
     settings_from_arguments,
 )
+from dify_mock.journal_cli import add_journal_parser
 
 if TYPE_CHECKING:
     import httpx
@@ -70,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("name")
     agent.add_argument("parameters", nargs="*", metavar="NAME=VALUE")
     invoke.set_defaults(run=run_invoke)
+    add_journal_parser(commands)
     return parser
 
 

@@ -34,6 +34,7 @@ class Settings:
     invoke_timeout: float = 600.0
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     log_level: str = "info"
+    journal_max_entries: int = 10_000
 
     def tenant_for_key(self, key: str) -> str | None:
         """The tenant a remote-debug key joins, or None when the key is refused."""
@@ -134,6 +135,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, s
         default=int(env("DIFY_MOCK_MAX_LINE_BYTES", str(DEFAULT_MAX_LINE_BYTES))),
     )
     parser.add_argument("--log-level", default=env("DIFY_MOCK_LOG_LEVEL", "info"))
+    parser.add_argument(
+        "--journal-max-entries",
+        type=int,
+        default=int(env("DIFY_MOCK_JOURNAL_MAX_ENTRIES", "10000")),
+        help="keep this many of the newest journal entries in the data folder",
+    )
 
 
 def settings_from_arguments(arguments: argparse.Namespace) -> Settings:
@@ -150,6 +157,7 @@ def settings_from_arguments(arguments: argparse.Namespace) -> Settings:
         invoke_timeout=arguments.invoke_timeout,
         max_line_bytes=arguments.max_line_bytes,
         log_level=arguments.log_level,
+        journal_max_entries=arguments.journal_max_entries,
     )
     settings.check()
     return settings

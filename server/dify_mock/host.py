@@ -8,6 +8,7 @@ from dify_mock.answers.rules import RuleBook
 from dify_mock.config import Settings
 from dify_mock.endpoints import HookStore
 from dify_mock.journal import Journal
+from dify_mock.journal_store import JournalStore
 from dify_mock.reverse.storage import PluginStorage
 from dify_mock.runtimes.registry import Registry
 
@@ -24,6 +25,7 @@ class Host:
     def close(self) -> None:
         self.storage.close()
         self.hooks.close()
+        self.journal.close()
 
 
 def build_host(settings: Settings, rules: RuleBook) -> Host:
@@ -34,4 +36,5 @@ def build_host(settings: Settings, rules: RuleBook) -> Host:
         rules=rules,
         storage=PluginStorage(settings.data_dir / "storage.sqlite3"),
         hooks=HookStore(settings.data_dir / "endpoints.sqlite3"),
+        journal=Journal(JournalStore(settings.data_dir / "journal.sqlite3", settings.journal_max_entries)),
     )

@@ -1,21 +1,29 @@
-"""Everything the mock did: each dispatched invocation and each reverse call, newest last."""
+"""Everything the mock did: each dispatched invocation and each reverse call, newest last.
+
+Entries being answered live in memory; a finished entry goes to the journal store (SQLite under the data folder),
+which writes it from a thread of its own, so finishing an entry costs the event loop one queue put.
+"""
 
 from __future__ import annotations
 
-import itertools
-from collections import deque
+import asyncio
+import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from time import perf_counter
 from time import time as now
 from typing import Any
 
+from dify_mock.journal_store import JournalQuery, JournalStore, dump_json
 from dify_mock.redaction import redact
 
+log = logging.getLogger("dify_mock.journal")
+
 MAX_CHUNKS_KEPT = 2000
+DEFAULT_MAX_ENTRIES = 10_000
 
 
-@dataclass
+@dataclass(eq=False)
 class JournalEntry:
     id: int
     kind: str  # "dispatch" (host -> plugin) or "reverse" (plugin -> host)
@@ -31,31 +39,52 @@ class JournalEntry:
     duration_ms: float | None = None
     done: bool = False
     _started: float = field(default_factory=perf_counter, repr=False)
+    _on_chunk: Callable[[JournalEntry], None] | None = field(default=None, repr=False)
+    _dropped: bool = field(default=False, repr=False)
 
     def add_chunk(self, chunk: Any) -> None:
         if len(self.response) < MAX_CHUNKS_KEPT:
             self.response.append(redact(chunk))
+            if self._on_chunk is not None:
+                self._on_chunk(self)
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        del data["_started"]
-        return data
+        return {
+            "id": self.id,
+            "time": self.time,
+            "kind": self.kind,
+            "type": self.type,
+            "tenant_id": self.tenant_id,
+            "plugin_id": self.plugin_id,
+            "session_id": self.session_id,
+            "request": self.request,
+            "response": self.response,
+            "answered_by": self.answered_by,
+            "error": self.error,
+            "duration_ms": self.duration_ms,
+            "done": self.done,
+        }
 
 
-JournalListener = Callable[[str, JournalEntry], None]
+JournalListener = Callable[[str, JournalEntry], None]  # event: "started", "chunk" or "finished"
 
 
 class Journal:
-    def __init__(self, max_entries: int = 10_000) -> None:
-        self._entries: deque[JournalEntry] = deque(maxlen=max_entries)
-        self._ids = itertools.count(1)
+    """Open entries in memory, finished ones in the store; listeners hear every start, chunk and finish."""
+
+    def __init__(self, store: JournalStore | None = None) -> None:
+        self.store = store if store is not None else JournalStore(":memory:", DEFAULT_MAX_ENTRIES)
+        self._next_id = self.store.next_id
+        self._open: dict[int, JournalEntry] = {}
         self.listeners: list[JournalListener] = []
 
     def start(
         self, kind: str, type: str, tenant_id: str, plugin_id: str, session_id: str, request: Any
     ) -> JournalEntry:
-        entry = JournalEntry(next(self._ids), kind, type, tenant_id, plugin_id, session_id, redact(request))
-        self._entries.append(entry)
+        entry = JournalEntry(self._next_id, kind, type, tenant_id, plugin_id, session_id, redact(request))
+        self._next_id += 1
+        entry._on_chunk = self._chunk_added
+        self._open[entry.id] = entry
         self._notify("started", entry)
         return entry
 
@@ -65,22 +94,48 @@ class Journal:
             entry.answered_by = answered_by
         entry.error = error
         entry.done = True
+        entry._on_chunk = None
+        self._open.pop(entry.id, None)
+        if not entry._dropped:
+            self.store.write(entry.to_json())
         self._notify("finished", entry)
 
-    def entries(
-        self, kind: str | None = None, type: str | None = None, plugin_id: str | None = None
-    ) -> list[JournalEntry]:
-        return [
-            entry
-            for entry in self._entries
-            if (kind is None or entry.kind == kind)
-            and (type is None or entry.type == type)
-            and (plugin_id is None or entry.plugin_id == plugin_id)
-        ]
+    def open_entries(self, query: JournalQuery | None = None) -> list[JournalEntry]:
+        return [entry for entry in self._open.values() if query is None or query.matches(entry.to_json())]
 
-    def clear(self) -> None:
-        self._entries.clear()
+    async def query(self, query: JournalQuery) -> list[str]:
+        """The JSON text of every matching entry, finished or not, oldest first (see JournalQuery for `limit`)."""
+        stored = await asyncio.wrap_future(self.store.select(query))
+        live = [(entry.id, dump_json(entry.to_json())) for entry in self.open_entries(query)]
+        if not live:
+            return [text for _, text in stored]
+        merged = sorted([*stored, *live])
+        return [text for _, text in query.cut(merged)]
+
+    async def get(self, entry_id: int) -> dict[str, Any] | None:
+        entry = self._open.get(entry_id)
+        if entry is not None:
+            return entry.to_json()
+        found: dict[str, Any] | None = await asyncio.wrap_future(self.store.get(entry_id))
+        return found
+
+    async def clear(self) -> None:
+        """Forgets every entry, on disk and in memory; calls still running are not written when they finish."""
+        for entry in self._open.values():
+            entry._dropped = True
+        self._open.clear()
+        await asyncio.wrap_future(self.store.clear())
+
+    def close(self) -> None:
+        """Writes what is still queued and stops the store's thread."""
+        self.store.close()
+
+    def _chunk_added(self, entry: JournalEntry) -> None:
+        self._notify("chunk", entry)
 
     def _notify(self, event: str, entry: JournalEntry) -> None:
         for listener in self.listeners:
-            listener(event, entry)
+            try:
+                listener(event, entry)
+            except Exception:
+                log.exception("journal listener failed")

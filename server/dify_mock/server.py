@@ -30,8 +30,15 @@ def banner(host: Host) -> str:
         f"    REMOTE_INSTALL_URL={connect_host}:{settings.debug_port}",
         f"    REMOTE_INSTALL_KEY={key}",
         "",
+        f"Dashboard: http://{connect_host}:{settings.port}/",
+        f"Journal:   {settings.data_dir / 'journal.sqlite3'}; follow it with `dify-mock journal -f"
+        + (f" --url http://{connect_host}:{settings.port}`" if settings.port != 5002 else "`"),
+        "",
     ]
     counts = host.rules.counts()
+    for path in settings.fixtures:
+        if path.is_dir() and not any(found.suffix.lower() in (".yaml", ".yml") for found in path.rglob("*")):
+            lines.append(f"warning: --fixtures {path}: no .yaml or .yml file in this folder")
     if counts:
         lines.append("Fixture rules loaded:")
         for source, per_key in counts.items():

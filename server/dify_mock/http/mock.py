@@ -1,4 +1,4 @@
-"""The mock's own API: health, journal, fixture rules and their schema."""
+"""The mock's own API: health, fixture rules and their schema (the journal is in journal.py)."""
 
 from __future__ import annotations
 
@@ -17,20 +17,6 @@ guarded = APIRouter(dependencies=[Depends(check_api_key)])
 @router.get("/health/check")
 async def health() -> dict[str, Any]:
     return {"status": "ok"}
-
-
-@guarded.get("/mock/journal")
-async def journal(
-    request: Request, kind: str | None = None, type: str | None = None, plugin_id: str | None = None
-) -> dict[str, Any]:
-    entries = get_host(request).journal.entries(kind=kind, type=type, plugin_id=plugin_id)
-    return {"entries": [entry.to_json() for entry in entries]}
-
-
-@guarded.delete("/mock/journal")
-async def clear_journal(request: Request) -> dict[str, Any]:
-    get_host(request).journal.clear()
-    return {"cleared": True}
 
 
 @router.get("/mock/fixtures/schema")

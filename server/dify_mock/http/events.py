@@ -1,0 +1,72 @@
+"""`GET /mock/events`: server-sent events of everything the mock sees, for the dashboard and `journal --follow`.
+
+A stream opens with a snapshot (`plugins`, then up to `history` recent journal entries as `entry` events, then
+`ready`) and goes on live: `plugin` (connected/disconnected), `started`, `chunk`, `finished`. After a `reset` event
+a fresh snapshot follows: the client fell behind and its backlog was dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from dify_mock.http.journal import check_key_header_or_query, journal_query
+from dify_mock.journal_store import JournalQuery
+from dify_mock.live import LiveHub
+
+PING_SECONDS = 15
+SEND_TIMEOUT_SECONDS = 30  # a client that reads nothing for this long is dropped
+
+router = APIRouter(dependencies=[Depends(check_key_header_or_query)])
+
+
+def get_live(request: Request) -> LiveHub:
+    live: LiveHub = request.app.state.live
+    return live
+
+
+@router.get("/mock/events", include_in_schema=False, response_model=None)
+async def events(
+    request: Request,
+    query: Annotated[JournalQuery, Depends(journal_query)],
+    history: Annotated[int, Query(ge=0, le=10_000, description="recent journal entries sent first")] = 200,
+    chunks: Annotated[bool, Query(description="send each streamed chunk as it arrives")] = True,
+    full: Annotated[bool, Query(description="whole entries; by default long strings and lists are cut")] = False,
+) -> EventSourceResponse:
+    live = get_live(request)
+    return EventSourceResponse(
+        _stream(live, replace(query, after_id=None, limit=None), history, chunks, full),
+        ping=PING_SECONDS,
+        send_timeout=SEND_TIMEOUT_SECONDS,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _stream(
+    live: LiveHub, query: JournalQuery, history: int, chunks: bool, full: bool
+) -> AsyncIterator[ServerSentEvent]:
+    # Subscribing here rather than in the route: a stream that never starts then holds nothing.
+    subscriber = live.subscribe(query, chunks, full)
+    try:
+        while True:
+            for event in await live.snapshot(subscriber, history):
+                yield ServerSentEvent(data=event.data, event=event.name)
+            while True:
+                batch = await subscriber.next()
+                if batch is None:
+                    yield ServerSentEvent(data="{}", event="reset")
+                    break
+                for event in batch:
+                    yield ServerSentEvent(data=event.data, event=event.name)
+    finally:
+        live.unsubscribe(subscriber)
+
+
+@router.get("/mock/events/subscribers")
+async def subscribers(request: Request) -> dict[str, Any]:
+    """How many event streams are open (a closed browser tab must not stay counted)."""
+    return {"subscribers": len(get_live(request).subscribers)}

@@ -1,0 +1,95 @@
+"""The journal over HTTP: list with filters, one entry, clear, and the audio of a TTS entry."""
+
+from __future__ import annotations
+
+import binascii
+import hmac
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse, Response
+
+from dify_mock.http.dispatch import UnauthorizedError, check_api_key, get_host
+from dify_mock.journal_store import JournalQuery
+
+MAX_ID = 2**62
+
+router = APIRouter(dependencies=[Depends(check_api_key)])
+browser = APIRouter()  # routes a browser loads by URL: the key may come as ?key= since <audio> cannot set headers
+
+
+async def check_key_header_or_query(
+    request: Request,
+    x_api_key: Annotated[str | None, Header()] = None,
+    key: Annotated[str | None, Query(description="the server key, for clients that cannot set X-Api-Key")] = None,
+) -> None:
+    expected = get_host(request).settings.server_key
+    given = x_api_key or key or ""
+    if expected and not hmac.compare_digest(given.encode(), expected.encode()):
+        raise UnauthorizedError()
+
+
+def journal_query(
+    kind: Annotated[str | None, Query(description="dispatch (host to plugin) or reverse (plugin to host)")] = None,
+    type: Annotated[str | None, Query(description="invoke type: llm, tts, invoke_tool, ...")] = None,
+    tenant_id: str | None = None,
+    plugin_id: Annotated[str | None, Query(description="author/name")] = None,
+    session_id: str | None = None,
+    since: Annotated[float | None, Query(description="started at or after (epoch seconds)")] = None,
+    until: Annotated[float | None, Query(description="started before (epoch seconds)")] = None,
+    after_id: Annotated[int | None, Query(ge=0, le=MAX_ID, description="only entries with a greater id")] = None,
+    limit: Annotated[
+        int | None,
+        Query(ge=0, le=1_000_000, description="at most this many: the first after after_id, else the newest"),
+    ] = None,
+) -> JournalQuery:
+    return JournalQuery(kind, type, tenant_id, plugin_id, session_id, since, until, after_id, limit)
+
+
+@router.get("/mock/journal", response_model=None)
+async def list_entries(request: Request, query: Annotated[JournalQuery, Depends(journal_query)]) -> Response:
+    """Journal entries, oldest first; finished ones come from the journal file, running ones have done=false."""
+    texts = await get_host(request).journal.query(query)
+    body = '{"entries":[' + ",".join(texts) + "]}"
+    return Response(body.encode(), media_type="application/json")
+
+
+@router.get("/mock/journal/{entry_id}", response_model=None)
+async def one_entry(request: Request, entry_id: Annotated[int, PathParam(ge=0, le=MAX_ID)]) -> JSONResponse:
+    entry = await get_host(request).journal.get(entry_id)
+    if entry is None:
+        return JSONResponse({"error": f"no journal entry {entry_id}"}, status_code=404)
+    return JSONResponse(entry)
+
+
+@router.delete("/mock/journal")
+async def clear(request: Request) -> dict[str, Any]:
+    await get_host(request).journal.clear()
+    return {"cleared": True}
+
+
+@browser.get("/mock/journal/{entry_id}/audio", dependencies=[Depends(check_key_header_or_query)], response_model=None)
+async def entry_audio(request: Request, entry_id: Annotated[int, PathParam(ge=0, le=MAX_ID)]) -> Response:
+    """The audio of a TTS call (reverse `tts` or dispatched `invoke_tts`): its hex chunks, joined, as MP3."""
+    entry = await get_host(request).journal.get(entry_id)
+    if entry is None:
+        return JSONResponse({"error": f"no journal entry {entry_id}"}, status_code=404)
+    audio = tts_audio(entry)
+    if audio is None:
+        return JSONResponse({"error": f"journal entry {entry_id} ({entry['type']}) holds no audio"}, status_code=404)
+    return Response(audio, media_type="audio/mpeg", headers={"Cache-Control": "no-store"})
+
+
+def tts_audio(entry: dict[str, Any]) -> bytes | None:
+    """The bytes of every `{"result": "<hex>"}` chunk of an entry, in order; None when it has none."""
+    pieces: list[bytes] = []
+    for chunk in entry.get("response") or []:
+        hex_audio = chunk.get("result") if isinstance(chunk, dict) else None
+        if not isinstance(hex_audio, str):
+            continue
+        try:
+            pieces.append(binascii.unhexlify(hex_audio))
+        except (binascii.Error, ValueError):
+            return None
+    return b"".join(pieces) if pieces else None

@@ -1,0 +1,176 @@
+"""Live events for the dashboard and `dify-mock journal --follow`: plugins coming and going, journal entries as
+they start, stream and finish.
+
+Each subscriber keeps a bounded backlog. One that falls behind (a stalled browser tab) is not allowed to grow: its
+backlog is dropped and it is told to start over from a fresh snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections import deque
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from dify_mock.journal import JournalEntry
+from dify_mock.journal_store import JournalQuery, dump_json
+from dify_mock.runtimes.registry import PluginRuntime
+
+if TYPE_CHECKING:
+    from dify_mock.host import Host
+
+MAX_PENDING_EVENTS = 2000
+MAX_PENDING_BYTES = 8 * 1024 * 1024
+PREVIEW_CHARACTERS = 400
+PREVIEW_ITEMS = 100
+PREVIEW_DEPTH = 12
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    name: str  # plugins, plugin, entry, started, chunk, finished, ready, reset
+    data: str  # JSON text
+
+
+class Subscriber:
+    """One open event stream: what it wants, and what it has not read yet."""
+
+    def __init__(self, query: JournalQuery, chunks: bool, full: bool) -> None:
+        self.query = query
+        self.chunks = chunks
+        self.full = full
+        self.pending: deque[LiveEvent] = deque()
+        self.pending_bytes = 0
+        self.lagged = False
+        self._wake = asyncio.Event()
+
+    def push(self, event: LiveEvent) -> None:
+        if self.lagged:
+            return
+        size = len(event.data)
+        if len(self.pending) >= MAX_PENDING_EVENTS or self.pending_bytes + size > MAX_PENDING_BYTES:
+            self.pending.clear()
+            self.pending_bytes = 0
+            self.lagged = True
+        else:
+            self.pending.append(event)
+            self.pending_bytes += size
+        self._wake.set()
+
+    async def next(self) -> list[LiveEvent] | None:
+        """Every event pushed since the last call, waiting for one; None when the subscriber fell behind."""
+        while not self.pending and not self.lagged:
+            self._wake.clear()
+            await self._wake.wait()
+        if self.lagged:
+            self.lagged = False
+            return None
+        events = list(self.pending)
+        self.pending.clear()
+        self.pending_bytes = 0
+        return events
+
+
+def preview(value: Any, depth: int = 0) -> Any:
+    """A copy small enough to show: long strings (hex audio...) and long lists are cut, with what was cut said."""
+    if isinstance(value, str):
+        if len(value) <= PREVIEW_CHARACTERS:
+            return value
+        return f"{value[:PREVIEW_CHARACTERS]}… ({len(value)} characters)"
+    if depth >= PREVIEW_DEPTH and isinstance(value, list | dict):
+        return "…"
+    if isinstance(value, list):
+        items = [preview(item, depth + 1) for item in value[:PREVIEW_ITEMS]]
+        if len(value) > PREVIEW_ITEMS:
+            items.append(f"… {len(value) - PREVIEW_ITEMS} more")
+        return items
+    if isinstance(value, dict):
+        kept = {key: preview(item, depth + 1) for key, item in itertools.islice(value.items(), PREVIEW_ITEMS)}
+        if len(value) > PREVIEW_ITEMS:
+            kept["…"] = f"{len(value) - PREVIEW_ITEMS} more keys"
+        return kept
+    return value
+
+
+def describe_plugin(runtime: PluginRuntime) -> dict[str, Any]:
+    return {**runtime.describe(), "sessions": len(runtime.sessions)}
+
+
+class LiveHub:
+    """Turns registry and journal notifications into events for every subscriber that wants them."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.subscribers: set[Subscriber] = set()
+        host.journal.listeners.append(self._on_entry)
+        host.registry.listeners.append(self._on_plugin)
+
+    def close(self) -> None:
+        if self._on_entry in self.host.journal.listeners:
+            self.host.journal.listeners.remove(self._on_entry)
+        if self._on_plugin in self.host.registry.listeners:
+            self.host.registry.listeners.remove(self._on_plugin)
+        self.subscribers.clear()
+
+    def subscribe(self, query: JournalQuery, chunks: bool = True, full: bool = False) -> Subscriber:
+        subscriber = Subscriber(query, chunks, full)
+        self.subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+
+    async def snapshot(self, subscriber: Subscriber, history: int) -> list[LiveEvent]:
+        """The connected plugins, then up to `history` of the newest matching journal entries, then `ready`."""
+        tenant = subscriber.query.tenant_id
+        plugins = [describe_plugin(runtime) for runtime in self.host.registry.runtimes(tenant)]
+        events = [LiveEvent("plugins", dump_json({"plugins": plugins}))]
+        if history > 0:
+            query = replace(subscriber.query, after_id=None, limit=history)
+            for text in await self.host.journal.query(query):
+                events.append(LiveEvent("entry", text if subscriber.full else dump_json(preview_entry(text))))
+        events.append(LiveEvent("ready", "{}"))
+        return events
+
+    def _on_plugin(self, event: str, runtime: PluginRuntime) -> None:
+        if not self.subscribers:
+            return
+        data = dump_json({"event": event, "plugin": describe_plugin(runtime)})
+        for subscriber in self.subscribers:
+            if subscriber.query.tenant_id in (None, runtime.tenant_id):
+                subscriber.push(LiveEvent("plugin", data))
+
+    def _on_entry(self, event: str, entry: JournalEntry) -> None:
+        if not self.subscribers:
+            return
+        head = {
+            "id": entry.id,
+            "time": entry.time,
+            "kind": entry.kind,
+            "type": entry.type,
+            "tenant_id": entry.tenant_id,
+            "plugin_id": entry.plugin_id,
+            "session_id": entry.session_id,
+        }
+        made: dict[bool, str] = {}
+        for subscriber in self.subscribers:
+            if (event == "chunk" and not subscriber.chunks) or not subscriber.query.matches(head):
+                continue
+            data = made.get(subscriber.full)
+            if data is None:
+                data = made[subscriber.full] = dump_json(_payload(event, entry, subscriber.full))
+            subscriber.push(LiveEvent(event, data))
+
+
+def _payload(event: str, entry: JournalEntry, full: bool) -> Any:
+    if event == "chunk":
+        chunk = entry.response[-1]
+        return {"id": entry.id, "index": len(entry.response) - 1, "chunk": chunk if full else preview(chunk)}
+    data = entry.to_json()
+    return data if full else preview(data)
+
+
+def preview_entry(text: str) -> Any:
+    return preview(json.loads(text))
