@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then command -v $$p; break; fi; done)
 
-.PHONY: run test lint typecheck unit bench setup clean
+.PHONY: run test lint typecheck unit bench setup clean compat compat-venvs
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.12 not found: install it or run make PYTHON=/path/to/python3.12"; exit 1; }
@@ -24,6 +24,27 @@ $(SDK_VENV)/.installed: tests/plugins/requirements.txt
 
 setup: $(VENV)/.installed $(SDK_VENV)/.installed
 
+# The compatibility matrix: one dify-plugin release per line on PyPI, each in .venv-compat/<release>/ (a release
+# that .venv-sdk already has is run from there). 0.0.1b72 stands for the betas: 0.0.1b77 is byte-identical to 0.1.0.
+COMPAT_RELEASES ?= 0.0.1b72 0.1.0 0.2.4 0.3.5 0.4.5 0.5.1 0.6.2 0.7.4 0.8.0 0.9.1 0.10.2
+# `make test` runs the oldest and the newest (tests/compat/test_sdk_releases.py's default).
+COMPAT_CI_RELEASES := 0.0.1b72 0.10.2
+
+.venv-compat/%/.installed: | $(SDK_VENV)/.installed
+	@test -n "$(PYTHON)" || { echo "Python 3.12 not found: install it or run make PYTHON=/path/to/python3.12"; exit 1; }
+	@if ls -d $(SDK_VENV)/lib/python3.*/site-packages/dify_plugin-$*.dist-info >/dev/null 2>&1; then \
+		mkdir -p $(@D); echo "dify-plugin $* runs from $(SDK_VENV)"; \
+	else \
+		$(PYTHON) -m venv $(@D) && $(@D)/bin/python -m pip install -q dify-plugin==$*; \
+	fi
+	touch $@
+
+compat-venvs: $(foreach release,$(COMPAT_RELEASES),.venv-compat/$(release)/.installed)
+
+compat: setup compat-venvs
+	DIFY_MOCK_COMPAT_RELEASES="$(COMPAT_RELEASES)" DIFY_MOCK_PLUGIN_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python \
+		$(VENV)/bin/pytest -q tests/compat --durations=15
+
 run: $(VENV)/.installed
 	$(VENV)/bin/dify-mock serve --fixtures fixtures/
 
@@ -34,7 +55,7 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
-unit: setup
+unit: setup $(foreach release,$(COMPAT_CI_RELEASES),.venv-compat/$(release)/.installed)
 	DIFY_MOCK_PLUGIN_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python $(VENV)/bin/pytest -q
 
 test: lint typecheck unit
@@ -43,7 +64,7 @@ bench: setup
 	DIFY_MOCK_PLUGIN_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python $(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(SDK_VENV) .dify-mock .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SDK_VENV) .venv-compat .dify-mock .pytest_cache .mypy_cache .ruff_cache
 
 # tests/test_dashboard.py drives Debian's chromium headless; `make test` installs it when it is missing.
 .PHONY: browser

@@ -687,6 +687,9 @@ class MockServer:
             **os.environ,
             "INSTALL_METHOD": "remote",
             "REMOTE_INSTALL_URL": f"127.0.0.1:{self.debug_port}",
+            # dify-plugin before 0.2 ignores REMOTE_INSTALL_URL and reads these two (default localhost:5003)
+            "REMOTE_INSTALL_HOST": "127.0.0.1",
+            "REMOTE_INSTALL_PORT": str(self.debug_port),
             "REMOTE_INSTALL_KEY": remote_key,
             "PYTHONUNBUFFERED": "1",
             **(env or {}),

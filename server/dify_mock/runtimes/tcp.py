@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import json
 import logging
 import re
 import socket
@@ -26,6 +27,7 @@ from dify_mock.protocol.messages import (
     parse_register_message,
     parse_session_message,
 )
+from dify_mock.protocol.sdk_releases import LEGACY_REFUSAL, is_bare_key, release_from_manifest
 from dify_mock.redaction import mask_key
 from dify_mock.reverse.service import answer_backwards
 from dify_mock.runtimes.registry import PluginRuntime, Session
@@ -124,12 +126,16 @@ class DebugConnection(asyncio.Protocol):
             self._event(line)
         elif self.state in ("handshake", "declaring"):
             self._register(line)
+        elif self.state == "legacy":
+            self._legacy_manifest(line)
 
     def _register(self, line: bytes) -> None:
         try:
             message = parse_register_message(line)
         except ProtocolError as error:
-            if self.state == "handshake":
+            if self.state == "handshake" and is_bare_key(line):
+                self._refuse_legacy()
+            elif self.state == "handshake":
                 self._refuse_now("handshake failed, invalid handshake message", f"first message unusable: {error}")
             else:
                 self._reject(f"register failed, {error}")
@@ -219,11 +225,37 @@ class DebugConnection(asyncio.Protocol):
         self.state = "ready"
         self.host.registry.register(self.runtime)
         log.info(
-            "plugin %s connected over TCP for tenant %s: %s",
+            "plugin %s (dify-plugin %s) connected over TCP for tenant %s: %s",
             self.runtime.plugin_id,
+            release_from_manifest(self.manifest),
             self.tenant_id,
             _offer(self.runtime),
         )
+
+    def _refuse_legacy(self) -> None:
+        # Kept open and idle, as any refusal: closing would make the old SDK reconnect every 5 s.
+        self.state = "legacy"
+        if self.handshake_timer is not None:
+            self.handshake_timer.cancel()
+        self.send_text(LEGACY_REFUSAL)
+        self.handshake_timer = asyncio.get_running_loop().call_later(1.0, self._log_legacy, None)
+
+    def _legacy_manifest(self, line: bytes) -> None:
+        """The legacy SDK sends its manifest right after the key: it names the plugin in the log."""
+        if self.handshake_timer is None:
+            return
+        self.handshake_timer.cancel()
+        self.handshake_timer = None
+        try:
+            manifest = json.loads(line)
+        except ValueError:
+            manifest = None
+        self._log_legacy(manifest if isinstance(manifest, dict) else None)
+
+    def _log_legacy(self, manifest: dict[str, Any] | None) -> None:
+        self.handshake_timer = None
+        who = f"plugin {manifest.get('author')}/{manifest.get('name')} ({self.peer})" if manifest else self.peer
+        log.warning("refused %s: %s", who, LEGACY_REFUSAL)
 
     def _reject(self, message: str) -> None:
         if self.rejection is None:
