@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import TEST_PLUGINS
 
 pytest_plugins = ["pytester"]
@@ -34,7 +33,9 @@ def test_rules_added_in_a_test_apply_to_that_test_alone(dify_mock):
 def test_bad_rules_are_refused_with_the_reason(dify_mock):
     with pytest.raises(ValueError, match="promt"):
         dify_mock.add_rules({"llm": [{"match": {"promt": "x"}, "reply": {"text": "y"}}]})
-    dify_mock.add_rules({"moderation": [{"name": "never", "match": {"text": "never sent"}, "reply": {"flagged": True}}]})
+    dify_mock.add_rules(
+        {"moderation": [{"name": "never", "match": {"text": "never sent"}, "reply": {"flagged": True}}]}
+    )
     with pytest.raises(AssertionError, match="never"):
         dify_mock.assert_all_rules_used()
 
