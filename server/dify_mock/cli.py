@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dify_mock.answers.rules import FixtureError, RuleBook
+from dify_mock.cli_invoke import add_endpoints_parser, add_invoke_kinds
 from dify_mock.config import (
     DEFAULT_TENANT,
     ConfigError,
@@ -71,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("provider")
     agent.add_argument("name")
     agent.add_argument("parameters", nargs="*", metavar="NAME=VALUE")
+    add_invoke_kinds(kinds)
     invoke.set_defaults(run=run_invoke)
+    add_endpoints_parser(commands)
     add_journal_parser(commands)
     return parser
 
