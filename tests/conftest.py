@@ -99,3 +99,14 @@ def simple_agent(mock_server: MockServer, sdk_python: str) -> Iterator[PluginPro
     finally:
         plugin.stop()
         print(f"--- end of the {plugin.plugin_id} output ({plugin.output_path}) ---\n{plugin.output()[-8000:]}")
+
+
+@pytest.fixture
+def platform_caller(mock_server: MockServer, sdk_python: str) -> Iterator[PluginProcess]:
+    """tests/plugins/platform_caller (apps, workflow nodes, file uploads), registered with mock_server."""
+    plugin = mock_server.start_plugin(TEST_PLUGINS / "platform_caller", python=sdk_python)
+    try:
+        yield plugin
+    finally:
+        plugin.stop()
+        print(f"--- end of the {plugin.plugin_id} output ({plugin.output_path}) ---\n{plugin.output()[-8000:]}")

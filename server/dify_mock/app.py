@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from dify_mock.host import Host
-from dify_mock.http import dashboard, dispatch, endpoints, events, journal, mock
+from dify_mock.http import dashboard, dispatch, endpoints, events, files, journal, mock
 from dify_mock.live import LiveHub
 from dify_mock.runtimes.tcp import start_debug_server, watch_heartbeats
 
@@ -40,6 +40,8 @@ def create_app(host: Host) -> FastAPI:
     app.include_router(mock.router)
     app.include_router(mock.guarded)
     app.include_router(dispatch.router)
+    app.include_router(files.router)
+    app.include_router(files.guarded)
     app.include_router(endpoints.router)
     app.include_router(endpoints.public)
     app.include_router(journal.router)

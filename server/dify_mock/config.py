@@ -13,6 +13,7 @@ from pathlib import Path
 from dify_mock.protocol.framing import DEFAULT_MAX_LINE_BYTES
 
 DEFAULT_TENANT = "default"
+DEFAULT_MAX_UPLOAD_BYTES = 15 * 1024 * 1024  # Dify's UPLOAD_FILE_SIZE_LIMIT
 
 
 class ConfigError(ValueError):
@@ -34,6 +35,8 @@ class Settings:
     invoke_timeout: float = 600.0
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     log_level: str = "info"
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    files_url: str | None = None  # the mock's address as plugins reach it; None: http://<host>:<port>
     journal_max_entries: int = 10_000
 
     def tenant_for_key(self, key: str) -> str | None:
@@ -46,7 +49,19 @@ class Settings:
                 found = tenant
         return found
 
+    @property
+    def public_url(self) -> str:
+        """Where plugins reach the HTTP API: the base of upload and file URLs (FILES_URL in Dify)."""
+        if self.files_url:
+            return self.files_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else "[::1]" if self.host == "::" else self.host
+        return f"http://{f'[{host}]' if ':' in host and not host.startswith('[') else host}:{self.port}"
+
     def check(self) -> None:
+        if self.files_url is not None and not self.files_url.startswith(("http://", "https://")):
+            raise ConfigError(f"--files-url {self.files_url!r} must start with http:// or https://")
+        if self.max_upload_bytes < 1:
+            raise ConfigError(f"--max-upload-bytes must be at least 1, got {self.max_upload_bytes}")
         if not _is_loopback(self.host):
             missing = [flag for flag, value in (("--key", self.keys), ("--server-key", self.server_key)) if not value]
             if missing:
@@ -136,6 +151,17 @@ def add_serve_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, s
     )
     parser.add_argument("--log-level", default=env("DIFY_MOCK_LOG_LEVEL", "info"))
     parser.add_argument(
+        "--max-upload-bytes",
+        type=int,
+        default=int(env("DIFY_MOCK_MAX_UPLOAD_BYTES", str(DEFAULT_MAX_UPLOAD_BYTES))),
+        help="the largest file a plugin may upload (session.file.upload)",
+    )
+    parser.add_argument(
+        "--files-url",
+        default=env("DIFY_MOCK_FILES_URL"),
+        help="the mock's address as plugins reach it, base of upload and file URLs (default http://HOST:PORT)",
+    )
+    parser.add_argument(
         "--journal-max-entries",
         type=int,
         default=int(env("DIFY_MOCK_JOURNAL_MAX_ENTRIES", "10000")),
@@ -157,6 +183,8 @@ def settings_from_arguments(arguments: argparse.Namespace) -> Settings:
         invoke_timeout=arguments.invoke_timeout,
         max_line_bytes=arguments.max_line_bytes,
         log_level=arguments.log_level,
+        max_upload_bytes=arguments.max_upload_bytes,
+        files_url=arguments.files_url or None,
         journal_max_entries=arguments.journal_max_entries,
     )
     settings.check()

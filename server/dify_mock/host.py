@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from dify_mock.answers.rules import RuleBook
 from dify_mock.config import Settings
 from dify_mock.endpoints import HookStore
+from dify_mock.filestore import FileStore
 from dify_mock.journal import Journal
 from dify_mock.journal_store import JournalStore
 from dify_mock.reverse.storage import PluginStorage
@@ -18,6 +19,7 @@ class Host:
     settings: Settings
     rules: RuleBook
     storage: PluginStorage
+    files: FileStore
     hooks: HookStore
     registry: Registry = field(default_factory=Registry)
     journal: Journal = field(default_factory=Journal)
@@ -35,6 +37,7 @@ def build_host(settings: Settings, rules: RuleBook) -> Host:
         settings=settings,
         rules=rules,
         storage=PluginStorage(settings.data_dir / "storage.sqlite3"),
+        files=FileStore(settings.data_dir / "files", settings.public_url, settings.max_upload_bytes),
         hooks=HookStore(settings.data_dir / "endpoints.sqlite3"),
         journal=Journal(JournalStore(settings.data_dir / "journal.sqlite3", settings.journal_max_entries)),
     )

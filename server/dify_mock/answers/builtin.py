@@ -17,6 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from dify_mock.answers.audio import AudioError, inspect_audio
+from dify_mock.answers.builtin_apps import builtin_app, builtin_fetch_app
+from dify_mock.answers.builtin_nodes import builtin_parameter_extractor, builtin_question_classifier
 from dify_mock.answers.replies import (
     EmbeddingReply,
     JsonToolMessage,
@@ -362,4 +364,8 @@ _BUILDERS: dict[str, Callable[[dict[str, Any]], Reply]] = {
     "moderation": _moderation,
     "system_summary": _summary,
     "tool": _tool,
+    "app": builtin_app,
+    "fetch_app": builtin_fetch_app,
+    "node_parameter_extractor": builtin_parameter_extractor,
+    "node_question_classifier": builtin_question_classifier,
 }

@@ -221,6 +221,70 @@ class ToolReply(Reply):
     )
 
 
+# --- apps and workflow nodes ---------------------------------------------------------------------------
+
+AppMode = Literal["chat", "agent-chat", "advanced-chat", "completion", "workflow"]
+
+
+class AppReply(Reply):
+    mode: AppMode | None = Field(
+        default=None,
+        description="The app's kind. Default: chat when the call has a query (session.app.chat), else workflow.",
+    )
+    answer: str | None = Field(
+        default=None,
+        description="The answer, streamed word by word (for a workflow: text_chunk events and the output `text`).",
+    )
+    chunks: list[str] | None = Field(
+        default=None, description="The exact pieces to stream; `answer` is ignored when given."
+    )
+    outputs: dict[str, Any] | None = Field(
+        default=None, description="A workflow's outputs. Default: {text: answer} with an answer, else the inputs."
+    )
+    conversation_id: str | None = Field(
+        default=None, description="Chat kinds: the conversation id answered. Default: the call's, else a new one."
+    )
+    events: list[dict[str, Any]] | None = Field(
+        default=None, description="Streaming calls get exactly these event dicts instead of the generated ones."
+    )
+    blocking: dict[str, Any] | None = Field(
+        default=None, description="Blocking calls get exactly this dict instead of the generated response."
+    )
+
+
+class FetchAppReply(Reply):
+    info: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The app's parameters; keys given replace the built-in ones (user_input_form, "
+        "opening_statement, suggested_questions, file_upload, ...).",
+    )
+
+
+class ParameterExtractorReply(Reply):
+    outputs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The extracted values by parameter name. Declared parameters left out get Dify's empty value "
+        '("", 0, false, []); __is_success and __reason default to 1 and null.',
+    )
+
+
+class QuestionClassifierReply(Reply):
+    """The chosen class, by `class_name` or by `class_id`; it must be one of the classes the call declares."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"anyOf": [{"required": ["class_name"]}, {"required": ["class_id"]}, {"required": ["error"]}]}
+    )
+
+    class_name: str | None = None
+    class_id: str | None = None
+
+    @model_validator(mode="after")
+    def _one_class(self) -> Self:
+        if self.error is None and (self.class_name is None) == (self.class_id is None):
+            raise ValueError("give exactly one of 'class_name' or 'class_id'")
+        return self
+
+
 REPLY_MODELS: dict[str, type[Reply]] = {
     "llm": LLMReply,
     "llm_structured_output": LLMReply,
@@ -233,4 +297,8 @@ REPLY_MODELS: dict[str, type[Reply]] = {
     "moderation": ModerationReply,
     "system_summary": SummaryReply,
     "tool": ToolReply,
+    "app": AppReply,
+    "fetch_app": FetchAppReply,
+    "node_parameter_extractor": ParameterExtractorReply,
+    "node_question_classifier": QuestionClassifierReply,
 }

@@ -138,6 +138,36 @@ def _tool_parameters(request: Request) -> Mapping[str, Any]:
     return parameters if isinstance(parameters, Mapping) else {}
 
 
+def _mapping(name: str) -> Callable[[Request], Mapping[str, Any]]:
+    def read(request: Request) -> Mapping[str, Any]:
+        value = request.get(name)
+        return value if isinstance(value, Mapping) else {}
+
+    return read
+
+
+def _node_model(key: str) -> Callable[[Request], Any]:
+    """A field of a workflow node's `model` config: provider or name."""
+
+    def read(request: Request) -> Any:
+        model = request.get("model")
+        return model.get(key) if isinstance(model, Mapping) else None
+
+    return read
+
+
+def _declared_names(name: str) -> Callable[[Request], list[str]]:
+    """The `name` of each entry of a list of declarations (a node's parameters or classes)."""
+
+    def read(request: Request) -> list[str]:
+        entries = request.get(name)
+        if not isinstance(entries, list):
+            return []
+        return [e["name"] for e in entries if isinstance(e, Mapping) and isinstance(e.get("name"), str)]
+
+    return read
+
+
 def _text_documents(request: Request) -> list[str]:
     documents = request.get("documents")
     if not isinstance(documents, list):
@@ -220,6 +250,26 @@ _TOOL_FACTS: dict[str, Fact] = {
     ),
 }
 
+_APP_FACTS: dict[str, Fact] = {
+    "app_id": Fact(_field("app_id"), "The app's id as the plugin sends it."),
+    "query": Fact(_field("query"), "The user's query (chat apps; completion and workflow calls send none)."),
+    "inputs": Fact(
+        _mapping("inputs"),
+        "Conditions on the app's inputs, by name: an exact value (null matches a missing input), "
+        "or {contains}/{regex} on a string. Every listed input must match; others are not checked.",
+        "params",
+    ),
+    "response_mode": Fact(_field("response_mode"), "streaming or blocking."),
+    "conversation_id": Fact(_field("conversation_id"), "The conversation the chat call continues."),
+}
+
+_NODE_FACTS: dict[str, Fact] = {
+    "provider": Fact(_node_model("provider"), "The provider in the node's model config, e.g. openai."),
+    "model": Fact(_node_model("name"), "The model name in the node's model config, e.g. gpt-4o-mini."),
+    "query": Fact(_field("query"), "The text the node works on."),
+    "instruction": Fact(_field("instruction"), "The node's instruction."),
+}
+
 FAMILIES: dict[str, Family] = {
     "llm": Family("llm", _LLM_FACTS, "Answers to session.model.llm.invoke()."),
     "llm_structured_output": Family(
@@ -283,6 +333,38 @@ FAMILIES: dict[str, Family] = {
         "tool",
         _TOOL_FACTS,
         "Answers to session.tool.invoke(): the messages the called tool yields.",
+        common_facts=False,
+    ),
+    "app": Family(
+        "app",
+        _APP_FACTS,
+        "Answers to session.app.chat/completion/workflow.invoke(): the app's answer, outputs or exact events.",
+        common_facts=False,
+    ),
+    "fetch_app": Family(
+        "fetch_app",
+        {"app_id": Fact(_field("app_id"), "The app's id as the plugin sends it.")},
+        "Answers to session.app.fetch_app(): the app's parameters (`info`).",
+        common_facts=False,
+    ),
+    "node_parameter_extractor": Family(
+        "node_parameter_extractor",
+        {
+            **_NODE_FACTS,
+            "parameters": Fact(
+                _declared_names("parameters"), "Parameter names that must all be declared in the call.", "names"
+            ),
+        },
+        "Answers to session.workflow_node.parameter_extractor.invoke(): the extracted `outputs`.",
+        common_facts=False,
+    ),
+    "node_question_classifier": Family(
+        "node_question_classifier",
+        {
+            **_NODE_FACTS,
+            "classes": Fact(_declared_names("classes"), "Class names that must all be declared in the call.", "names"),
+        },
+        "Answers to session.workflow_node.question_classifier.invoke(): the chosen class.",
         common_facts=False,
     ),
 }

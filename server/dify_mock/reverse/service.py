@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from dify_mock.protocol.messages import BackwardsInvoke, backwards_response
-from dify_mock.reverse import models
+from dify_mock.reverse import apps, models, nodes
 from dify_mock.reverse.call import ReverseCall, ReverseError
+from dify_mock.reverse.files import answer_upload_file
 from dify_mock.reverse.permissions import permission_error
 from dify_mock.reverse.storage import answer_storage
 from dify_mock.reverse.tools import answer_tool
@@ -39,6 +40,11 @@ HANDLERS: dict[str, tuple[str, str, Handler]] = {
     "system_summary": ("struct", "invoke summary failed", models.answer_summary),
     "storage": ("struct", "", answer_storage),
     "tool": ("stream", "invoke tool failed", answer_tool),
+    "app": ("stream", "invoke app failed", apps.answer_app),
+    "fetch_app": ("struct", "fetch app failed", apps.answer_fetch_app),
+    "node_parameter_extractor": ("struct", "invoke parameter extractor failed", nodes.answer_parameter_extractor),
+    "node_question_classifier": ("struct", "invoke question classifier failed", nodes.answer_question_classifier),
+    "upload_file": ("struct", "upload file failed", answer_upload_file),
 }
 
 # Fields each request must carry; the SDK always sends them, so a missing one means a hand-made or broken call.
@@ -54,6 +60,11 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "moderation": ("model", "text"),
     "system_summary": ("text",),
     "tool": ("provider", "tool"),
+    "app": ("app_id",),
+    "fetch_app": ("app_id",),
+    "node_parameter_extractor": ("parameters", "model", "query"),
+    "node_question_classifier": ("classes", "model", "query"),
+    "upload_file": ("filename", "mimetype"),
 }
 
 
