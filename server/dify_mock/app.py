@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from dify_mock.host import Host
+from dify_mock.http import cassettes as cassette_routes
 from dify_mock.http import dashboard, dispatch, endpoints, events, files, journal, mock
 from dify_mock.live import LiveHub
 from dify_mock.runtimes.tcp import start_debug_server, watch_heartbeats
@@ -33,6 +34,9 @@ def create_app(host: Host) -> FastAPI:
                 runtime.connection.close("dify-mock is stopping")
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 2)
+            await host.chain.aclose()
+            for line in host.chain.cassettes.unused_report():
+                log.warning("%s", line)
 
     app = FastAPI(title="dify-mock", version="0.1.0", lifespan=lifespan)
     app.state.host = host
@@ -40,6 +44,7 @@ def create_app(host: Host) -> FastAPI:
     app.include_router(mock.router)
     app.include_router(mock.guarded)
     app.include_router(dispatch.router)
+    app.include_router(cassette_routes.router)
     app.include_router(files.router)
     app.include_router(files.guarded)
     app.include_router(endpoints.router)

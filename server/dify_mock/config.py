@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dify_mock.config_file import AnswerConfig, ConfigFileError, load_config_file
 from dify_mock.protocol.framing import DEFAULT_MAX_LINE_BYTES
 
 DEFAULT_TENANT = "default"
@@ -29,6 +30,13 @@ class Settings:
     server_key: str | None = None
     fixtures: tuple[Path, ...] = ()
     strict: bool = False
+    config_file: Path | None = None
+    answers: AnswerConfig = field(default_factory=AnswerConfig)  # from the config file: backends, chains, faults
+    record_dir: Path | None = None
+    replay_dir: Path | None = None
+    cassette: str | None = None
+    replay_timing: str | None = None
+    replay_ignore: tuple[str, ...] = ()
     data_dir: Path = Path(".dify-mock")
     heartbeat_timeout: float = 60.0
     handshake_timeout: float = 10.0
@@ -72,6 +80,8 @@ class Settings:
         for path in self.fixtures:
             if not path.exists():
                 raise ConfigError(f"fixture path {path} does not exist")
+        if self.replay_dir is not None and not self.replay_dir.is_dir():
+            raise ConfigError(f"--replay {self.replay_dir}: no such folder of cassettes")
 
 
 def _is_loopback(host: str) -> bool:
@@ -91,6 +101,11 @@ def parse_keys(values: Sequence[str]) -> dict[str, str]:
             raise ConfigError(f"--key {value!r}: the key is empty (use KEY or KEY=TENANT_ID)")
         keys[key] = tenant or DEFAULT_TENANT
     return keys
+
+
+def _env_path(environ: Mapping[str, str], name: str) -> Path | None:
+    value = environ.get(name)
+    return Path(value) if value else None
 
 
 def _env_list(environ: Mapping[str, str], name: str) -> list[str]:
@@ -131,6 +146,43 @@ def add_serve_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, s
         default=env("DIFY_MOCK_STRICT", "").lower() in ("1", "true", "yes"),
         help="fail reverse calls that no fixture rule answers",
     )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=_env_path(environ, "DIFY_MOCK_CONFIG"),
+        metavar="FILE",
+        help="YAML config file: live model backends, answer chains per model type, cassettes, latency, faults",
+    )
+    parser.add_argument(
+        "--record",
+        type=Path,
+        default=_env_path(environ, "DIFY_MOCK_RECORD"),
+        metavar="DIR",
+        help="record every answer a live backend gives into cassettes in DIR",
+    )
+    parser.add_argument(
+        "--replay",
+        type=Path,
+        default=_env_path(environ, "DIFY_MOCK_REPLAY"),
+        metavar="DIR",
+        help="answer from the cassettes in DIR instead of live backends (strict: a new call fails with a diff)",
+    )
+    parser.add_argument(
+        "--cassette", default=env("DIFY_MOCK_CASSETTE"), metavar="NAME", help="the run's cassette file name"
+    )
+    parser.add_argument(
+        "--replay-timing",
+        choices=("instant", "recorded"),
+        default=env("DIFY_MOCK_REPLAY_TIMING"),
+        help="replay chunks at once (instant) or with their recorded gaps",
+    )
+    parser.add_argument(
+        "--replay-ignore",
+        action="append",
+        default=_env_list(environ, "DIFY_MOCK_REPLAY_IGNORE"),
+        metavar="FIELD",
+        help="a request field replay does not compare, e.g. completion_params.temperature (repeatable)",
+    )
     parser.add_argument("--data-dir", type=Path, default=Path(env("DIFY_MOCK_DATA_DIR", ".dify-mock")))
     parser.add_argument(
         "--heartbeat-timeout",
@@ -169,6 +221,15 @@ def add_serve_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, s
     )
 
 
+def _answer_config(path: Path | None) -> AnswerConfig:
+    if path is None:
+        return AnswerConfig()
+    try:
+        return load_config_file(path)
+    except ConfigFileError as error:
+        raise ConfigError(str(error)) from None
+
+
 def settings_from_arguments(arguments: argparse.Namespace) -> Settings:
     settings = Settings(
         host=arguments.host,
@@ -178,6 +239,13 @@ def settings_from_arguments(arguments: argparse.Namespace) -> Settings:
         server_key=arguments.server_key or None,
         fixtures=tuple(arguments.fixtures),
         strict=arguments.strict,
+        config_file=arguments.config,
+        answers=_answer_config(arguments.config),
+        record_dir=arguments.record,
+        replay_dir=arguments.replay,
+        cassette=arguments.cassette or None,
+        replay_timing=arguments.replay_timing or None,
+        replay_ignore=tuple(arguments.replay_ignore),
         data_dir=arguments.data_dir,
         heartbeat_timeout=arguments.heartbeat_timeout,
         invoke_timeout=arguments.invoke_timeout,

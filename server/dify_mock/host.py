@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dify_mock.answers.chain import AnswerChain
 from dify_mock.answers.rules import RuleBook
 from dify_mock.config import Settings
 from dify_mock.endpoints import HookStore
@@ -23,6 +24,10 @@ class Host:
     hooks: HookStore
     registry: Registry = field(default_factory=Registry)
     journal: Journal = field(default_factory=Journal)
+    chain: AnswerChain = field(init=False)  # who answers model calls: fixtures, replay, live backends, builtin
+
+    def __post_init__(self) -> None:
+        self.chain = AnswerChain.from_settings(self.settings)
 
     def close(self) -> None:
         self.storage.close()

@@ -50,6 +50,7 @@ def banner(host: Host) -> str:
         lines.append(f"warning: {warning}")
     if settings.strict:
         lines.append("--strict: a reverse call that no rule answers fails.")
+    lines.extend(host.chain.describe())
     return "\n".join(lines)
 
 

@@ -567,6 +567,12 @@ class MockServer:
     def clear_journal(self) -> None:
         self.http.delete("/mock/journal", headers=self._headers()).raise_for_status()
 
+    def use_cassette(self, name: str) -> str:
+        """Replay from and record into the cassette of this name from now on (one per test); its file name."""
+        response = self.http.put("/mock/cassette", json={"name": name}, headers=self._headers())
+        response.raise_for_status()
+        return str(response.json()["cassette"])
+
     def dispatch(
         self,
         route: str,

@@ -35,6 +35,7 @@ from pydantic import (
     model_validator,
 )
 
+from dify_mock.answers.faults import MODEL_INVOKE_TYPES, Fault, Latency
 from dify_mock.answers.replies import REPLY_MODELS, Reply
 
 __all__ = [
@@ -514,6 +515,15 @@ def _rule_model(key: str, family: Family) -> type[RuleModel]:
             ),
         ),
     }
+    if family.invoke_type in MODEL_INVOKE_TYPES:
+        fields["latency"] = (
+            Latency | None,
+            Field(default=None, description="How slowly this rule's answer arrives (delay, pacing, a preset)."),
+        )
+        fields["fault"] = (
+            Fault | None,
+            Field(default=None, description="How this rule's answer fails (error mid-stream, hang, ...)."),
+        )
     return create_model(f"{_camel(key)}Rule", __base__=RuleModel, __doc__=family.description, **fields)
 
 
@@ -551,6 +561,8 @@ class Rule:
     source: str = field(default="", kw_only=True)
     match: BaseModel | None = field(default=None, kw_only=True, repr=False)
     replies: list[Reply] = field(default_factory=list, kw_only=True, repr=False)
+    latency: Latency | None = field(default=None, kw_only=True, repr=False)
+    fault: Fault | None = field(default=None, kw_only=True, repr=False)
 
     def label(self) -> str:
         return self.name or self.origin
@@ -872,6 +884,8 @@ def _build_rules(data: Any, root: yaml.Node | None, source: str, base_dir: Path)
                 source=source,
                 match=model.match,
                 replies=replies,
+                latency=getattr(model, "latency", None),
+                fault=getattr(model, "fault", None),
             )
             rules.append((line or 0, rule))
     if problems:

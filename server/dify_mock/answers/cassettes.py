@@ -1,0 +1,431 @@
+"""Cassettes: the answers live backends gave, recorded at the Dify level, replayed offline.
+
+A cassette is one YAML file: a list of entries, each the normalised request of one reverse call (credentials
+redacted, audio and images replaced by their digest) and the chunks the plugin got, one per line, each with
+`ms`, the time since the call began. An entry is written only once its answer is complete, and the file is
+replaced atomically, so a failed call never leaves half an entry behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import difflib
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dify_mock.redaction import MASK, redact
+from dify_mock.reverse.call import ReverseCall, ReverseError
+
+log = logging.getLogger("dify_mock.cassettes")
+
+FORMAT_VERSION = 1
+SUFFIX = ".yaml"
+MAX_DIFF_LINES = 40
+LONG_BINARY = 256
+WIDE = 1 << 30  # one chunk, one line
+Chunk = dict[str, Any]
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+HEADER = """\
+# dify-mock cassette: answers live model backends gave, recorded at the Dify level.
+# Replay answers a call whose `request` equals an entry's (fields in `cassettes.ignore` left out);
+# each chunk is what the plugin received, `ms` after the call began.
+"""
+
+
+class CassetteError(ValueError):
+    """A cassette file cannot be read; the text names the file and what is wrong."""
+
+
+class ReplayMismatch(ReverseError):
+    """Strict replay found no entry for a call; the message holds a diff against the nearest entry."""
+
+
+# --- Normalised requests -------------------------------------------------------------------------------
+
+
+def _digest(text: str) -> str:
+    return f"sha256:{hashlib.sha256(text.encode()).hexdigest()[:16]} ({len(text)} chars)"
+
+
+def normalise(invoke_type: str, request: dict[str, Any]) -> dict[str, Any]:
+    """The request as a cassette keeps it: credentials masked, binary payloads replaced by a digest."""
+    data: dict[str, Any] = redact(copy.deepcopy(request))
+    if invoke_type == "speech2text" and isinstance(data.get("file"), str):
+        data["file"] = _digest(data["file"])
+    for message in data.get("prompt_messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        for part in content if isinstance(content, list) else []:
+            if isinstance(part, dict) and len(str(part.get("base64_data") or "")) > LONG_BINARY:
+                part["base64_data"] = _digest(part["base64_data"])
+    documents = [d for key in ("documents", "docs") for d in data.get(key) or [] if isinstance(d, dict)]
+    query = data.get("query")
+    for item in [*documents, *([query] if isinstance(query, dict) else [])]:
+        binary = item.get("content_type") not in (None, "text")
+        if binary and len(str(item.get("content") or "")) > LONG_BINARY:
+            item["content"] = _digest(str(item["content"]))
+    return data
+
+
+def without(data: Any, paths: Iterable[str]) -> Any:
+    """A copy of `data` without the fields at these dotted paths (`*` matches any key or index)."""
+    result = copy.deepcopy(data)
+    for path in paths:
+        _drop(result, [part for part in path.split(".") if part])
+    return result
+
+
+def _drop(data: Any, parts: list[str]) -> None:
+    if not parts:
+        return
+    head, rest = parts[0], parts[1:]
+    if isinstance(data, dict):
+        keys = list(data) if head == "*" else [head] if head in data else []
+        for key in keys:
+            if rest:
+                _drop(data[key], rest)
+            else:
+                del data[key]
+    elif isinstance(data, list):
+        indexes = range(len(data)) if head == "*" else [int(head)] if head.isdigit() and int(head) < len(data) else []
+        for index in sorted(indexes, reverse=True):
+            if rest:
+                _drop(data[index], rest)
+            else:
+                del data[index]
+
+
+def _canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _leaves(data: Any, prefix: str = "") -> dict[str, str]:
+    if isinstance(data, dict):
+        out: dict[str, str] = {}
+        for key, value in data.items():
+            out.update(_leaves(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out or {prefix: "{}"}
+    if isinstance(data, list):
+        out = {}
+        for index, value in enumerate(data):
+            out.update(_leaves(value, f"{prefix}[{index}]"))
+        return out or {prefix: "[]"}
+    return {prefix: _canonical(data)}
+
+
+def differing_fields(recorded: Any, given: Any) -> list[str]:
+    a, b = _leaves(recorded), _leaves(given)
+    return sorted(key for key in a.keys() | b.keys() if a.get(key) != b.get(key))
+
+
+def _block(data: Any) -> str:
+    text: str = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    return text
+
+
+# --- Entries and files ---------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Entry:
+    type: str
+    request: dict[str, Any]
+    chunks: list[tuple[float, Chunk]]
+    answered_by: str
+    uses: int = 0
+
+    def summary(self) -> str:
+        request = self.request
+        for message in reversed(request.get("prompt_messages") or []):
+            if isinstance(message, dict) and message.get("role") == "user":
+                content = message.get("content")
+                text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+                return f"prompt {_clip(text)}"
+        for key in ("texts", "query", "content_text", "text", "file"):
+            if key in request:
+                return f"{key} {_clip(json.dumps(request[key], ensure_ascii=False))}"
+        return _clip(_canonical(request))
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(eq=False)
+class Cassette:
+    name: str
+    path: Path
+    entries: list[Entry] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, name: str, path: Path) -> Cassette:
+        try:
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        except OSError as error:
+            raise CassetteError(f"{path}: cannot read the cassette: {error}") from None
+        except yaml.YAMLError as error:
+            raise CassetteError(f"{path}: not a readable cassette (YAML error: {error})") from None
+        if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+            raise CassetteError(f"{path}: not a dify-mock cassette (no `entries:` list)")
+        if data.get("version") != FORMAT_VERSION:
+            raise CassetteError(
+                f"{path}: cassette format version {data.get('version')!r}; this dify-mock reads {FORMAT_VERSION}"
+            )
+        entries = []
+        for number, item in enumerate(data["entries"], start=1):
+            try:
+                chunks = [(float(chunk["ms"]), dict(chunk["data"])) for chunk in item["chunks"]]
+                entries.append(
+                    Entry(str(item["type"]), dict(item["request"]), chunks, str(item.get("answered_by", "")))
+                )
+            except (KeyError, TypeError, ValueError) as error:
+                raise CassetteError(
+                    f"{path}: entry {number} is not an entry (type, request, chunks): {error}"
+                ) from None
+        return cls(name, path, entries)
+
+    def text(self, secrets: Sequence[str] = ()) -> str:
+        """The file's text: requests in block style, each chunk on one line."""
+        lines = [HEADER, f"version: {FORMAT_VERSION}\n", "entries:\n" if self.entries else "entries: []\n"]
+        for entry in self.entries:
+            head = _block({"type": entry.type, "answered_by": entry.answered_by, "request": entry.request})
+            lines.append("- " + head.replace("\n", "\n  ").rstrip(" "))
+            lines.append("  chunks:\n")
+            for ms, data in entry.chunks:
+                line = yaml.dump(
+                    {"ms": ms, "data": data},
+                    Dumper=_Dumper,
+                    default_flow_style=True,
+                    width=WIDE,
+                    sort_keys=False,
+                    allow_unicode=True,
+                )
+                lines.append(f"  - {line.strip()}\n")
+        text = "".join(lines)
+        for secret in secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+    def save(self, secrets: Sequence[str] = ()) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        temporary.write_text(self.text(secrets), encoding="utf-8")
+        os.replace(temporary, self.path)
+
+    def unused(self) -> list[tuple[int, Entry]]:
+        return [(number, entry) for number, entry in enumerate(self.entries, start=1) if entry.uses == 0]
+
+
+# --- The library: where cassettes are read and written -------------------------------------------------
+
+
+def cassette_name(name: str) -> str:
+    """A file name for a cassette named after a test (`tests/test_x.py::test_y[1]` -> tests_test_x.py_test_y_1)."""
+    cleaned = _UNSAFE_NAME.sub("_", name).strip("._")
+    if not cleaned:
+        raise ValueError(f"{name!r} does not make a cassette name")
+    return cleaned[:200]
+
+
+@dataclass
+class Recording:
+    """The chunks of one answer as they pass; committed to the cassette only when the answer is complete."""
+
+    library: Cassettes
+    cassette: Cassette
+    invoke_type: str
+    request: dict[str, Any]
+    answered_by: str
+    started: float = field(default_factory=time.perf_counter)
+    chunks: list[tuple[float, Chunk]] = field(default_factory=list)
+
+    def add(self, chunk: Chunk) -> None:
+        ms = round((time.perf_counter() - self.started) * 1000, 1)
+        self.chunks.append((ms, redact(copy.deepcopy(chunk))))
+
+    def commit(self) -> None:
+        entry = Entry(self.invoke_type, self.request, self.chunks, self.answered_by, uses=1)
+        self.cassette.entries.append(entry)
+        self.cassette.save(self.library.secrets)
+        self.library.recorded += 1
+
+
+@dataclass
+class Cassettes:
+    """The cassettes of one run: replayed from `replay_dir`, recorded into `record_dir`."""
+
+    record_dir: Path | None = None
+    replay_dir: Path | None = None
+    name: str = "dify-mock"
+    per_test: bool = False
+    timing: str = "instant"
+    ignore: tuple[str, ...] = ()
+    strict: bool = True
+    secrets: tuple[str, ...] = ()
+    recorded: int = 0
+    current: str | None = None
+    _replaying: dict[str, Cassette | None] = field(default_factory=dict)
+    _recording: dict[str, Cassette] = field(default_factory=dict)
+
+    @property
+    def replaying(self) -> bool:
+        return self.replay_dir is not None
+
+    @property
+    def recording(self) -> bool:
+        return self.record_dir is not None
+
+    def use(self, name: str) -> str:
+        """Answers from now on come from, and go to, the cassette of this name (one per test)."""
+        self.current = cassette_name(name)
+        return self.current
+
+    def _current_name(self) -> str:
+        if self.current is not None:
+            return self.current
+        if self.per_test:
+            raise ReverseError(
+                "cassettes are per test (cassettes.per: test) but no test named its cassette yet: "
+                'PUT /mock/cassette {"name": ...} (MockServer.use_cassette) before the calls'
+            )
+        return self.name
+
+    def _replay_cassette(self, name: str) -> Cassette | None:
+        if name not in self._replaying:
+            assert self.replay_dir is not None
+            path = self.replay_dir / f"{name}{SUFFIX}"
+            self._replaying[name] = Cassette.load(name, path) if path.exists() else None
+        return self._replaying[name]
+
+    def preload(self) -> None:
+        """Read the run's cassette now, so a broken file is reported at start-up."""
+        if self.replaying and not self.per_test:
+            self._replay_cassette(self.name)
+
+    def find(self, call: ReverseCall, must_match: bool) -> tuple[Cassette, int, Entry] | None:
+        """The entry answering this call; with must_match, ReplayMismatch (with a diff) when there is none."""
+        name = self._current_name()
+        try:
+            cassette = self._replay_cassette(name)
+        except CassetteError as error:
+            raise ReverseError(f"replay: {error}") from None
+        given = without(normalise(call.invoke_type, call.request), self.ignore)
+        if cassette is not None:
+            key = _canonical(given)
+            matches = [
+                (number, entry)
+                for number, entry in enumerate(cassette.entries, start=1)
+                if entry.type == call.invoke_type and _canonical(without(entry.request, self.ignore)) == key
+            ]
+            if matches:
+                number, entry = next(((n, e) for n, e in matches if e.uses == 0), matches[-1])
+                entry.uses += 1
+                return cassette, number, entry
+        if not must_match:
+            return None
+        assert self.replay_dir is not None
+        raise ReplayMismatch(self._mismatch(cassette, self.replay_dir / f"{name}{SUFFIX}", call.invoke_type, given))
+
+    def _mismatch(self, cassette: Cassette | None, path: Path, invoke_type: str, given: dict[str, Any]) -> str:
+        lead = f"replay: no recorded {invoke_type} call matches this request (strict replay"
+        lead += f"; ignoring {', '.join(self.ignore)})" if self.ignore else ")"
+        if cassette is None:
+            return f"{lead}: there is no cassette {path} (record one with --record)"
+        candidates = [
+            (number, entry, without(entry.request, self.ignore))
+            for number, entry in enumerate(cassette.entries, start=1)
+            if entry.type == invoke_type
+        ]
+        if not candidates:
+            kinds = sorted({entry.type for entry in cassette.entries})
+            held = f"it holds {', '.join(kinds)}" if kinds else "it is empty"
+            return f"{lead}: {path} has no {invoke_type} entries ({held})"
+        scored = [(differing_fields(recorded, given), number, recorded) for number, _, recorded in candidates]
+        fields, number, recorded = min(scored, key=lambda item: (len(item[0]), item[1]))
+        diff = list(
+            difflib.unified_diff(
+                _block(recorded).splitlines(),
+                _block(given).splitlines(),
+                f"recorded ({path.name} entry {number})",
+                "this call",
+                n=2,
+                lineterm="",
+            )
+        )
+        if len(diff) > MAX_DIFF_LINES:
+            diff = [*diff[:MAX_DIFF_LINES], f"... ({len(diff) - MAX_DIFF_LINES} more diff lines)"]
+        shown = ", ".join(fields[:5]) + (f" and {len(fields) - 5} more" if len(fields) > 5 else "")
+        return (
+            f"{lead}: nearest is {path} entry {number}, {len(fields)} field{'s' if len(fields) != 1 else ''} "
+            f"differ{'s' if len(fields) == 1 else ''} ({shown}):\n" + "\n".join(diff)
+        )
+
+    async def replay(self, entry: Entry) -> AsyncIterator[Chunk]:
+        started = time.perf_counter()
+        for ms, data in entry.chunks:
+            if self.timing == "recorded":
+                wait = ms / 1000 - (time.perf_counter() - started)
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            yield copy.deepcopy(data)
+
+    def record(self, call: ReverseCall, answered_by: str) -> Recording:
+        name = self._current_name()
+        cassette = self._recording.get(name)
+        if cassette is None:
+            assert self.record_dir is not None
+            path = self.record_dir / f"{name}{SUFFIX}"
+            replayed = self._replaying.get(name) if self.replay_dir == self.record_dir else None
+            cassette = replayed if replayed is not None else Cassette(name, path)
+            self._recording[name] = cassette
+        return Recording(self, cassette, call.invoke_type, normalise(call.invoke_type, call.request), answered_by)
+
+    def report(self) -> dict[str, Any]:
+        """What was replayed and recorded, with the entries no call used."""
+        cassettes = []
+        for name, cassette in self._replaying.items():
+            if cassette is None:
+                continue
+            unused = cassette.unused()
+            cassettes.append(
+                {
+                    "name": name,
+                    "path": str(cassette.path),
+                    "entries": len(cassette.entries),
+                    "replayed": len(cassette.entries) - len(unused),
+                    "unused": [{"entry": n, "type": e.type, "summary": e.summary()} for n, e in unused],
+                }
+            )
+        return {
+            "recording": str(self.record_dir) if self.record_dir is not None else None,
+            "replaying": str(self.replay_dir) if self.replay_dir is not None else None,
+            "current": self.current if self.current is not None else (None if self.per_test else self.name),
+            "timing": self.timing,
+            "recorded": self.recorded,
+            "cassettes": cassettes,
+        }
+
+    def unused_report(self) -> list[str]:
+        """One line per cassette with entries no call replayed (logged when the mock stops)."""
+        lines = []
+        for item in self.report()["cassettes"]:
+            if item["unused"]:
+                listed = "; ".join(f"#{u['entry']} {u['type']} ({u['summary']})" for u in item["unused"][:10])
+                more = f"; and {len(item['unused']) - 10} more" if len(item["unused"]) > 10 else ""
+                lines.append(
+                    f"cassette {item['path']}: {len(item['unused'])} of {item['entries']} entries never replayed: {listed}{more}"
+                )
+        return lines

@@ -1,0 +1,164 @@
+"""The answer chain: per model type, the links that may answer a reverse call, tried in order.
+
+    fixtures -> replay -> a live backend -> builtin
+
+A link that has nothing for the call passes it on; the first that answers gives a stream of SDK-shaped
+chunks, which latency and faults then shape. `call.answered_by` names the link for the journal:
+`rule:<name>`, `replay:<cassette>#<entry>`, `backend:<name>`, `builtin` (or `strict`, `replay` when those
+links refused the call).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from dify_mock.answers import audio
+from dify_mock.answers.builtin import builtin_reply
+from dify_mock.answers.cassettes import Cassettes, Recording
+from dify_mock.answers.faults import Fault, FaultHooks, Latency, shape
+from dify_mock.answers.openai import OpenAIBackend
+from dify_mock.answers.render import Chunk, render
+from dify_mock.answers.replies import Reply
+from dify_mock.config_file import BUILTIN, FIXTURES, REPLAY, AnswerConfig
+from dify_mock.reverse.call import ReverseCall, ReverseError
+
+if TYPE_CHECKING:
+    from dify_mock.config import Settings
+    from dify_mock.host import Host
+
+ABANDON_POLL_SECONDS = 0.2
+
+
+@dataclass
+class Answer:
+    chunks: AsyncIterator[Chunk]
+    answered_by: str
+    latency: Latency | None
+    fault: Fault | None
+
+
+class AnswerChain:
+    def __init__(self, config: AnswerConfig, cassettes: Cassettes, invoke_timeout: float = 600.0) -> None:
+        self.config = config
+        self.cassettes = cassettes
+        self.invoke_timeout = invoke_timeout
+        self.backends = {name: OpenAIBackend(name, backend) for name, backend in config.backends.items()}
+        self.cassettes.secrets = tuple(secret for b in self.backends.values() if (secret := b.secret()))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AnswerChain:
+        config = settings.answers
+        options = config.cassettes
+        cassettes = Cassettes(
+            record_dir=settings.record_dir,
+            replay_dir=settings.replay_dir,
+            name=settings.cassette or options.name,
+            per_test=options.per == "test",
+            timing=settings.replay_timing or options.timing,
+            ignore=(*options.ignore, *settings.replay_ignore),
+            strict=options.strict,
+        )
+        return cls(config, cassettes, settings.invoke_timeout)
+
+    def describe(self) -> list[str]:
+        """Lines for the start-up banner: backends, chains that differ from the default, cassettes."""
+        lines = [f"Backend {backend.describe()}" for backend in self.backends.values()]
+        offline = self.cassettes.replaying and self.cassettes.strict and not self.cassettes.recording
+        if not offline:  # a strict replay never reaches a backend: a missing key is expected in CI
+            lines += [f"warning: {problem}" for b in self.backends.values() if (problem := b.key_problem())]
+        for invoke_type, links in self.config.chain.items():
+            lines.append(f"Answer chain for {invoke_type}: {' -> '.join(links)}")
+        cassettes = self.cassettes
+        where = "one cassette per test" if cassettes.per_test else f"cassette {cassettes.name}.yaml"
+        if cassettes.replay_dir is not None:
+            lines.append(f"Replaying live answers from {cassettes.replay_dir} ({where}, timing {cassettes.timing})")
+        if cassettes.record_dir is not None:
+            lines.append(f"Recording live answers into {cassettes.record_dir} ({where})")
+        return lines
+
+    async def aclose(self) -> None:
+        for backend in self.backends.values():
+            await backend.aclose()
+
+    async def answer(self, host: Host, call: ReverseCall) -> AsyncIterator[Chunk]:
+        """The chunks answering one model call, from the first link of its chain that has an answer."""
+        answer = self._choose(host, call, time.perf_counter())
+        call.answered_by = answer.answered_by
+        async for chunk in shape(answer.chunks, answer.latency, answer.fault, self._hooks(host, call)):
+            yield chunk
+
+    def _choose(self, host: Host, call: ReverseCall, started: float) -> Answer:
+        invoke_type = call.invoke_type
+        links = self.config.chain_for(invoke_type)
+        latency, fault = self.config.latency_for(invoke_type), self.config.fault_for(invoke_type)
+        for position, link in enumerate(links):
+            if link == FIXTURES:
+                match = host.rules.answer(invoke_type, call.request)
+                if match is not None:
+                    rule = match.rule
+                    chunks = _rendered(call, match.reply, started)
+                    return Answer(chunks, f"rule:{rule.label()}", rule.latency or latency, rule.fault or fault)
+            elif link == REPLAY:
+                if not self.cassettes.replaying:
+                    continue
+                live = [
+                    name for name in links[position + 1 :] if name in self.backends and self.backends[name].serves(call)
+                ]
+                must_match = bool(live) and self.cassettes.strict and not self.cassettes.recording
+                call.answered_by = REPLAY
+                found = self.cassettes.find(call, must_match)
+                if found is not None:
+                    cassette, number, entry = found
+                    paced = None if self.cassettes.timing == "recorded" else latency
+                    return Answer(self.cassettes.replay(entry), f"replay:{cassette.name}#{number}", paced, fault)
+            elif link == BUILTIN:
+                if host.settings.strict:
+                    call.answered_by = "strict"
+                    raise ReverseError(
+                        f"no fixture rule answers this call (--strict). {host.rules.near_miss(invoke_type, call.request)}"
+                    )
+                try:
+                    reply = builtin_reply(invoke_type, call.request)
+                except audio.AudioError as error:
+                    raise ReverseError(str(error)) from None
+                return Answer(_rendered(call, reply, started), BUILTIN, latency, fault)
+            else:
+                backend = self.backends[link]
+                if backend.serves(call):
+                    answered_by = f"backend:{link}"
+                    chunks = backend.answer(call)
+                    if self.cassettes.recording:
+                        chunks = _recorded(chunks, self.cassettes.record(call, answered_by))
+                    return Answer(chunks, answered_by, latency, fault)
+        call.answered_by = "chain"
+        raise ReverseError(f"no link of the {invoke_type} answer chain ({' -> '.join(links)}) answers this call")
+
+    def _hooks(self, host: Host, call: ReverseCall) -> FaultHooks:
+        def drop_connection() -> None:
+            session = host.registry.session(call.session_id)
+            if session is not None:
+                session.runtime.connection.close(f"fault: drop_connection during a reverse {call.invoke_type} call")
+
+        async def until_abandoned() -> None:
+            deadline = time.monotonic() + self.invoke_timeout
+            while host.registry.session(call.session_id) is not None and time.monotonic() < deadline:
+                await asyncio.sleep(ABANDON_POLL_SECONDS)
+
+        return FaultHooks(drop_connection, until_abandoned)
+
+
+async def _rendered(call: ReverseCall, reply: Reply, started: float) -> AsyncIterator[Chunk]:
+    for chunk in render(call.invoke_type, call.request, reply, started):
+        yield chunk
+
+
+async def _recorded(chunks: AsyncIterator[Chunk], recording: Recording) -> AsyncIterator[Chunk]:
+    """The chunks, passed on as they come; the cassette gets the entry only once the answer is complete."""
+    async for chunk in chunks:
+        recording.add(chunk)
+        yield chunk
+    recording.commit()

@@ -1,0 +1,167 @@
+"""Cassettes: the file format, normalised requests, strict matching with a diff, recording only what completed."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from dify_mock.answers.cassettes import (
+    Cassette,
+    CassetteError,
+    Cassettes,
+    Entry,
+    ReplayMismatch,
+    cassette_name,
+    normalise,
+    without,
+)
+from dify_mock.reverse.call import ReverseCall
+
+
+def llm_request(prompt: str, temperature: float = 0) -> dict[str, Any]:
+    return {
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "completion_params": {"temperature": temperature},
+        "prompt_messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": prompt}],
+        "stream": True,
+    }
+
+
+def call(request: dict[str, Any], invoke_type: str = "llm") -> ReverseCall:
+    return ReverseCall(invoke_type, request, "default", "a/b", "user", "session")
+
+
+def recorded(tmp_path: Path, *prompts: str, **options: Any) -> Cassettes:
+    """A cassette with one entry per prompt, written by a recording library, read by a replaying one."""
+    writer = Cassettes(record_dir=tmp_path)
+    for prompt in prompts:
+        recording = writer.record(call(llm_request(prompt)), "backend:local")
+        recording.add({"delta": {"message": {"content": f"answer to {prompt}"}}, "embedding": [1e-05, 0.1]})
+        recording.commit()
+    return Cassettes(replay_dir=tmp_path, **options)
+
+
+def replayed(cassettes: Cassettes, entry: Entry) -> list[dict[str, Any]]:
+    async def collect() -> list[dict[str, Any]]:
+        return [chunk async for chunk in cassettes.replay(entry)]
+
+    return asyncio.run(collect())
+
+
+def test_the_file_round_trips_exactly_with_one_line_per_chunk(tmp_path):
+    chunk = {"text": 'it\'s "quoted": yes\nnew line', "small": 1e-05, "big": 1.5e300, "none": None, "unicode": "café ✓"}
+    cassette = Cassette("run", tmp_path / "run.yaml", [Entry("llm", llm_request("hi"), [(1.5, chunk), (2.0, {})], "x")])
+    cassette.save()
+    text = cassette.path.read_text(encoding="utf-8")
+    assert text.startswith("# dify-mock cassette")
+    assert len([line for line in text.splitlines() if line.startswith("  - {ms:")]) == 2
+    assert "    - role: user\n      content: hi" in text  # requests are block YAML: a changed field is one line
+    loaded = Cassette.load("run", cassette.path)
+    assert loaded.entries[0].chunks == [(1.5, chunk), (2.0, {})]
+    assert loaded.entries[0].request == llm_request("hi")
+
+
+def test_a_broken_or_foreign_file_is_named(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("entries: [1, 2", encoding="utf-8")
+    with pytest.raises(CassetteError, match=r"bad\.yaml: not a readable cassette"):
+        Cassette.load("bad", path)
+    path.write_text("hello: world\n", encoding="utf-8")
+    with pytest.raises(CassetteError, match="no `entries:` list"):
+        Cassette.load("bad", path)
+
+
+def test_normalised_requests_mask_credentials_and_keep_audio_as_a_digest():
+    request = {"model": "whisper-1", "file": "ff" * 5000, "credentials": {"api_key": "sk-123"}}
+    normal = normalise("speech2text", request)
+    assert normal["file"].startswith("sha256:") and normal["file"].endswith("(10000 chars)")
+    assert normal["credentials"] == {"api_key": "***"}
+    assert request["credentials"] == {"api_key": "sk-123"}
+
+
+def test_without_drops_dotted_paths_with_wildcards():
+    data = {"a": {"b": 1, "c": 2}, "list": [{"name": "x", "keep": 1}, {"name": "y", "keep": 2}]}
+    assert without(data, ["a.b", "list.*.name"]) == {"a": {"c": 2}, "list": [{"keep": 1}, {"keep": 2}]}
+
+
+def test_replay_finds_entries_in_order_then_repeats_the_last(tmp_path):
+    cassettes = recorded(tmp_path, "one", "two", "one")
+    first = cassettes.find(call(llm_request("one")), must_match=True)
+    second = cassettes.find(call(llm_request("one")), must_match=True)
+    third = cassettes.find(call(llm_request("one")), must_match=True)
+    assert first is not None and second is not None and third is not None
+    assert [first[1], second[1], third[1]] == [1, 3, 3]
+    assert replayed(cassettes, first[2]) == [
+        {"delta": {"message": {"content": "answer to one"}}, "embedding": [1e-05, 0.1]}
+    ]
+    assert cassettes.unused_report() == [
+        f"cassette {tmp_path / 'dify-mock.yaml'}: 1 of 3 entries never replayed: #2 llm (prompt two)"
+    ]
+
+
+def test_a_strict_miss_shows_a_diff_against_the_nearest_entry(tmp_path):
+    cassettes = recorded(tmp_path, "What is the weather in Paris?", "Something else entirely")
+    with pytest.raises(ReplayMismatch) as failure:
+        cassettes.find(call(llm_request("What is the weather in Rome?")), must_match=True)
+    message = str(failure.value)
+    assert "nearest is" in message and "entry 1, 1 field differs (prompt_messages[1].content)" in message
+    assert "-  content: What is the weather in Paris?" in message
+    assert "+  content: What is the weather in Rome?" in message
+    assert cassettes.find(call(llm_request("Rome")), must_match=False) is None
+
+
+def test_ignored_fields_are_not_compared(tmp_path):
+    cassettes = recorded(tmp_path, "hi", ignore=("completion_params.temperature",))
+    assert cassettes.find(call(llm_request("hi", temperature=0.7)), must_match=True) is not None
+    strict = recorded(tmp_path / "other", "hi")
+    with pytest.raises(ReplayMismatch, match=r"completion_params\.temperature"):
+        strict.find(call(llm_request("hi", temperature=0.7)), must_match=True)
+
+
+def test_a_missing_cassette_or_type_is_explained(tmp_path):
+    cassettes = Cassettes(replay_dir=tmp_path)
+    with pytest.raises(ReplayMismatch, match=r"there is no cassette .*dify-mock\.yaml"):
+        cassettes.find(call(llm_request("hi")), must_match=True)
+    cassettes = recorded(tmp_path, "hi")
+    with pytest.raises(ReplayMismatch, match="has no tts entries \\(it holds llm\\)"):
+        cassettes.find(call({"content_text": "x"}, "tts"), must_match=True)
+
+
+def test_an_answer_that_did_not_complete_is_never_written_and_secrets_are_scrubbed(tmp_path):
+    cassettes = Cassettes(record_dir=tmp_path, secrets=("sk-secret-value",))
+    unfinished = cassettes.record(call(llm_request("first")), "backend:local")
+    unfinished.add({"text": "half"})
+    assert not (tmp_path / "dify-mock.yaml").exists()
+    finished = cassettes.record(call(llm_request("leaks sk-secret-value")), "backend:local")
+    finished.add({"text": "the key is sk-secret-value"})
+    finished.commit()
+    text = (tmp_path / "dify-mock.yaml").read_text(encoding="utf-8")
+    assert "sk-secret-value" not in text and "***" in text
+    assert [entry["request"]["prompt_messages"][1]["content"] for entry in yaml.safe_load(text)["entries"]] == [
+        "leaks ***"
+    ]
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_cassette_names_from_test_ids_are_safe_file_names():
+    assert cassette_name("tests/test_x.py::test_y[a/b]") == "tests_test_x.py_test_y_a_b"
+    assert cassette_name("../../etc/passwd") == "etc_passwd"
+    with pytest.raises(ValueError):
+        cassette_name("///")
+
+
+def test_recording_and_replaying_one_folder_replays_what_it_holds_and_appends_the_rest(tmp_path):
+    recorded(tmp_path, "old")
+    both = Cassettes(record_dir=tmp_path, replay_dir=tmp_path)
+    assert both.find(call(llm_request("old")), must_match=False) is not None
+    assert both.find(call(llm_request("new")), must_match=False) is None
+    recording = both.record(call(llm_request("new")), "backend:local")
+    recording.add({"text": "fresh"})
+    recording.commit()
+    entries = yaml.safe_load((tmp_path / "dify-mock.yaml").read_text(encoding="utf-8"))["entries"]
+    assert [entry["request"]["prompt_messages"][1]["content"] for entry in entries] == ["old", "new"]
+    assert both.unused_report() == []
