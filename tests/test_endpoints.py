@@ -242,3 +242,31 @@ def test_hooks_survive_a_restart_but_their_secrets_do_not(tmp_path, sdk_python):
         assert seen["settings"] == {"greeting": "persisted"}
         assert "secret settings api_key were not kept across the restart" in second.log()
         assert plugin.alive()
+
+
+def test_hooks_from_the_config_file_have_stable_urls(tmp_path, sdk_python):
+    config = tmp_path / "dify-mock.yaml"
+    config.write_text(
+        "endpoints:\n"
+        "  - plugin_id: dify-mock-tests/endpoint_plugin\n"
+        "    name: from-config\n"
+        "    hook_id: demo-hook\n"
+        "    settings: {greeting: from the config file}\n"
+        "  - plugin_id: dify-mock-tests/endpoint_plugin\n"
+        "    name: derived\n"
+    )
+    with MockServer(tmp_path / "dify-mock", extra_args=["--config", str(config)]) as mock:
+        mock.start_plugin(TEST_PLUGINS / "endpoint_plugin", python=sdk_python)
+        seen = mock.http.get("/e/demo-hook/echo/x").json()
+        assert seen["settings"] == {"greeting": "from the config file"}
+        listed = management(mock, "list", page=1, page_size=100)["data"]
+        derived = next(entry["hook_id"] for entry in listed if entry["name"] == "derived")
+    with MockServer(tmp_path / "dify-mock", extra_args=["--config", str(config)]) as again:
+        listed = management(again, "list", page=1, page_size=100)["data"]
+        assert sorted(entry["hook_id"] for entry in listed) == sorted(["demo-hook", derived])
+
+    config.write_text("endpoints:\n  - plugin_id: no-author\n")
+    refused = MockServer(tmp_path / "refused", extra_args=["--config", str(config)])
+    with pytest.raises(RuntimeError, match="did not become healthy"):
+        refused.start(attempts=1)
+    assert "endpoints.0.plugin_id" in refused.log()

@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dify_mock.answers.faults import MODEL_INVOKE_TYPES, Fault, Latency
+from dify_mock.endpoints import HookConfig
 
 FIXTURES, REPLAY, BUILTIN = "fixtures", "replay", "builtin"
 RESERVED_LINKS = (FIXTURES, REPLAY, BUILTIN)
@@ -140,6 +141,10 @@ class AnswerConfig(BaseModel):
     )
     faults: dict[str, Fault] = Field(
         default_factory=dict, description="Per model type (or `all`): how every answer fails."
+    )
+    endpoints: list[HookConfig] = Field(
+        default_factory=list,
+        description="Endpoint hooks made at every start, with stable URLs: plugin_id, name, settings, hook_id.",
     )
 
     @field_validator("backends")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from dify_mock.answers.chain import AnswerChain
 from dify_mock.answers.rules import RuleBook
 from dify_mock.config import Settings
-from dify_mock.endpoints import HookStore
+from dify_mock.endpoints import HookStore, add_config_hooks
 from dify_mock.filestore import FileStore
 from dify_mock.journal import Journal
 from dify_mock.journal_store import JournalStore
@@ -43,6 +43,6 @@ def build_host(settings: Settings, rules: RuleBook) -> Host:
         rules=rules,
         storage=PluginStorage(settings.data_dir / "storage.sqlite3"),
         files=FileStore(settings.data_dir / "files", settings.public_url, settings.max_upload_bytes),
-        hooks=HookStore(settings.data_dir / "endpoints.sqlite3"),
+        hooks=add_config_hooks(HookStore(settings.data_dir / "endpoints.sqlite3"), settings.answers.endpoints),
         journal=Journal(JournalStore(settings.data_dir / "journal.sqlite3", settings.journal_max_entries)),
     )
