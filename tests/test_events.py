@@ -83,7 +83,7 @@ def test_plugins_calls_and_chunks_are_pushed_live_and_a_closed_stream_is_freed(m
     assert wait_for_subscribers(mock_server, 0) == 0  # the client went away mid-stream: its queue is gone
 
 
-def test_history_filters_and_long_values_cut_unless_full(mock_server, model_caller):
+def test_history_filters_long_values_cut_unless_full_and_tts_audio_as_mp3(mock_server, model_caller):
     mock_server.invoke_tool(MODEL_CALLER, "model_caller", "tts", {"text": "hello there"})
     mock_server.invoke_tool(MODEL_CALLER, "model_caller", "moderation", {"text": "fine"})
     with httpx.Client(base_url=mock_server.url, timeout=30) as client:
@@ -96,9 +96,6 @@ def test_history_filters_and_long_values_cut_unless_full(mock_server, model_call
             full = [data for name, data in read_until(events(response), "ready") if name == "entry"]
         assert bytes.fromhex(full[0]["response"][0]["result"])  # type: ignore[index]
 
-
-def test_the_audio_of_a_tts_call_is_served_as_mp3(mock_server, model_caller):
-    mock_server.invoke_tool(MODEL_CALLER, "model_caller", "tts", {"text": "hello there"})
     tts = mock_server.journal(kind="reverse", type="tts")[0]
     response = mock_server.http.get(f"/mock/journal/{tts['id']}/audio")
     assert response.status_code == 200 and response.headers["content-type"] == "audio/mpeg"

@@ -27,7 +27,7 @@ def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_filters_on_type_kind_plugin_session_time_and_ids(mock_server, model_caller):
+def test_filters_on_type_kind_plugin_session_time_and_ids_over_http_and_in_the_terminal(mock_server, model_caller):
     before = time.time()
     moderate(mock_server, "first")
     mock_server.invoke_tool(MODEL_CALLER, "model_caller", "llm", {"prompt": "hello"})
@@ -65,6 +65,39 @@ def test_filters_on_type_kind_plugin_session_time_and_ids(mock_server, model_cal
     assert get("/mock/journal/999999").status_code == 404
     assert get("/mock/journal", params={"limit": -1}).status_code == 400
 
+    # The same from the command line: `dify-mock journal`.
+    pretty = cli("journal", "--url", mock_server.url, "--type", "llm")
+    assert pretty.returncode == 0, pretty.stderr
+    assert pretty.stdout.count("\n") == 1 and "reverse" in pretty.stdout and "hello" in pretty.stdout
+
+    as_json = cli("journal", "--url", mock_server.url, "--json", "--kind", "dispatch", "--since", "5m")
+    assert as_json.returncode == 0, as_json.stderr
+    lines = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert [entry["type"] for entry in lines] == ["invoke_tool", "invoke_tool", "invoke_tool"]
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DIFY_MOCK_")}
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "dify_mock", "journal", "-f", "--url", mock_server.url, "--type", "moderation"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=clean,
+    )
+    try:
+        assert follower.stdout is not None
+        assert "first" in follower.stdout.readline()  # the history comes first
+        assert "third" in follower.stdout.readline()
+        moderate(mock_server, "while following")
+        assert "while following" in follower.stdout.readline()
+    finally:
+        follower.terminate()
+        follower.wait(timeout=10)
+
+    cleared = cli("journal", "--url", mock_server.url, "--clear")
+    assert cleared.returncode == 0 and mock_server.journal() == []
+    bad = cli("journal", "--url", mock_server.url, "--since", "yesterday-ish")
+    assert bad.returncode == 2 and "is not a time" in bad.stderr
+
 
 def test_the_journal_survives_sigkill_and_restarts_is_redacted_on_disk_and_cleared_on_demand(tmp_path, sdk_python):
     data = tmp_path / "data"
@@ -90,42 +123,6 @@ def test_the_journal_survives_sigkill_and_restarts_is_redacted_on_disk_and_clear
         assert server.journal() == []
     with MockServer(data) as server:
         assert server.journal() == []
-
-
-def test_journal_command_prints_filters_and_follows(mock_server, model_caller):
-    moderate(mock_server, "before following")
-    mock_server.invoke_tool(MODEL_CALLER, "model_caller", "llm", {"prompt": "what is up"})
-
-    pretty = cli("journal", "--url", mock_server.url, "--type", "llm")
-    assert pretty.returncode == 0, pretty.stderr
-    assert pretty.stdout.count("\n") == 1 and "reverse" in pretty.stdout and "what is up" in pretty.stdout
-
-    as_json = cli("journal", "--url", mock_server.url, "--json", "--kind", "dispatch", "--since", "5m")
-    assert as_json.returncode == 0, as_json.stderr
-    lines = [json.loads(line) for line in as_json.stdout.splitlines()]
-    assert [entry["type"] for entry in lines] == ["invoke_tool", "invoke_tool"]
-
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("DIFY_MOCK_")}
-    follower = subprocess.Popen(
-        [sys.executable, "-m", "dify_mock", "journal", "-f", "--url", mock_server.url, "--type", "moderation"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=clean,
-    )
-    try:
-        assert follower.stdout is not None
-        assert "before following" in follower.stdout.readline()  # the history comes first
-        moderate(mock_server, "while following")
-        assert "while following" in follower.stdout.readline()
-    finally:
-        follower.terminate()
-        follower.wait(timeout=10)
-
-    cleared = cli("journal", "--url", mock_server.url, "--clear")
-    assert cleared.returncode == 0 and mock_server.journal() == []
-    bad = cli("journal", "--url", mock_server.url, "--since", "yesterday-ish")
-    assert bad.returncode == 2 and "is not a time" in bad.stderr
 
 
 @pytest.mark.mock_server(server_key="api-secret")

@@ -31,7 +31,7 @@ def add_journal_parser(commands: Any) -> None:
     journal.add_argument("--server-key", default=os.environ.get("DIFY_MOCK_SERVER_KEY"))
     journal.add_argument("-f", "--follow", action="store_true", help="keep printing calls as they finish")
     journal.add_argument("--json", action="store_true", help="each entry as one JSON line, complete")
-    journal.add_argument("--kind", choices=["dispatch", "reverse"], help="host -> plugin, or plugin -> host")
+    journal.add_argument("--kind", help="dispatch (host -> plugin), reverse (plugin -> host), log, ...")
     journal.add_argument("--type", help="llm, tts, tool, invoke_tool, ...")
     journal.add_argument("--plugin", help="author/name")
     journal.add_argument("--session", help="a session id")

@@ -205,8 +205,11 @@ class JournalStore:
                     except queue.Empty:
                         break
                 self._urgent.clear()
-                if not self._handle(items):
-                    return
+                try:
+                    if not self._handle(items):
+                        return
+                except Exception:  # the thread must outlive any one batch: readers wait on it
+                    log.exception("the journal could not handle %d queued items", len(items))
         finally:
             self._db.close()
 

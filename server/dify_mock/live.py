@@ -44,6 +44,7 @@ class Subscriber:
         self.pending: deque[LiveEvent] = deque()
         self.pending_bytes = 0
         self.lagged = False
+        self.stopped = False
         self._wake = asyncio.Event()
 
     def push(self, event: LiveEvent) -> None:
@@ -59,9 +60,15 @@ class Subscriber:
             self.pending_bytes += size
         self._wake.set()
 
+    def stop(self) -> None:
+        """Ends the stream: next() returns at once from now on (the server is shutting down)."""
+        self.stopped = True
+        self._wake.set()
+
     async def next(self) -> list[LiveEvent] | None:
-        """Every event pushed since the last call, waiting for one; None when the subscriber fell behind."""
-        while not self.pending and not self.lagged:
+        """Every event pushed since the last call, waiting for one; None when the subscriber fell behind.
+        After stop(), returns whatever is left (possibly nothing) without waiting."""
+        while not self.pending and not self.lagged and not self.stopped:
             self._wake.clear()
             await self._wake.wait()
         if self.lagged:

@@ -7,19 +7,22 @@ a fresh snapshot follows: the client fell behind and its backlog was dropped.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Depends, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from dify_mock.http.journal import check_key_header_or_query, journal_query
 from dify_mock.journal_store import JournalQuery
-from dify_mock.live import LiveHub
+from dify_mock.live import LiveHub, Subscriber
 
 PING_SECONDS = 15
 SEND_TIMEOUT_SECONDS = 30  # a client that reads nothing for this long is dropped
+SHUTDOWN_GRACE_SECONDS = 1
 
 router = APIRouter(dependencies=[Depends(check_key_header_or_query)])
 
@@ -38,24 +41,28 @@ async def events(
     full: Annotated[bool, Query(description="whole entries; by default long strings and lists are cut")] = False,
 ) -> EventSourceResponse:
     live = get_live(request)
+    shutdown = anyio.Event()  # set by sse-starlette when the server stops: the stream then ends cleanly
     return EventSourceResponse(
-        _stream(live, replace(query, after_id=None, limit=None), history, chunks, full),
+        _stream(live, replace(query, after_id=None, limit=None), history, chunks, full, shutdown),
         ping=PING_SECONDS,
         send_timeout=SEND_TIMEOUT_SECONDS,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        shutdown_event=shutdown,
+        shutdown_grace_period=SHUTDOWN_GRACE_SECONDS,
     )
 
 
 async def _stream(
-    live: LiveHub, query: JournalQuery, history: int, chunks: bool, full: bool
+    live: LiveHub, query: JournalQuery, history: int, chunks: bool, full: bool, shutdown: anyio.Event
 ) -> AsyncIterator[ServerSentEvent]:
     # Subscribing here rather than in the route: a stream that never starts then holds nothing.
     subscriber = live.subscribe(query, chunks, full)
+    stopper = asyncio.create_task(_stop_on(shutdown, subscriber))
     try:
-        while True:
+        while not subscriber.stopped:
             for event in await live.snapshot(subscriber, history):
                 yield ServerSentEvent(data=event.data, event=event.name)
-            while True:
+            while not subscriber.stopped:
                 batch = await subscriber.next()
                 if batch is None:
                     yield ServerSentEvent(data="{}", event="reset")
@@ -63,7 +70,13 @@ async def _stream(
                 for event in batch:
                     yield ServerSentEvent(data=event.data, event=event.name)
     finally:
+        stopper.cancel()
         live.unsubscribe(subscriber)
+
+
+async def _stop_on(shutdown: anyio.Event, subscriber: Subscriber) -> None:
+    await shutdown.wait()
+    subscriber.stop()
 
 
 @router.get("/mock/events/subscribers")

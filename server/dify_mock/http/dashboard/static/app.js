@@ -6,6 +6,7 @@ const MAX_ENTRIES = 300;
 const MAX_CHUNKS_SHOWN = 200;
 const MAX_TEXT = 20000;
 const AUDIO_TYPES = new Set(["tts", "invoke_tts"]);
+const KIND_LABELS = { reverse: "◀ reverse", dispatch: "▶ dispatch" };
 
 const state = {
   key: sessionStorage.getItem("dify-mock-key") || "",
@@ -154,9 +155,16 @@ function renderSetup() {
   for (const warning of list(info.warnings)) setup.append(el("div", { class: "warning" }, warning));
 }
 
+// After a reconnect the same plugins come back: their cards (and any form being filled in) are kept.
 function renderPlugins() {
-  $("#plugins").replaceChildren();
-  for (const plugin of state.plugins.values()) renderPlugin(plugin, true);
+  for (const card of [...document.querySelectorAll("#plugins .plugin")]) {
+    const plugin = state.plugins.get(card.dataset.key);
+    if (!plugin || plugin.identity !== card.dataset.identity) card.remove();
+  }
+  for (const plugin of state.plugins.values()) {
+    const card = [...document.querySelectorAll("#plugins .plugin")].find((node) => node.dataset.key === pluginKey(plugin));
+    if (!card) renderPlugin(plugin, true);
+  }
   renderSetup();
 }
 
@@ -169,7 +177,7 @@ function renderPlugin(plugin, present) {
   }
   const declaration = plugin.declaration || {};
   const manifest = declaration.manifest || {};
-  const card = el("article", { class: "plugin", dataset: { key, pluginId: plugin.plugin_id, tenant: plugin.tenant_id } },
+  const card = el("article", { class: "plugin", dataset: { key, pluginId: plugin.plugin_id, tenant: plugin.tenant_id, identity: plugin.identity } },
     el("h3", {}, text(manifest.label) || plugin.plugin_id, " ",
       el("span", { class: "tag" }, plugin.plugin_id), " ",
       el("span", { class: "tag" }, `tenant ${plugin.tenant_id}`), " ",
@@ -456,7 +464,7 @@ function createEntry(data) {
   const element = el("li", { class: "entry", dataset: { entryId: data.id, kind: data.kind, type: data.type, plugin: data.plugin_id } },
     el("div", { class: "line" },
       el("time", {}, clock),
-      el("span", { class: "kind" }, data.kind === "reverse" ? "◀ reverse" : "▶ dispatch"),
+      el("span", { class: "kind" }, KIND_LABELS[data.kind] || data.kind),
       el("span", { class: "type" }, data.type),
       el("span", { class: "plugin-id" }, data.plugin_id),
       el("span", { class: "answered" }),
