@@ -116,6 +116,23 @@ def test_the_dashboard_shows_a_plugin_invokes_its_tool_and_streams_the_calls(
     )
     assert duration > 0
 
+    # Left open for hours, the page keeps a bounded window: the newest 300 calls, 200 chunks shown per call.
+    kept = page.evaluate(
+        """() => {
+            const base = Math.max(...state.entries.keys()) + 1;
+            for (let i = 0; i < 1000; i++) {
+                upsertEntry({id: base + i, time: Date.now() / 1000, kind: "reverse", type: "llm", plugin_id: "x/y",
+                             request: {}, response: [], done: false});
+                addChunk({id: base + i, chunk: {delta: {message: {content: "word "}}}});
+            }
+            for (let i = 0; i < 1000; i++) addChunk({id: base + 999, chunk: {delta: {message: {content: "w"}}}});
+            const last = document.querySelector(`[data-entry-id="${base + 999}"]`);
+            return {entries: state.entries.size, items: document.querySelectorAll("#entries > li").length,
+                    chunks: last.querySelectorAll(".chunks .chunk").length};
+        }"""
+    )
+    assert kept == {"entries": 300, "items": 300, "chunks": 200}
+
     # The plugin goes away: so does its card.
     plugin.stop()
     expect(card).to_have_count(0)
