@@ -166,6 +166,11 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        # Streamed chunks are small writes: without this, each waits on Nagle and a delayed ACK (~40 ms).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     # -- plumbing
 
     def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
