@@ -14,7 +14,10 @@ from fastapi.responses import JSONResponse
 from dify_mock.host import Host
 from dify_mock.http import cassettes as cassette_routes
 from dify_mock.http import dashboard, dispatch, endpoints, events, files, journal, mock
+from dify_mock.http.inner_api import router as inner_api_router
+from dify_mock.http.transaction import router as transaction_router
 from dify_mock.live import LiveHub
+from dify_mock.runtimes.lifecycle import StartedPlugins
 from dify_mock.runtimes.tcp import start_debug_server, watch_heartbeats
 
 log = logging.getLogger("dify_mock")
@@ -25,10 +28,13 @@ def create_app(host: Host) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         server = await start_debug_server(host)
         watcher = asyncio.create_task(watch_heartbeats(host))
+        started = StartedPlugins(host)
+        await started.start()
         try:
             yield
         finally:
             watcher.cancel()
+            await started.stop()
             server.close()
             for runtime in host.registry.runtimes():
                 runtime.connection.close("dify-mock is stopping")
@@ -44,6 +50,8 @@ def create_app(host: Host) -> FastAPI:
     app.include_router(mock.router)
     app.include_router(mock.guarded)
     app.include_router(dispatch.router)
+    app.include_router(inner_api_router)
+    app.include_router(transaction_router)
     app.include_router(cassette_routes.router)
     app.include_router(files.router)
     app.include_router(files.guarded)

@@ -20,6 +20,7 @@ from dify_mock.config import (
     settings_from_arguments,
 )
 from dify_mock.journal_cli import add_journal_parser
+from dify_mock.run_cli import add_run_parser
 
 if TYPE_CHECKING:
     import httpx
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the mock: HTTP API and remote-debug TCP")
     add_serve_arguments(serve, os.environ)
     serve.set_defaults(run=run_serve)
+    add_run_parser(commands)
 
     invoke = commands.add_parser("invoke", help="invoke a connected plugin and print what it streams")
     invoke.add_argument("--url", default=os.environ.get("DIFY_MOCK_URL", "http://127.0.0.1:5002"))

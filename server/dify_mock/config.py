@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dify_mock.config_file import AnswerConfig, ConfigFileError, load_config_file
-from dify_mock.protocol.framing import DEFAULT_MAX_LINE_BYTES
+from dify_mock.protocol.framing import DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_LINE_BYTES
+from dify_mock.runtimes.specs import PluginLaunch, ServerlessPlugin, SpecError, parse_serverless
 
 DEFAULT_TENANT = "default"
+INNER_API_STREAMS = ("auto", "frames", "sse")
 DEFAULT_MAX_UPLOAD_BYTES = 15 * 1024 * 1024  # Dify's UPLOAD_FILE_SIZE_LIMIT
 
 
@@ -43,6 +45,12 @@ class Settings:
     invoke_timeout: float = 600.0
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     log_level: str = "info"
+    launches: tuple[PluginLaunch, ...] = ()  # plugin processes `dify-mock run` starts and supervises
+    serverless: tuple[ServerlessPlugin, ...] = ()
+    inner_api_key: str | None = None  # the X-Inner-Api-Key a dify-plugin-daemon sends; None: any key
+    inner_api_stream: str = "auto"  # auto: frames, SSE when the client asks for text/event-stream; frames; sse
+    inner_api_max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    transaction_keepalive: float = 25.0  # seconds between keep-alive lines on a long serverless reverse call
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     files_url: str | None = None  # the mock's address as plugins reach it; None: http://<host>:<port>
     journal_max_entries: int = 10_000
@@ -80,6 +88,11 @@ class Settings:
         for path in self.fixtures:
             if not path.exists():
                 raise ConfigError(f"fixture path {path} does not exist")
+        for plugin in self.serverless:
+            if plugin.folder is not None and not (plugin.folder / "manifest.yaml").is_file():
+                raise ConfigError(f"--serverless {plugin.plugin_id}: {plugin.folder} has no manifest.yaml")
+        if self.inner_api_stream not in INNER_API_STREAMS:
+            raise ConfigError(f"--inner-api-stream must be one of {', '.join(INNER_API_STREAMS)}")
         if self.replay_dir is not None and not self.replay_dir.is_dir():
             raise ConfigError(f"--replay {self.replay_dir}: no such folder of cassettes")
 
@@ -203,6 +216,37 @@ def add_serve_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, s
     )
     parser.add_argument("--log-level", default=env("DIFY_MOCK_LOG_LEVEL", "info"))
     parser.add_argument(
+        "--serverless",
+        action="append",
+        default=[item for item in env("DIFY_MOCK_SERVERLESS", "").split(",") if item.strip()],
+        metavar="AUTHOR/NAME=URL[@FOLDER]",
+        help="a plugin running with INSTALL_METHOD=serverless at URL (repeatable); FOLDER: where its declarations are",
+    )
+    parser.add_argument(
+        "--inner-api-key",
+        default=env("DIFY_MOCK_INNER_API_KEY") or env("INNER_API_KEY_FOR_PLUGIN"),
+        help="the X-Inner-Api-Key a real dify-plugin-daemon must send to /inner/api (Dify's INNER_API_KEY_FOR_PLUGIN)",
+    )
+    parser.add_argument(
+        "--inner-api-stream",
+        choices=INNER_API_STREAMS,
+        default=env("DIFY_MOCK_INNER_API_STREAM", "auto"),
+        help="streaming inner API routes: length-prefixed frames (current daemons), server-sent events (daemons "
+        "before June 2025), or auto: frames unless the client asks for text/event-stream",
+    )
+    parser.add_argument(
+        "--inner-api-max-frame-bytes",
+        type=int,
+        default=int(env("DIFY_MOCK_INNER_API_MAX_FRAME_BYTES", str(DEFAULT_MAX_FRAME_BYTES))),
+        help="the largest inner API frame to send (the daemon's RESPONSE_MAX_BUFFER_SIZE)",
+    )
+    parser.add_argument(
+        "--transaction-keepalive",
+        type=float,
+        default=float(env("DIFY_MOCK_TRANSACTION_KEEPALIVE", "25")),
+        help="seconds between keep-alive lines on a long serverless reverse call",
+    )
+    parser.add_argument(
         "--max-upload-bytes",
         type=int,
         default=int(env("DIFY_MOCK_MAX_UPLOAD_BYTES", str(DEFAULT_MAX_UPLOAD_BYTES))),
@@ -230,7 +274,15 @@ def _answer_config(path: Path | None) -> AnswerConfig:
         raise ConfigError(str(error)) from None
 
 
+def _serverless(values: Sequence[str]) -> tuple[ServerlessPlugin, ...]:
+    try:
+        return tuple(parse_serverless(value) for value in values)
+    except SpecError as error:
+        raise ConfigError(str(error)) from None
+
+
 def settings_from_arguments(arguments: argparse.Namespace) -> Settings:
+    answers = _answer_config(arguments.config)
     settings = Settings(
         host=arguments.host,
         port=arguments.port,
@@ -240,7 +292,7 @@ def settings_from_arguments(arguments: argparse.Namespace) -> Settings:
         fixtures=tuple(arguments.fixtures),
         strict=arguments.strict,
         config_file=arguments.config,
-        answers=_answer_config(arguments.config),
+        answers=answers,
         record_dir=arguments.record,
         replay_dir=arguments.replay,
         cassette=arguments.cassette or None,
@@ -251,6 +303,12 @@ def settings_from_arguments(arguments: argparse.Namespace) -> Settings:
         invoke_timeout=arguments.invoke_timeout,
         max_line_bytes=arguments.max_line_bytes,
         log_level=arguments.log_level,
+        serverless=_serverless(arguments.serverless)
+        + answers.serverless_plugins(arguments.config.parent if arguments.config else Path()),
+        inner_api_key=arguments.inner_api_key or None,
+        inner_api_stream=arguments.inner_api_stream,
+        inner_api_max_frame_bytes=arguments.inner_api_max_frame_bytes,
+        transaction_keepalive=arguments.transaction_keepalive,
         max_upload_bytes=arguments.max_upload_bytes,
         files_url=arguments.files_url or None,
         journal_max_entries=arguments.journal_max_entries,

@@ -12,17 +12,19 @@ chain:
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dify_mock.answers.faults import MODEL_INVOKE_TYPES, Fault, Latency
 from dify_mock.endpoints import HookConfig
+from dify_mock.runtimes.specs import ServerlessPlugin, SpecError, parse_serverless
 
 FIXTURES, REPLAY, BUILTIN = "fixtures", "replay", "builtin"
 RESERVED_LINKS = (FIXTURES, REPLAY, BUILTIN)
@@ -124,6 +126,14 @@ class CassetteConfig(BaseModel):
     )
 
 
+def _serverless_entry(entry: str) -> str:
+    try:
+        parse_serverless(entry)
+    except SpecError as error:
+        raise ValueError(str(error).removeprefix("--serverless ")) from None
+    return entry
+
+
 class AnswerConfig(BaseModel):
     """Everything in the config file; an empty file means the default chain for every type."""
 
@@ -146,6 +156,20 @@ class AnswerConfig(BaseModel):
         default_factory=list,
         description="Endpoint hooks made at every start, with stable URLs: plugin_id, name, settings, hook_id.",
     )
+    serverless: list[Annotated[str, AfterValidator(_serverless_entry)]] = Field(
+        default_factory=list,
+        description="Serverless plugins, as --serverless takes them: AUTHOR/NAME=URL, or AUTHOR/NAME=URL@FOLDER "
+        "to read the plugin's declarations from its folder (relative to this file).",
+    )
+
+    def serverless_plugins(self, relative_to: Path) -> tuple[ServerlessPlugin, ...]:
+        plugins = []
+        for entry in self.serverless:
+            plugin = parse_serverless(entry)
+            if plugin.folder is not None and not plugin.folder.is_absolute():
+                plugin = dataclasses.replace(plugin, folder=relative_to / plugin.folder)
+            plugins.append(plugin)
+        return tuple(plugins)
 
     @field_validator("backends")
     @classmethod

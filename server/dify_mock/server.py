@@ -14,6 +14,7 @@ from dify_mock.answers.rules import RuleBook
 from dify_mock.app import create_app
 from dify_mock.config import Settings
 from dify_mock.host import Host, build_host
+from dify_mock.runtimes.lifecycle import describe_started
 
 log = logging.getLogger("dify_mock")
 
@@ -51,6 +52,7 @@ def banner(host: Host) -> str:
     if settings.strict:
         lines.append("--strict: a reverse call that no rule answers fails.")
     lines.extend(host.chain.describe())
+    lines.extend(describe_started(settings))
     return "\n".join(lines)
 
 

@@ -1,12 +1,17 @@
-"""How messages are cut into bytes: newline JSON (TCP, stdio) and server-sent events (dispatch API)."""
+"""How messages are cut into bytes: newline JSON (TCP, stdio, serverless), server-sent events (dispatch API) and
+the length-prefixed frames of Dify's inner API."""
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 from dify_mock.protocol.messages import dumps
 
 DEFAULT_MAX_LINE_BYTES = 32 * 1024 * 1024
+DEFAULT_MAX_FRAME_BYTES = 30 * 1024 * 1024  # the daemon's RESPONSE_MAX_BUFFER_SIZE
+FRAME_MAGIC = 0x0F
+FRAME_HEADER_LENGTH = 10  # the data length (uint32) and 6 reserved bytes
 
 
 class LineTooLong(ValueError):
@@ -63,3 +68,20 @@ def json_line(value: Any) -> bytes:
 
 def sse_event(value: Any) -> bytes:
     return b"data: " + dumps(value).encode() + b"\n\n"
+
+
+def transaction_line(value: Any) -> bytes:
+    """One host -> plugin envelope in a serverless transaction answer: the daemon ends each with a blank line."""
+    return dumps(value).encode() + b"\n\n"
+
+
+class FrameTooLarge(ValueError):
+    """A payload over the frame limit: the daemon would drop the whole stream on reading its header."""
+
+
+def length_prefixed_frame(payload: bytes, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> bytes:
+    """Dify's `length_prefixed_response` frame: magic, reserved, header length, then a 10-byte header holding the
+    payload length, all little endian, then the payload."""
+    if len(payload) > max_bytes or len(payload) > 0xFFFFFFFF:
+        raise FrameTooLarge(f"a frame of {len(payload)} bytes is over the limit of {max_bytes} bytes")
+    return struct.pack("<BBHI6x", FRAME_MAGIC, 0, FRAME_HEADER_LENGTH, len(payload)) + payload

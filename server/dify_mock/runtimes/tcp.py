@@ -15,22 +15,11 @@ from typing import Any, cast
 
 from dify_mock.host import Host
 from dify_mock.protocol.framing import LineSplitter, json_line
-from dify_mock.protocol.messages import (
-    DECLARATION_KINDS,
-    BackwardsInvoke,
-    ProtocolError,
-    SessionMessage,
-    backwards_response,
-    host_envelope,
-    parse_backwards_invoke,
-    parse_plugin_event,
-    parse_register_message,
-    parse_session_message,
-)
+from dify_mock.protocol.messages import DECLARATION_KINDS, ProtocolError, parse_register_message
 from dify_mock.protocol.sdk_releases import LEGACY_REFUSAL, is_bare_key, release_from_manifest
 from dify_mock.redaction import mask_key
-from dify_mock.reverse.service import answer_backwards
-from dify_mock.runtimes.registry import PluginRuntime, Session
+from dify_mock.runtimes.events import PluginEvents
+from dify_mock.runtimes.registry import PluginRuntime
 
 log = logging.getLogger("dify_mock.tcp")
 
@@ -64,7 +53,7 @@ class DebugConnection(asyncio.Protocol):
         self.assets: dict[str, bytearray] = {}
         self.asset_bytes = 0
         self.runtime: PluginRuntime | None = None
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.events: PluginEvents | None = None
         self.handshake_timer: asyncio.TimerHandle | None = None
 
     @property
@@ -222,6 +211,7 @@ class DebugConnection(asyncio.Protocol):
             assets={name: bytes(content) for name, content in self.assets.items()},
             connection=self,
         )
+        self.events = PluginEvents(self.host, self.runtime)
         self.state = "ready"
         self.host.registry.register(self.runtime)
         log.info(
@@ -281,62 +271,8 @@ class DebugConnection(asyncio.Protocol):
     # -- Sessions
 
     def _event(self, line: bytes) -> None:
-        assert self.runtime is not None
-        self.runtime.last_seen = time.monotonic()
-        try:
-            event = parse_plugin_event(line)
-            if event.event == "session":
-                assert event.session_id is not None
-                self._session_message(event.session_id, parse_session_message(event.data))
-            elif event.event == "error":
-                log.warning("plugin %s reported an error: %s", self.runtime.plugin_id, event.data)
-            elif event.event == "log" and isinstance(event.data, dict):
-                log.info("[%s] %s", self.runtime.plugin_id, event.data.get("message"))
-        except ProtocolError as error:
-            log.warning(
-                "plugin %s sent a line that is not a valid message (%s): %.200r",
-                self.runtime.plugin_id,
-                error,
-                line,
-            )
-
-    def _session_message(self, session_id: str, message: SessionMessage) -> None:
-        session = self.host.registry.session(session_id)
-        if message.type == "invoke":
-            self._backwards(session_id, session, message.data)
-        elif session is not None:
-            session.events.put_nowait(message)
-        elif message.type != "end":
-            log.debug("plugin %s wrote to a closed session %s", self.label, session_id)
-
-    def _backwards(self, session_id: str, session: Session | None, data: Any) -> None:
-        try:
-            invoke = parse_backwards_invoke(data)
-        except ProtocolError as error:
-            if session is not None:
-                session.events.put_nowait(
-                    SessionMessage("error", {"error_type": "InvokeDifyError", "message": str(error), "args": {}})
-                )
-            return
-        if session is None:
-            request_id = invoke.backwards_request_id
-            for event in ("error", "end"):
-                text = (
-                    f"session {session_id} is not open: the request it belonged to has finished"
-                    if event == "error"
-                    else ""
-                )
-                self.send(host_envelope(session_id, "backwards_response", backwards_response(request_id, event, text)))
-            return
-        task = asyncio.create_task(self._serve_backwards(session, invoke))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def _serve_backwards(self, session: Session, invoke: BackwardsInvoke) -> None:
-        async for data in answer_backwards(self.host, session, invoke):
-            if self.transport is None or self.transport.is_closing():
-                return
-            self.send(host_envelope(session.session_id, "backwards_response", data, session.fields))
+        assert self.events is not None
+        self.events.line(line)
 
 
 def _checked_manifest(data: Any) -> dict[str, Any]:

@@ -1,0 +1,106 @@
+"""`dify-mock run PLUGIN`: the mock and a plugin together, the plugin run as Dify's daemon runs it.
+
+PLUGIN is a plugin folder, or a `.difypkg` package (unpacked, its requirements installed into a cached environment
+under --data-dir). The local runtime (default) is the daemon's own: a child process over stdin and stdout, with the
+declarations read from the folder; `--runtime remote` starts the same process in remote-debug mode over TCP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dify_mock.answers.rules import FixtureError, RuleBook
+from dify_mock.config import ConfigError, add_serve_arguments, settings_from_arguments
+from dify_mock.runtimes.declarations import DeclarationError, load_plugin_folder
+from dify_mock.runtimes.packages import PackageError, prepare_package
+from dify_mock.runtimes.specs import RUNTIMES, PluginLaunch
+
+PLUGIN_PYTHON_ENV = "DIFY_MOCK_PLUGIN_PYTHON"
+
+
+def add_run_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = commands.add_parser(
+        "run",
+        help="run the mock with a plugin (a folder or a .difypkg), started and kept running as Dify's daemon does",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("plugin", type=Path, metavar="PLUGIN", help="a plugin folder or a .difypkg package")
+    run.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default=os.environ.get("DIFY_MOCK_RUNTIME", "local"),
+        help="local: a child process over stdin/stdout (as the daemon runs plugins); remote: over TCP",
+    )
+    run.add_argument(
+        "--python",
+        help=f"for a folder, the Python that runs the plugin (default ${PLUGIN_PYTHON_ENV}, then FOLDER/.venv); "
+        "for a .difypkg, the Python its environment is made from",
+    )
+    add_serve_arguments(run, os.environ)
+    run.set_defaults(run=run_plugin)
+
+
+def run_plugin(arguments: argparse.Namespace) -> int:
+    from dify_mock.cli import configure_logging
+
+    try:
+        settings = settings_from_arguments(arguments)
+        rules = RuleBook.load(list(settings.fixtures))
+        launch = prepare_launch(arguments.plugin, arguments.runtime, arguments.python, settings.data_dir)
+    except (ConfigError, FixtureError, DeclarationError, PackageError) as error:
+        print(f"dify-mock: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    from dify_mock.server import serve
+
+    return serve(dataclasses.replace(settings, launches=(launch,)), rules)
+
+
+def say(text: str) -> None:
+    print(f"dify-mock: {text}", file=sys.stderr, flush=True)
+
+
+def prepare_launch(target: Path, runtime: str, python: str | None, data_dir: Path) -> PluginLaunch:
+    """Checks the plugin can be started at all, so that a mistake is reported before the mock starts."""
+    if target.is_file():
+        package = prepare_package(target, data_dir, python, say)
+        folder, interpreter = package.folder, package.python
+    else:
+        folder, interpreter = target, plugin_python(target, python)
+    load_plugin_folder(folder)  # a folder without a manifest, or with a broken one, stops here with the reason
+    check_sdk(interpreter, folder)
+    return PluginLaunch(folder.resolve(), interpreter, runtime, str(target))
+
+
+def plugin_python(folder: Path, python: str | None) -> str:
+    if python:
+        return python
+    from_environment = os.environ.get(PLUGIN_PYTHON_ENV)
+    if from_environment:
+        return from_environment
+    venv = folder / ".venv" / "bin" / "python"
+    return str(venv.absolute()) if venv.exists() else sys.executable
+
+
+def check_sdk(python: str, folder: Path) -> None:
+    try:
+        found = subprocess.run(
+            [python, "-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec('dify_plugin') is None)"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise PackageError(f"cannot run {python}: {error}") from None
+    if found.returncode != 0:
+        raise PackageError(
+            f"{python} cannot import dify_plugin, so it cannot run {folder}: install the plugin's requirements "
+            f"into {folder / '.venv'}, pass --python (or set {PLUGIN_PYTHON_ENV}), or run its .difypkg, whose "
+            "requirements are installed for you"
+        )
