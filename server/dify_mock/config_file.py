@@ -61,6 +61,11 @@ class BackendConfig(BaseModel):
         description="Serve only calls for these providers (the full name or its last part, e.g. openai); "
         "others fall through to the next link.",
     )
+    only_models: list[str] | None = Field(
+        default=None,
+        description="Serve only calls for these models (the plugin's names; * is a wildcard, e.g. gpt-4o*); "
+        "others fall through to the next link.",
+    )
     model_types: list[str] | None = Field(
         default=None, description="Serve only these model types; others fall through. Default: all it can."
     )

@@ -138,3 +138,22 @@ def test_structured_output_that_is_not_a_json_object_is_refused():
     list(translator.feed(stream_chunk({"content": json.dumps([1])}, "stop")))
     with pytest.raises(MalformedAnswer, match="not a JSON object"):
         translator.finish()
+
+
+def test_a_backend_serves_only_its_types_providers_and_models():
+    from dify_mock.answers.openai import OpenAIBackend
+    from dify_mock.config_file import BackendConfig
+    from dify_mock.reverse.call import ReverseCall
+
+    backend = OpenAIBackend(
+        "b",
+        BackendConfig(type="openai", base_url="http://x/v1", providers=["openai"], only_models=["gpt-4o*"]),
+    )
+
+    def serves(invoke_type: str, provider: str, model: str) -> bool:
+        return backend.serves(ReverseCall(invoke_type, {"provider": provider, "model": model}, "t", "p", "u", "s"))
+
+    assert serves("llm", "langgenius/openai/openai", "gpt-4o-mini")
+    assert not serves("llm", "langgenius/anthropic/anthropic", "gpt-4o-mini")
+    assert not serves("llm", "openai", "o3-mini")
+    assert not serves("system_summary", "openai", "gpt-4o")

@@ -8,6 +8,7 @@ scrubbed from anything the backend said.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import time
@@ -322,6 +323,11 @@ class OpenAIBackend:
 
     def serves(self, call: ReverseCall) -> bool:
         if call.invoke_type not in self.config.serves_types():
+            return False
+        only = self.config.only_models
+        if only is not None and not any(
+            fnmatch.fnmatchcase(str(call.request.get("model") or ""), name) for name in only
+        ):
             return False
         providers = self.config.providers
         if providers is None:
