@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -163,9 +163,13 @@ class DifyMock:
         self.server.stop()
 
 
+PATHS: Literal["paths"] = "paths"
+BOOL: Literal["bool"] = "bool"
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addini("dify_mock_fixtures", "fixture files or folders every dify_mock loads", type="paths", default=[])
-    parser.addini("dify_mock_strict", "fail reverse calls that no rule answers", type="bool", default=False)
+    parser.addini("dify_mock_fixtures", "fixture files or folders every dify_mock loads", type=PATHS, default=[])
+    parser.addini("dify_mock_strict", "fail reverse calls that no rule answers", type=BOOL, default=False)
     parser.addini("dify_plugin_path", "the plugin folder the dify_plugin fixture starts", default="")
     parser.addini(
         "dify_plugin_python", "the Python (with dify-plugin installed) that runs plugins; default: see docs", default=""
