@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +46,18 @@ def capture_registration(plugin: Path, python: str, timeout: float = 30.0) -> li
         connection.settimeout(timeout)
         buffer = b""
         with connection:
-            while not messages or messages[-1].get("type") != "end":
+            deadline = time.monotonic() + timeout
+            while not any(message.get("type") == "end" for message in messages):
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{plugin.name} sent no `end` within {timeout} s: {messages}")
                 data = connection.recv(65536)
                 if not data:
                     raise AssertionError(f"{plugin.name} closed before `end`; output:\n{b''.join(output).decode()}")
                 buffer += data
                 *lines, buffer = buffer.split(b"\n")
                 messages += [json.loads(line) for line in lines if line.strip()]
+        # The first heartbeat may come in the same read as `end`: keep the registration only.
+        messages = messages[: next(i for i, message in enumerate(messages) if message.get("type") == "end") + 1]
     finally:
         listener.close()
         os.killpg(process.pid, signal.SIGKILL)

@@ -179,6 +179,31 @@ def test_unary_routes_answer_one_json_envelope(inner):
     moderation = post(inner, "invoke/moderation", daemon_body("moderation", provider="o", model="m", text="bomb"))
     assert moderation.json() == {"data": {"result": True}, "error": ""}
 
+    documents = [{"content": "a cat", "content_type": "text"}, {"content": "a dog", "content_type": "text"}]
+    multimodal = post(
+        inner,
+        "invoke/multimodal-embedding",
+        daemon_body("multimodal_embedding", provider="p", model="m", documents=documents, input_type="document"),
+    ).json()
+    assert multimodal["error"] == "" and len(multimodal["data"]["embeddings"]) == 2
+    query = {"content": "cat", "content_type": "text"}
+    body = daemon_body("multimodal_rerank", provider="p", model="m", query=query, docs=documents, top_n=2)
+    ranked = post(inner, "invoke/multimodal-rerank", {**body, "score_threshold": 0}).json()["data"]["docs"]
+    assert [doc["index"] for doc in ranked] == [0, 1]
+
+    extractor = post(
+        inner,
+        "invoke/parameter-extractor",
+        daemon_body(
+            "node_parameter_extractor",
+            parameters=[{"name": "city", "type": "string", "options": [], "description": "a city", "required": True}],
+            model={"provider": "openai", "name": "gpt-4o-mini", "mode": "chat", "completion_params": {}},
+            query="weather in Paris tomorrow",
+            instruction="",
+        ),
+    ).json()
+    assert extractor["error"] == "" and "city" in extractor["data"]["outputs"]
+
     summary = post(inner, "invoke/summary", daemon_body("system_summary", text="One. Two. " * 200, instruction=""))
     assert summary.json()["data"]["summary"]
 

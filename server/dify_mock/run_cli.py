@@ -74,6 +74,8 @@ def prepare_launch(target: Path, runtime: str, python: str | None, data_dir: Pat
     else:
         folder, interpreter = target, plugin_python(target, python)
     load_plugin_folder(folder)  # a folder without a manifest, or with a broken one, stops here with the reason
+    if os.sep in interpreter:
+        interpreter = str(Path(interpreter).absolute())  # the plugin runs in its own folder
     check_sdk(interpreter, folder)
     return PluginLaunch(folder.resolve(), interpreter, runtime, str(target))
 

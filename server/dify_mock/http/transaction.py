@@ -51,10 +51,9 @@ async def with_keepalive(items: AsyncIterator[bytes], interval: float) -> AsyncI
             yield item
             pending = asyncio.ensure_future(anext(iterator))
     finally:
-        if not pending.done():
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
+        pending.cancel()  # when the reader went away mid-call; a finished one keeps its outcome
+        with contextlib.suppress(BaseException):
+            await pending  # collects that outcome, so no "exception was never retrieved"
         closer = getattr(iterator, "aclose", None)
         if closer is not None:
             await closer()

@@ -3,6 +3,7 @@ flood held back to a summary instead of drowning the mock's log."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import deque
@@ -26,6 +27,7 @@ class ProcessOutput:
         self.window = 0
         self.in_window = 0
         self.held_back = 0
+        self.summary: asyncio.TimerHandle | None = None
 
     def line(self, level: str, text: str, source: str) -> None:
         """One line of output: kept, then logged and journaled unless the plugin floods its output."""
@@ -42,12 +44,18 @@ class ProcessOutput:
             self.window, self.in_window = second, 0
         room = max(0, LINES_PER_SECOND - self.in_window)
         self.in_window += len(kept)
-        self.held_back += max(0, len(kept) - room)
+        if len(kept) > room:
+            self.held_back += len(kept) - room
+            if self.summary is None:  # say so within a second, even if the plugin then falls silent
+                self.summary = asyncio.get_running_loop().call_later(1.0, self.flush)
         if kept[:room]:
             text = "\n    ".join(kept[:room])
             record_plugin_log(self.host, self.tenant_id, self.plugin_id, level, text, source)
 
     def flush(self) -> None:
+        if self.summary is not None:
+            self.summary.cancel()
+            self.summary = None
         if self.held_back:
             log.warning(
                 "[%s] floods its output: %d more lines held back from the log (more than %d a second); "

@@ -26,6 +26,7 @@ import yaml
 
 MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
 READY = ".dify-mock-ready"
+QUIET_PIP_LINES = ("Processing ", "Requirement already satisfied", "Using cached", "Looking in ", "Obtaining ")
 Say = Callable[[str], None]
 
 
@@ -45,7 +46,7 @@ def prepare_package(package: Path, data_dir: Path, python: str | None, say: Say)
     base = find_python(version, python)
     requirements = folder / "requirements.txt"
     wanted = requirements.read_bytes() if requirements.is_file() else b""
-    venv = data_dir / "venvs" / environment_key(wanted, version)
+    venv = (data_dir / "venvs" / environment_key(wanted, version)).absolute()
     with _locked(venv.with_suffix(".lock")):
         if (venv / READY).is_file():
             say(f"using the cached environment {venv} (same requirements.txt)")
@@ -200,7 +201,8 @@ def _run(command: list[str], what: str, name: str, say: Say) -> None:
         line = line.rstrip()
         if line:
             last.append(line)
-            say(f"  {line}")
+            if not line.lstrip().startswith(QUIET_PIP_LINES):
+                say(f"  {line}")
     code = process.wait()
     if code != 0:
         output = "\n".join(f"    {line}" for line in last) or "    (nothing)"
