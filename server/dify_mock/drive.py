@@ -51,6 +51,7 @@ async def invoke_plugin(
     shown = payload if journal_request is None else journal_request
     entry = host.journal.start("dispatch", action, tenant_id, plugin_id, session.session_id, shown)
     error: str | None = None
+    ended_at: float | None = None
     loop = asyncio.get_running_loop()
     deadline = loop.time() + host.settings.invoke_timeout
     try:
@@ -68,10 +69,11 @@ async def invoke_plugin(
             elif event.type == "error":
                 raise PluginInvokeError(event.data if isinstance(event.data, dict) else {"message": str(event.data)})
             elif event.type == "end":
+                ended_at = session.events.last_arrival
                 return
     except (PluginInvokeError, InvokeTimeout) as failure:
         error = str(failure)
         raise
     finally:
         host.registry.close_session(session)
-        host.journal.finish(entry, answered_by="plugin", error=error)
+        host.journal.finish(entry, answered_by="plugin", error=error, ended_at=ended_at)

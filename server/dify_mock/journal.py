@@ -88,8 +88,15 @@ class Journal:
         self._notify("started", entry)
         return entry
 
-    def finish(self, entry: JournalEntry, answered_by: str | None = None, error: str | None = None) -> None:
-        entry.duration_ms = round((perf_counter() - entry._started) * 1000, 3)
+    def finish(
+        self,
+        entry: JournalEntry,
+        answered_by: str | None = None,
+        error: str | None = None,
+        ended_at: float | None = None,
+    ) -> None:
+        """`ended_at` (a perf_counter reading) is when the answer was complete, if earlier than now."""
+        entry.duration_ms = round(((ended_at or perf_counter()) - entry._started) * 1000, 3)
         if answered_by is not None:
             entry.answered_by = answered_by
         entry.error = error

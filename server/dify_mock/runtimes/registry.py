@@ -69,6 +69,16 @@ class PluginRuntime:
         }
 
 
+class SessionEvents(asyncio.Queue["SessionMessage | SessionClosed"]):
+    """A session's inbox; remembers when the newest message arrived, so timings end at the wire, not at the reader."""
+
+    last_arrival: float = 0.0
+
+    def put_nowait(self, item: SessionMessage | SessionClosed) -> None:
+        self.last_arrival = time.perf_counter()
+        super().put_nowait(item)
+
+
 @dataclass(eq=False)
 class Session:
     session_id: str
@@ -77,7 +87,7 @@ class Session:
     action: str
     user_id: str
     fields: dict[str, Any]
-    events: asyncio.Queue[SessionMessage | SessionClosed] = field(default_factory=asyncio.Queue)
+    events: SessionEvents = field(default_factory=SessionEvents)
 
 
 RegistryListener = Callable[[str, PluginRuntime], None]
