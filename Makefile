@@ -55,8 +55,10 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
+# The tests mostly wait on plugin processes and sockets: two workers per core keep a 2-core CI machine busy.
+TEST_WORKERS ?= 4
 unit: setup $(foreach release,$(COMPAT_CI_RELEASES),.venv-compat/$(release)/.installed)
-	DIFY_MOCK_PLUGIN_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python $(VENV)/bin/pytest -q
+	DIFY_MOCK_PLUGIN_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=10
 
 test: lint typecheck unit
 
