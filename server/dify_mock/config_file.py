@@ -25,6 +25,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from dify_mock.answers.faults import MODEL_INVOKE_TYPES, Fault, Latency
 from dify_mock.endpoints import HookConfig
 from dify_mock.runtimes.specs import ServerlessPlugin, SpecError, parse_serverless
+from dify_mock.yaml_lines import line_of
 
 FIXTURES, REPLAY, BUILTIN = "fixtures", "replay", "builtin"
 RESERVED_LINKS = (FIXTURES, REPLAY, BUILTIN)
@@ -313,18 +314,7 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
 
 
 def _line(root: yaml.Node | None, loc: list[int | str]) -> str:
-    node, line = root, None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            entry = next((item for item in node.value if item[0].value == str(part)), None)
-            if entry is None:
-                break
-            line, node = entry[0].start_mark.line + 1, entry[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
+    line = line_of(root, loc)
     return f":{line}" if line is not None else ""
 
 

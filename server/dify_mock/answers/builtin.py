@@ -19,6 +19,7 @@ from typing import Any
 from dify_mock.answers.audio import AudioError, inspect_audio
 from dify_mock.answers.builtin_apps import builtin_app, builtin_fetch_app
 from dify_mock.answers.builtin_nodes import builtin_parameter_extractor, builtin_question_classifier
+from dify_mock.answers.prompts import message_text
 from dify_mock.answers.replies import (
     EmbeddingReply,
     JsonToolMessage,
@@ -55,20 +56,7 @@ def last_user_text(prompt_messages: list[dict[str, Any]]) -> str:
     """The text of the last user message: a string content, or its text parts joined by newlines."""
     for message in reversed(prompt_messages):
         if isinstance(message, dict) and message.get("role") == "user":
-            return _message_text(message)
-    return ""
-
-
-def _message_text(message: dict[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(
-            part["data"]
-            for part in content
-            if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("data"), str)
-        )
+            return message_text(message)
     return ""
 
 
@@ -123,7 +111,7 @@ def _tool_to_call(request: dict[str, Any], messages: list[dict[str, Any]]) -> di
 
 def _answer_text(messages: list[dict[str, Any]], prompt: str) -> str:
     if messages and messages[-1].get("role") == "tool":
-        result = _shorten(_message_text(messages[-1]), 200) or "(empty)"
+        result = _shorten(message_text(messages[-1]), 200) or "(empty)"
         result += "" if result.endswith((".", "!", "?", "…")) else "."
         asked = f' That answers your question, "{_shorten(prompt, 100)}".' if prompt.strip() else ""
         return f"Based on the tool result: {result}{asked}"

@@ -36,7 +36,9 @@ from pydantic import (
 )
 
 from dify_mock.answers.faults import MODEL_INVOKE_TYPES, Fault, Latency
+from dify_mock.answers.prompts import message_text
 from dify_mock.answers.replies import REPLY_MODELS, Reply
+from dify_mock.yaml_lines import line_of
 
 __all__ = [
     "FAMILIES",
@@ -104,27 +106,14 @@ def _messages(request: Request) -> list[Mapping[str, Any]]:
     return [m for m in messages if isinstance(m, Mapping)] if isinstance(messages, list) else []
 
 
-def _message_text(message: Mapping[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(
-            part["data"]
-            for part in content
-            if isinstance(part, Mapping) and part.get("type") == "text" and isinstance(part.get("data"), str)
-        )
-    return ""
-
-
 def _last_user_text(request: Request) -> str | None:
     users = [m for m in _messages(request) if m.get("role") == "user"]
-    return _message_text(users[-1]) if users else None
+    return message_text(users[-1]) if users else None
 
 
 def _system_text(request: Request) -> str | None:
     systems = [m for m in _messages(request) if m.get("role") == "system"]
-    return _message_text(systems[0]) if systems else None
+    return message_text(systems[0]) if systems else None
 
 
 def _tool_names(request: Request) -> list[str]:
@@ -874,7 +863,7 @@ def _build_rules(data: Any, root: yaml.Node | None, source: str, base_dir: Path)
                 where: Loc = (key, i, "reply") if model.reply is not None else (key, i, "replies", j)
                 replies[j], found = _resolve_files(reply, base_dir, where, data, root)
                 problems.extend(found)
-            line = _line(root, (key, i))
+            line = line_of(root, (key, i))
             origin = f"{source}:{line}" if line is not None else f"{source}:{key}[{i}]"
             rule = Rule(
                 model.name,
@@ -947,7 +936,7 @@ def _explain(
             message += " (YAML reads an unquoted date as a date: put it in quotes)"
     else:
         parent, message = path, str(error["msg"])
-    return _line(root, path), f"{_dotted(parent)}: {message}"
+    return line_of(root, path), f"{_dotted(parent)}: {message}"
 
 
 def _present(data: Any, loc: Iterable[str | int]) -> Loc:
@@ -962,26 +951,6 @@ def _present(data: Any, loc: Iterable[str | int]) -> Loc:
             current = current[part]
             path.append(part)
     return tuple(path)
-
-
-def _line(root: yaml.Node | None, path: Loc) -> int | None:
-    """The 1-based line of the key or item at path (or of the deepest part of it that is found)."""
-    if root is None:
-        return None
-    node, line = root, root.start_mark.line + 1
-    for part in path:
-        if isinstance(node, yaml.MappingNode):
-            entries = ((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(part))
-            entry = next(entries, None)
-            if entry is None:
-                break
-            line, node = entry[0].start_mark.line + 1, entry[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
 
 
 def _is_key(node: yaml.Node, part: str | int) -> bool:
