@@ -79,34 +79,28 @@ def mock_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Mock
         print(f"--- end of the dify-mock log ({server.log_path}) ---\n{server.log()[-8000:]}")
 
 
-@pytest.fixture
-def model_caller(mock_server: MockServer, sdk_python: str) -> Iterator[PluginProcess]:
-    """tests/plugins/model_caller, registered with mock_server (plugin id dify-mock-tests/model_caller)."""
-    plugin = mock_server.start_plugin(TEST_PLUGINS / "model_caller", python=sdk_python)
+def _connected(mock_server: MockServer, sdk_python: str, folder: str) -> Iterator[PluginProcess]:
+    plugin = mock_server.start_plugin(TEST_PLUGINS / folder, python=sdk_python)
     try:
         yield plugin
     finally:
         plugin.stop()
         print(f"--- end of the {plugin.plugin_id} output ({plugin.output_path}) ---\n{plugin.output()[-8000:]}")
+
+
+@pytest.fixture
+def model_caller(mock_server: MockServer, sdk_python: str) -> Iterator[PluginProcess]:
+    """tests/plugins/model_caller, registered with mock_server (plugin id dify-mock-tests/model_caller)."""
+    yield from _connected(mock_server, sdk_python, "model_caller")
 
 
 @pytest.fixture
 def simple_agent(mock_server: MockServer, sdk_python: str) -> Iterator[PluginProcess]:
     """tests/plugins/simple_agent, registered with mock_server (plugin id dify-mock-tests/simple_agent)."""
-    plugin = mock_server.start_plugin(TEST_PLUGINS / "simple_agent", python=sdk_python)
-    try:
-        yield plugin
-    finally:
-        plugin.stop()
-        print(f"--- end of the {plugin.plugin_id} output ({plugin.output_path}) ---\n{plugin.output()[-8000:]}")
+    yield from _connected(mock_server, sdk_python, "simple_agent")
 
 
 @pytest.fixture
 def platform_caller(mock_server: MockServer, sdk_python: str) -> Iterator[PluginProcess]:
     """tests/plugins/platform_caller (apps, workflow nodes, file uploads), registered with mock_server."""
-    plugin = mock_server.start_plugin(TEST_PLUGINS / "platform_caller", python=sdk_python)
-    try:
-        yield plugin
-    finally:
-        plugin.stop()
-        print(f"--- end of the {plugin.plugin_id} output ({plugin.output_path}) ---\n{plugin.output()[-8000:]}")
+    yield from _connected(mock_server, sdk_python, "platform_caller")
