@@ -20,13 +20,13 @@ from dify_mock.answers import audio
 from dify_mock.answers.builtin import builtin_reply
 from dify_mock.answers.cassettes import Cassettes, Recording
 from dify_mock.answers.faults import Fault, FaultHooks, Latency, shape
-from dify_mock.answers.openai import OpenAIBackend
 from dify_mock.answers.render import Chunk, render
 from dify_mock.answers.replies import Reply
 from dify_mock.config_file import BUILTIN, FIXTURES, REPLAY, AnswerConfig
 from dify_mock.reverse.call import ReverseCall, ReverseError
 
 if TYPE_CHECKING:
+    from dify_mock.answers.openai import OpenAIBackend
     from dify_mock.config import Settings
     from dify_mock.host import Host
 
@@ -46,7 +46,11 @@ class AnswerChain:
         self.config = config
         self.cassettes = cassettes
         self.invoke_timeout = invoke_timeout
-        self.backends = {name: OpenAIBackend(name, backend) for name, backend in config.backends.items()}
+        self.backends: dict[str, OpenAIBackend] = {}
+        if config.backends:
+            from dify_mock.answers.openai import OpenAIBackend  # httpx weighs on the time to ready
+
+            self.backends = {name: OpenAIBackend(name, backend) for name, backend in config.backends.items()}
         self.cassettes.secrets = tuple(secret for b in self.backends.values() if (secret := b.secret()))
 
     @classmethod

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-
-import httpx
+from typing import TYPE_CHECKING
 
 from dify_mock.config import Settings
 from dify_mock.host import Host
-from dify_mock.runtimes.declarations import DeclarationError, load_plugin_folder
 from dify_mock.runtimes.registry import PluginRuntime
-from dify_mock.runtimes.serverless import ServerlessError, check_health, serverless_runtime
-from dify_mock.runtimes.supervisor import PluginSupervisor
+
+if TYPE_CHECKING:
+    import httpx
+
+    from dify_mock.runtimes.supervisor import PluginSupervisor
 
 log = logging.getLogger("dify_mock.runtimes")
 
@@ -27,6 +28,13 @@ class StartedPlugins:
         self.tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        # Imported here: most runs start no plugin, and these modules weigh on the time to ready.
+        import httpx
+
+        from dify_mock.runtimes.declarations import DeclarationError, load_plugin_folder
+        from dify_mock.runtimes.serverless import ServerlessError, check_health, serverless_runtime
+        from dify_mock.runtimes.supervisor import PluginSupervisor
+
         settings = self.host.settings
         for launch in settings.launches:
             try:
