@@ -6,10 +6,8 @@ The server is tests/openai_standin.py started as a subprocess; nothing here mock
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import socket
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ import miniaudio
 import pytest
 import yaml
 from dify_mock.testing import MockServer, PluginError, PluginProcess
+from model_caller_calls import result, wav_bytes
 from openai_standin import StandIn
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -77,23 +76,6 @@ def running(
         print(f"--- dify-mock log ({server.log_path}) ---\n{server.log()[-6000:]}")
 
 
-def result(mock: MockServer, plugin: PluginProcess, tool: str, **parameters: Any) -> Any:
-    messages = mock.invoke_tool(plugin.plugin_id, "model_caller", tool, parameters)
-    found = [m["message"]["json_object"] for m in messages if m["type"] == "json"]
-    assert found, f"{tool} yielded no json message: {messages}"
-    return found[0]
-
-
-def wav_bytes(seconds: float = 0.3, rate: int = 8000) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(b"\x00\x10" * int(seconds * rate))
-    return buffer.getvalue()
-
-
 def assert_key_nowhere(mock: MockServer, *files: Path) -> None:
     journal = json.dumps(mock.journal())
     assert KEY not in journal
@@ -113,7 +95,7 @@ def every_call(mock: MockServer, plugin: PluginProcess) -> dict[str, Any]:
         "embed": result(mock, plugin, "embed", texts="first text\nsecond text"),
         "rerank": result(mock, plugin, "rerank", query="cats", docs="dogs bark\ncats purr\ncats and dogs", top_n=2),
         "tts": result(mock, plugin, "tts", text="Hello from the stand-in", voice="alloy"),
-        "speech2text": result(mock, plugin, "speech2text", audio_hex=wav_bytes().hex()),
+        "speech2text": result(mock, plugin, "speech2text", audio_hex=wav_bytes(0.3).hex()),
         "moderation": result(mock, plugin, "moderation", text="something dangerous"),
     }
 
@@ -139,7 +121,8 @@ def test_every_model_type_is_answered_by_the_live_backend(standin, tmp_path, sdk
         audio = b"".join(bytes.fromhex(chunk) for chunk in answers["tts"]["chunks"])
         assert miniaudio.decode(audio).duration > 0.3
         assert (
-            answers["speech2text"]["text"] == f"transcribed {len(wav_bytes())} bytes of audio.wav with standin-whisper"
+            answers["speech2text"]["text"]
+            == f"transcribed {len(wav_bytes(0.3))} bytes of audio.wav with standin-whisper"
         )
         assert answers["moderation"]["flagged"] is True
         # the stand-in flags "dangerous", the built-in answer flags "bomb": this answer came from the backend

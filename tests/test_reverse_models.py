@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import json
 import math
-import wave
 from typing import Any
 
 import miniaudio
 import pytest
-from dify_mock.testing import MockServer, PluginError, PluginProcess
+from dify_mock.testing import MockServer, PluginError
+from model_caller_calls import result, wav_bytes
 
 PROVIDER = "model_caller"
-
-
-def result(mock: MockServer, plugin: PluginProcess, tool: str, **parameters: Any) -> Any:
-    """The JSON message the model_caller tool yields."""
-    messages = mock.invoke_tool(plugin.plugin_id, PROVIDER, tool, parameters)
-    found = [m["message"]["json_object"] for m in messages if m["type"] == "json"]
-    assert found, f"{tool} yielded no json message: {messages}"
-    return found[0]
 
 
 def cosine(a: list[float], b: list[float]) -> float:
@@ -164,18 +155,8 @@ def test_tts_streams_chunks_that_each_play_as_mp3(mock_server, model_caller):
         assert decoded.num_frames > 0 and decoded.duration > 0.1
 
 
-def wav_bytes(seconds: float = 0.5, rate: int = 8000) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(b"\x00\x10" * int(seconds * rate))
-    return buffer.getvalue()
-
-
 def test_speech2text_reads_wav_and_mp3_and_refuses_what_is_not_audio(mock_server, model_caller):
-    assert "wav" in result(mock_server, model_caller, "speech2text", audio_hex=wav_bytes().hex())["text"]
+    assert "wav" in result(mock_server, model_caller, "speech2text", audio_hex=wav_bytes(0.5).hex())["text"]
     spoken = result(mock_server, model_caller, "tts", text="round trip works", voice="alloy")["chunks"]
     assert result(mock_server, model_caller, "speech2text", audio_hex=spoken[0])["text"] == "round trip works"
     with pytest.raises(PluginError) as failure:
