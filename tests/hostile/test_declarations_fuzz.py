@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dify_mock.protocol.messages import REGISTER_TYPES
 from dify_mock.testing import MockServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,20 +19,7 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
     max_leaves=12,
 )
-declaration_types = st.sampled_from(
-    [
-        "manifest_declaration",
-        "tool_declaration",
-        "model_declaration",
-        "endpoint_declaration",
-        "agent_strategy_declaration",
-        "datasource_declaration",
-        "trigger_declaration",
-        "asset_chunk",
-        "handshake",
-        "bogus",
-    ]
-)
+declaration_types = st.sampled_from([*REGISTER_TYPES, "bogus"])
 messages = st.one_of(
     st.fixed_dictionaries({"type": declaration_types, "data": json_values}).map(lambda m: json.dumps(m).encode()),
     st.binary(max_size=100).filter(lambda b: b"\n" not in b),

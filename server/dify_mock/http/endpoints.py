@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import binascii
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 from dify_mock.drive import InvokeTimeout, PluginInvokeError, invoke_plugin
 from dify_mock.endpoints import (
     Hook,
+    HookStore,
     endpoint_declaration,
     mask_settings,
     secret_setting_names,
@@ -377,31 +378,29 @@ async def _target(tenant_id: str, request: Request) -> tuple[dict[str, Any], Hoo
     return body, hook
 
 
-@router.post("/plugin/{tenant_id}/endpoint/enable", response_model=None)
-async def enable_endpoint(tenant_id: str, request: Request) -> JSONResponse | dict[str, Any]:
+async def _change(
+    tenant_id: str, request: Request, change: Callable[[HookStore, Hook], Any]
+) -> JSONResponse | dict[str, Any]:
     target = await _target(tenant_id, request)
     if isinstance(target, JSONResponse):
         return target
-    get_host(request).hooks.set_enabled(target[1], True)
+    change(get_host(request).hooks, target[1])
     return envelope(True)
+
+
+@router.post("/plugin/{tenant_id}/endpoint/enable", response_model=None)
+async def enable_endpoint(tenant_id: str, request: Request) -> JSONResponse | dict[str, Any]:
+    return await _change(tenant_id, request, lambda hooks, hook: hooks.set_enabled(hook, True))
 
 
 @router.post("/plugin/{tenant_id}/endpoint/disable", response_model=None)
 async def disable_endpoint(tenant_id: str, request: Request) -> JSONResponse | dict[str, Any]:
-    target = await _target(tenant_id, request)
-    if isinstance(target, JSONResponse):
-        return target
-    get_host(request).hooks.set_enabled(target[1], False)
-    return envelope(True)
+    return await _change(tenant_id, request, lambda hooks, hook: hooks.set_enabled(hook, False))
 
 
 @router.post("/plugin/{tenant_id}/endpoint/remove", response_model=None)
 async def remove_endpoint(tenant_id: str, request: Request) -> JSONResponse | dict[str, Any]:
-    target = await _target(tenant_id, request)
-    if isinstance(target, JSONResponse):
-        return target
-    get_host(request).hooks.remove(target[1])
-    return envelope(True)
+    return await _change(tenant_id, request, lambda hooks, hook: hooks.remove(hook))
 
 
 @router.post("/plugin/{tenant_id}/endpoint/update", response_model=None)
