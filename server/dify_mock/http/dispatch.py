@@ -191,7 +191,19 @@ async def dispatch(
     chunks = invoke_plugin(host, tenant_id, x_plugin_id, access_type, action, data, user_id, fields)
     if route in PLAIN_JSON_ROUTES:
         return await _first_as_json(chunks)
-    return StreamingResponse(_events(chunks), media_type="text/event-stream")
+    events = _events(chunks)
+    # Headers wait for the first event: the plugin is already working on the request while they are written and
+    # the client parses them, and a client that only gets a header cannot compete with the plugin for the CPU.
+    first = await anext(events, None)
+    return StreamingResponse(_after(first, events), media_type="text/event-stream")
+
+
+async def _after(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first is None:
+        return
+    yield first
+    async for event in rest:
+        yield event
 
 
 async def _events(chunks: AsyncIterator[Any]) -> AsyncIterator[bytes]:
