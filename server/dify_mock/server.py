@@ -63,6 +63,7 @@ async def run(host: Host) -> None:
         port=host.settings.port,
         log_config=None,
         access_log=False,
+        proxy_headers=False,
         lifespan="on",
         http="httptools",
         timeout_graceful_shutdown=3,
