@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,14 +129,17 @@ def wait_until(what: str, ready: Callable[[], bool], process: subprocess.Popen[b
     raise BenchError(f"{what}: not ready after {START_TIMEOUT:.0f} s\n{tail(log)}")
 
 
-def start_mock(workdir: Path, attempts: int = 3) -> tuple[subprocess.Popen[bytes], int, int]:
-    """Start dify-mock on free ports and wait for /health/check; new ports if another process took ours."""
+def start_mock(
+    workdir: Path, attempts: int = 3, extra_args: Sequence[str] = ()
+) -> tuple[subprocess.Popen[bytes], int, int]:
+    """Start dify-mock on free ports and wait for /health/check; new ports if another process took ours.
+    `extra_args` go at the end of the `serve` command line."""
     log = workdir / "mock.log"
     for attempt in range(1, attempts + 1):
         port, debug_port = free_port(), free_port()
         command = [sys.executable, "-m", "dify_mock", "serve", "--host", "127.0.0.1", "--port", str(port)]
         command += ["--debug-port", str(debug_port), "--key", f"{KEY}={TENANT}", "--data-dir", str(workdir / "data")]
-        command += ["--log-level", "warning"]
+        command += ["--log-level", "warning", *extra_args]
         with log.open("wb") as output:
             server = subprocess.Popen(
                 command,
