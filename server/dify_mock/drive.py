@@ -52,15 +52,15 @@ async def invoke_plugin(
     entry = host.journal.start("dispatch", action, tenant_id, plugin_id, session.session_id, shown)
     error: str | None = None
     ended_at: float | None = None
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + host.settings.invoke_timeout
+    # One timer per call puts this marker in the session's inbox (a timeout per awaited chunk costs a timer each).
+    expired = SessionClosed("InvokeTimeout", f"killed by timeout after {host.settings.invoke_timeout:g} s")
+    timer = asyncio.get_running_loop().call_later(host.settings.invoke_timeout, session.events.put_nowait, expired)
     try:
         runtime.connection.send(host_envelope(session.session_id, "request", payload, fields))
         while True:
-            try:
-                event = await asyncio.wait_for(session.events.get(), deadline - loop.time())
-            except TimeoutError:
-                raise InvokeTimeout(f"killed by timeout after {host.settings.invoke_timeout:g} s") from None
+            event = await session.events.get()
+            if event is expired:
+                raise InvokeTimeout(expired.message)
             if isinstance(event, SessionClosed):
                 raise PluginInvokeError({"error_type": event.error_type, "message": event.message, "args": {}})
             if event.type == "stream":
@@ -75,5 +75,6 @@ async def invoke_plugin(
         error = str(failure)
         raise
     finally:
+        timer.cancel()
         host.registry.close_session(session)
         host.journal.finish(entry, answered_by="plugin", error=error, ended_at=ended_at)
