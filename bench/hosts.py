@@ -59,8 +59,7 @@ class Connection(asyncio.Protocol):
                 self.host.on_message(self, message, now)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.host.active is self:
-            self.host.fail_calls(ConnectionError("the plugin closed the connection"))
+        self.host.on_connection_lost(self)
 
 
 class ReferenceHost:
@@ -103,6 +102,10 @@ class ReferenceHost:
             if not call.done.done():
                 call.done.set_exception(error)
 
+    def on_connection_lost(self, connection: Connection) -> None:
+        if connection is self.active:
+            self.fail_calls(ConnectionError("the plugin closed the connection"))
+
     def on_message(self, connection: Connection, message: dict[str, Any], now: float) -> None:
         if connection.state == "handshake":  # a wrong key is ignored rather than refused (protocol.md 9.2)
             valid = message.get("type") == "handshake" and message.get("data", {}).get("key") == self.key
@@ -132,6 +135,9 @@ class ReferenceHost:
             del self.calls[session_id]
             call.done.set_result(now)
 
+    def _connection_for(self, session_id: str) -> Connection | None:
+        return self.active
+
     def _send(self, session_id: str, event: str, data: dict[str, Any]) -> None:
         envelope = {
             "session_id": session_id,
@@ -143,8 +149,9 @@ class ReferenceHost:
             "event": event,
             "data": data,
         }
-        assert self.active is not None and self.active.transport is not None
-        self.active.transport.write(json.dumps(envelope, separators=(",", ":")).encode() + b"\n")
+        connection = self._connection_for(session_id)
+        assert connection is not None and connection.transport is not None
+        connection.transport.write(json.dumps(envelope, separators=(",", ":")).encode() + b"\n")
 
     def _answer_reverse(self, session_id: str, invoke: dict[str, Any]) -> None:
         reply = {"backwards_request_id": invoke["backwards_request_id"]}
@@ -160,7 +167,11 @@ class ReferenceHost:
 
     async def invoke_tool(self, provider: str, tool: str, parameters: dict[str, Any]) -> tuple[float, ToolCall]:
         """Time one tool call from writing the request to parsing the plugin's `end`, in milliseconds."""
-        session_id = str(uuid.uuid4())
+        return await self._invoke_tool(str(uuid.uuid4()), provider, tool, parameters)
+
+    async def _invoke_tool(
+        self, session_id: str, provider: str, tool: str, parameters: dict[str, Any]
+    ) -> tuple[float, ToolCall]:
         call = ToolCall(asyncio.get_running_loop().create_future())
         self.calls[session_id] = call
         data = {
@@ -177,6 +188,50 @@ class ReferenceHost:
         self._send(session_id, "request", data)
         ended = await call.done
         return (ended - started) * 1000, call
+
+
+class FleetHost(ReferenceHost):
+    """A tuned host for many plugins at once: each registered connection is kept under its plugin id (a plugin that
+    reconnects replaces its old connection), and tool calls run concurrently, each on its plugin's connection."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(tuned=True, key=key)
+        self.plugins: dict[str, Connection] = {}
+        self.routes: dict[str, Connection] = {}  # session id -> the connection its request went to
+
+    def on_message(self, connection: Connection, message: dict[str, Any], now: float) -> None:
+        if connection.state == "ready":
+            if message.get("event") == "session" and self.routes.get(message.get("session_id", "")) is connection:
+                data = message["data"]
+                self._on_session(message["session_id"], data["type"], data["data"], now)
+            return
+        super().on_message(connection, message, now)
+        if connection.state == "ready":
+            self.plugins[f"{connection.manifest.get('author')}/{connection.manifest.get('name')}"] = connection
+
+    def on_connection_lost(self, connection: Connection) -> None:
+        for session_id, routed in list(self.routes.items()):
+            call = self.calls.get(session_id)
+            if routed is connection and call is not None and not call.done.done():
+                call.done.set_exception(ConnectionError("the plugin closed the connection"))
+        for plugin_id, registered in list(self.plugins.items()):
+            if registered is connection:
+                del self.plugins[plugin_id]
+
+    def _connection_for(self, session_id: str) -> Connection | None:
+        return self.routes.get(session_id)
+
+    async def invoke_tool_of(
+        self, plugin_id: str, provider: str, tool: str, parameters: dict[str, Any]
+    ) -> tuple[float, ToolCall]:
+        """invoke_tool on the connection of `plugin_id` (KeyError if it is not registered)."""
+        session_id = str(uuid.uuid4())
+        self.routes[session_id] = self.plugins[plugin_id]
+        try:
+            return await self._invoke_tool(session_id, provider, tool, parameters)
+        finally:
+            del self.routes[session_id]
+            self.calls.pop(session_id, None)
 
 
 def llm_chunks(request: dict[str, Any], stream_chunks: int) -> list[dict[str, Any]]:
