@@ -86,3 +86,17 @@ def test_calls_in_flight_keep_their_own_chunks_in_order(
         assert entry["error"] is None, f"{tag}: {entry['error']}"
         assert check_stream(tag, CHUNKS, entry["response"]) is None, f"{tag}: {entry['response']}"
     assert tags == {tag for _, tag in calls}
+
+
+def _texts(*texts: str) -> list[dict[str, Any]]:
+    return [{"type": "text", "message": {"text": text}, "meta": None} for text in texts]
+
+
+def test_the_check_names_what_went_wrong() -> None:
+    assert check_stream("a", 3, _texts("a:0", "a:1", "a:2")) is None
+    assert "lost 1 of 3: indexes 1" in str(check_stream("a", 3, _texts("a:0", "a:2")))
+    assert "duplicated indexes 1" in str(check_stream("a", 3, _texts("a:0", "a:1", "a:1", "a:2")))
+    assert "index 1 came after 2" in str(check_stream("a", 3, _texts("a:0", "a:2", "a:1")))
+    assert "1 chunks of other calls: b:1" in str(check_stream("a", 3, _texts("a:0", "b:1", "a:1", "a:2")))
+    assert "indexes beyond 2: 3" in str(check_stream("a", 3, _texts("a:0", "a:1", "a:2", "a:3")))
+    assert "chunk 0 is not a sequence text message" in str(check_stream("a", 1, [{"type": "json", "message": {}}]))
