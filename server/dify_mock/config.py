@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dify_mock.answers.cassettes import run_name_problem
 from dify_mock.config_file import AnswerConfig, ConfigFileError, load_config_file
 from dify_mock.protocol.framing import DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_LINE_BYTES
 from dify_mock.runtimes.specs import PluginLaunch, ServerlessPlugin, SpecError, parse_serverless
@@ -95,6 +96,10 @@ class Settings:
             raise ConfigError(f"--inner-api-stream must be one of {', '.join(INNER_API_STREAMS)}")
         if self.replay_dir is not None and not self.replay_dir.is_dir():
             raise ConfigError(f"--replay {self.replay_dir}: no such folder of cassettes")
+        cassette_problem = run_name_problem(self.cassette or self.answers.cassettes.name)
+        if cassette_problem is not None:
+            given = "--cassette" if self.cassette else f"{self.config_file}: cassettes.name"
+            raise ConfigError(f"{given}: {cassette_problem}")
 
 
 def _is_loopback(host: str) -> bool:

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlencode
 
+from dify_mock.disk import write_failure
+
 FILE_ID = re.compile(r"^[0-9a-f]{32}$")
 MIME_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
 LINK_LIFETIME = 3600  # seconds an upload or download URL stays valid
@@ -175,12 +177,18 @@ class FileStore:
             record_part = self.folder / f"{file_id}.json.part"
             record_part.write_text(json.dumps(asdict(stored), ensure_ascii=False), encoding="utf-8")
             os.replace(record_part, self.folder / f"{file_id}.json")
-        except BaseException:
+        except BaseException as error:
             for path in (part_path, data_path, self.folder / f"{file_id}.json.part"):
                 with contextlib.suppress(OSError):
                     path.unlink()
+            if isinstance(error, OSError):
+                problem = self.write_failure(error)
+                raise FileError(507, "insufficient_storage", f"the file was not stored: {problem}") from None
             raise
         return stored
+
+    def write_failure(self, error: OSError) -> str:
+        return write_failure(error, self.folder.parent)
 
     def too_large(self) -> str:
         return f"the file is larger than the upload limit of {self.max_bytes} bytes (--max-upload-bytes)"

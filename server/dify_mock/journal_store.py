@@ -3,12 +3,14 @@
 Writes are queued and committed in batches at most BATCH_SECONDS after an entry finishes (WAL, synchronous=NORMAL):
 a mock that is killed loses at most the entries of that last fraction of a second; a commit survives the process
 but not necessarily a power loss. Reads go through the same queue, so they see every entry finished before them.
-The newest `max_entries` are kept.
+The newest `max_entries` are kept. When a batch cannot be written (the data folder is full), its entries are
+dropped: one warning says why when it starts, one says how many were lost when writing works again.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import logging
 import queue
@@ -19,6 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+from dify_mock.disk import write_failure
 
 log = logging.getLogger("dify_mock.journal")
 
@@ -124,6 +128,7 @@ class JournalStore:
         self._queue: queue.SimpleQueue[dict[str, Any] | _Command | _Stop] = queue.SimpleQueue()
         self._urgent = threading.Event()
         self._closed = False
+        self.dropped = 0  # entries lost since the last batch that could be written
         self._thread = threading.Thread(target=self._run, name="dify-mock-journal", daemon=True)
         self._thread.start()
 
@@ -254,14 +259,25 @@ class JournalStore:
                 self._db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite rolls back by itself on a full disk
+                    self._db.execute("ROLLBACK")
                 raise
-        except Exception:
-            log.exception("could not write %d journal entries to %s", len(rows), self.path)
+        except sqlite3.Error as error:
+            if not self.dropped:
+                log.warning(
+                    "journal: %s (SQLite: %s); finished entries are dropped until it can write again",
+                    write_failure(error, Path(self.path).parent),
+                    error,
+                )
+            self.dropped += len(rows)
             return
+        if self.dropped:
+            log.warning("journal: writing again; %d entries were dropped while it could not write", self.dropped)
+            self.dropped = 0
         self._rows += len(rows)
         if self._rows > self.max_entries + max(100, self.max_entries // 10):
-            self._trim()
+            with contextlib.suppress(sqlite3.Error):  # tried again after the next batch
+                self._trim()
 
     def _trim(self) -> None:
         """Keeps the newest max_entries; run in slack so each write does not pay for it."""

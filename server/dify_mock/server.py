@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sqlite3
+import sys
 from collections.abc import Coroutine
 from typing import Any
 
@@ -13,6 +15,7 @@ import uvicorn
 from dify_mock.answers.rules import RuleBook
 from dify_mock.app import create_app
 from dify_mock.config import Settings
+from dify_mock.disk import write_failure
 from dify_mock.host import Host, build_host
 from dify_mock.runtimes.lifecycle import describe_started
 
@@ -84,7 +87,11 @@ async def run(host: Host) -> None:
 
 
 def serve(settings: Settings, rules: RuleBook) -> int:
-    host = build_host(settings, rules)
+    try:
+        host = build_host(settings, rules)
+    except (OSError, sqlite3.Error) as error:  # the data folder cannot be written: full, or read-only
+        print(f"dify-mock: cannot start: {write_failure(error, settings.data_dir)}", file=sys.stderr)
+        return 2
     try:
         _run_loop(run(host))
     except SystemExit as stop:

@@ -2,13 +2,16 @@
 
 A cassette is one YAML file: a list of entries, each the normalised request of one reverse call (credentials
 redacted, audio and images replaced by their digest) and the chunks the plugin got, one per line, each with
-`ms`, the time since the call began. An entry is written only once its answer is complete, and the file is
-replaced atomically, so a failed call never leaves half an entry behind.
+`ms`, the time since the call began. An entry is written only once its answer is complete, and before the
+plugin gets that answer's last chunk: an answer the plugin has in full is in the file, even if the mock is killed
+right after. The file is replaced atomically (a temporary file, fsync, rename, fsync of the folder), so a failed call or
+a kill never leaves half an entry behind; a temporary file a killed mock left is removed at the next start.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import difflib
 import hashlib
@@ -24,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from dify_mock.disk import write_failure
 from dify_mock.redaction import MASK, redact
 from dify_mock.reverse.call import ReverseCall, ReverseError
 
@@ -38,6 +42,9 @@ Chunk = dict[str, Any]
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+MAX_NAME = 200
+TEMPORARY = re.compile(r"^\..+\.(\d+)\.tmp$")  # .<cassette file>.<pid>.tmp, while Cassette.save writes
 
 HEADER = """\
 # dify-mock cassette: answers live model backends gave, recorded at the Dify level.
@@ -146,6 +153,25 @@ class Entry:
     chunks: list[tuple[float, Chunk]]
     answered_by: str
     uses: int = 0
+    _text: str | None = field(default=None, repr=False)
+
+    def text(self) -> str:
+        """The entry as the file holds it; made once, since every save writes every entry again."""
+        if self._text is None:
+            head = _block({"type": self.type, "answered_by": self.answered_by, "request": self.request})
+            lines = ["- " + head.replace("\n", "\n  ").rstrip(" "), "  chunks:\n"]
+            for ms, data in self.chunks:
+                line = yaml.dump(
+                    {"ms": ms, "data": data},
+                    Dumper=_Dumper,
+                    default_flow_style=True,
+                    width=WIDE,
+                    sort_keys=False,
+                    allow_unicode=True,
+                )
+                lines.append(f"  - {line.strip()}\n")
+            self._text = "".join(lines)
+        return self._text
 
     def summary(self) -> str:
         request = self.request
@@ -200,33 +226,65 @@ class Cassette:
     def text(self, secrets: Sequence[str] = ()) -> str:
         """The file's text: requests in block style, each chunk on one line."""
         lines = [HEADER, f"version: {FORMAT_VERSION}\n", "entries:\n" if self.entries else "entries: []\n"]
-        for entry in self.entries:
-            head = _block({"type": entry.type, "answered_by": entry.answered_by, "request": entry.request})
-            lines.append("- " + head.replace("\n", "\n  ").rstrip(" "))
-            lines.append("  chunks:\n")
-            for ms, data in entry.chunks:
-                line = yaml.dump(
-                    {"ms": ms, "data": data},
-                    Dumper=_Dumper,
-                    default_flow_style=True,
-                    width=WIDE,
-                    sort_keys=False,
-                    allow_unicode=True,
-                )
-                lines.append(f"  - {line.strip()}\n")
-        text = "".join(lines)
+        text = "".join([*lines, *(entry.text() for entry in self.entries)])
         for secret in secrets:
             text = text.replace(secret, MASK)
         return text
 
     def save(self, secrets: Sequence[str] = ()) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        temporary.write_text(self.text(secrets), encoding="utf-8")
-        os.replace(temporary, self.path)
+        """Replaces the file with one holding every entry; on an error the file on disk is left as it was."""
+        folder = self.path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / f".{self.path.name}.{os.getpid()}.tmp"
+        try:
+            with temporary.open("w", encoding="utf-8") as file:
+                file.write(self.text(secrets))
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, self.path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        _sync_folder(folder)
 
     def unused(self) -> list[tuple[int, Entry]]:
         return [(number, entry) for number, entry in enumerate(self.entries, start=1) if entry.uses == 0]
+
+
+def _sync_folder(folder: Path) -> None:
+    """Makes a rename in `folder` durable; some file systems cannot sync a folder, and need not."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # an earlier process that had our pid: this one has written nothing yet
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_leftovers(folder: Path) -> list[Path]:
+    """Removes the temporary files of killed recorders (`.<cassette>.<pid>.tmp`, that pid gone); returns them."""
+    removed = []
+    for path in folder.glob(".*.tmp") if folder.is_dir() else []:
+        found = TEMPORARY.match(path.name)
+        if found and not _alive(int(found.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 # --- The library: where cassettes are read and written -------------------------------------------------
@@ -237,7 +295,17 @@ def cassette_name(name: str) -> str:
     cleaned = _UNSAFE_NAME.sub("_", name).strip("._")
     if not cleaned:
         raise ValueError(f"{name!r} does not make a cassette name")
-    return cleaned[:200]
+    return cleaned[:MAX_NAME]
+
+
+def run_name_problem(name: str) -> str | None:
+    """Why `name` cannot name the run's cassette (a file name inside the cassette folder, not a path), if so."""
+    if _RUN_NAME.match(name) and len(name) <= MAX_NAME:
+        return None
+    return (
+        f"cassette name {name!r} is not a file name: use letters, digits, '.', '_' and '-' (at most {MAX_NAME}, "
+        "not starting with '.'); the cassette is always written inside the --record folder"
+    )
 
 
 @dataclass
@@ -257,9 +325,17 @@ class Recording:
         self.chunks.append((ms, redact(copy.deepcopy(chunk))))
 
     def commit(self) -> None:
+        """Writes the entry to disk; the answer's last chunk is sent only after this returns."""
         entry = Entry(self.invoke_type, self.request, self.chunks, self.answered_by, uses=1)
         self.cassette.entries.append(entry)
-        self.cassette.save(self.library.secrets)
+        try:
+            self.cassette.save(self.library.secrets)
+        except OSError as error:
+            self.cassette.entries.remove(entry)
+            problem = write_failure(error, self.cassette.path.parent, "the cassette folder")
+            raise ReverseError(
+                f"recording failed: {problem}; this answer was not recorded and {self.cassette.path} is unchanged"
+            ) from None
         self.library.recorded += 1
 
 
@@ -279,6 +355,11 @@ class Cassettes:
     current: str | None = None
     _replaying: dict[str, Cassette | None] = field(default_factory=dict)
     _recording: dict[str, Cassette] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.record_dir is not None:
+            for path in remove_leftovers(self.record_dir):
+                log.warning("removed %s, a cassette half-written by a dify-mock that was killed", path)
 
     @property
     def replaying(self) -> bool:

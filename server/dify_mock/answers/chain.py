@@ -161,8 +161,17 @@ async def _rendered(call: ReverseCall, reply: Reply, started: float) -> AsyncIte
 
 
 async def _recorded(chunks: AsyncIterator[Chunk], recording: Recording) -> AsyncIterator[Chunk]:
-    """The chunks, passed on as they come; the cassette gets the entry only once the answer is complete."""
+    """The chunks, passed on one behind: the last one goes out only once the complete entry is on disk.
+
+    A plugin may take an answer as complete at its last chunk (the SDK returns a one-chunk answer, an embedding
+    say, as soon as it arrives, before the end), so any answer a plugin has in full is in the cassette.
+    """
+    held: Chunk | None = None
     async for chunk in chunks:
         recording.add(chunk)
-        yield chunk
+        if held is not None:
+            yield held
+        held = chunk
     recording.commit()
+    if held is not None:
+        yield held

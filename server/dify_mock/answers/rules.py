@@ -668,25 +668,32 @@ class RuleBook:
     def __init__(self) -> None:
         self._rules: list[Rule] = []
         self._files: list[str] = []
+        self._folders: list[Path] = []  # the fixture folders given, where files a rule names may be
         self._lock = threading.RLock()
 
     @classmethod
     def load(cls, paths: Sequence[Path]) -> RuleBook:
-        """Load fixture files; a folder is searched recursively for *.yaml and *.yml, in sorted order."""
+        """Load fixture files; a folder is searched recursively for *.yaml and *.yml, in sorted order.
+
+        A file a rule names (`audio_file`) must be inside the folder given (for a file given, its folder)."""
         book = cls()
         seen: set[Path] = set()
         for path in paths:
+            folder = Path(path) if Path(path).is_dir() else Path(path).parent
+            book._folders.append(folder)
             for file in _fixture_files(Path(path)):
                 if file.resolve() in seen:
                     continue
                 seen.add(file.resolve())
-                book._rules.extend(_read_file(file))
+                book._rules.extend(_read_file(file, folder))
                 book._files.append(str(file))
         return book
 
     def add(self, data: Mapping[str, Any], origin: str = "api", base_dir: Path | None = None) -> list[Rule]:
-        """Add rules given as a fixture document; relative audio files resolve against base_dir (or cwd)."""
-        rules = _build_rules(data, None, origin, base_dir or Path.cwd())
+        """Add rules given as a fixture document; relative audio files resolve against base_dir (or cwd), and
+        must be inside it or a loaded fixture folder."""
+        base = base_dir or Path.cwd()
+        rules = _build_rules(data, None, origin, base, (base, *self._folders))
         with self._lock:
             self._rules.extend(rules)
         return rules
@@ -803,7 +810,7 @@ def _fixture_files(path: Path) -> list[Path]:
     raise FixtureError(f"{path}: no such fixture file or folder")
 
 
-def _read_file(file: Path) -> list[Rule]:
+def _read_file(file: Path, folder: Path) -> list[Rule]:
     source = str(file)
     try:
         text = file.read_text(encoding="utf-8")
@@ -830,7 +837,7 @@ def _read_file(file: Path) -> list[Rule]:
         loader.dispose()
     if data is None:
         return []
-    return _build_rules(data, root, source, file.parent)
+    return _build_rules(data, root, source, file.parent, (folder,))
 
 
 def _check_duplicate_keys(node: yaml.Node, source: str) -> None:
@@ -847,7 +854,7 @@ def _check_duplicate_keys(node: yaml.Node, source: str) -> None:
             _check_duplicate_keys(item, source)
 
 
-def _build_rules(data: Any, root: yaml.Node | None, source: str, base_dir: Path) -> list[Rule]:
+def _build_rules(data: Any, root: yaml.Node | None, source: str, base_dir: Path, folders: Sequence[Path]) -> list[Rule]:
     try:
         fixture = _FIXTURE_MODEL.model_validate(data)
     except ValidationError as exc:
@@ -861,7 +868,7 @@ def _build_rules(data: Any, root: yaml.Node | None, source: str, base_dir: Path)
             replies: list[Reply] = [model.reply] if model.reply is not None else list(model.replies)
             for j, reply in enumerate(replies):
                 where: Loc = (key, i, "reply") if model.reply is not None else (key, i, "replies", j)
-                replies[j], found = _resolve_files(reply, base_dir, where, data, root)
+                replies[j], found = _resolve_files(reply, base_dir, folders, where, data, root)
                 problems.extend(found)
             line = line_of(root, (key, i))
             origin = f"{source}:{line}" if line is not None else f"{source}:{key}[{i}]"
@@ -883,14 +890,20 @@ def _build_rules(data: Any, root: yaml.Node | None, source: str, base_dir: Path)
 
 
 def _resolve_files(
-    reply: Reply, base_dir: Path, where: Loc, data: Any, root: yaml.Node | None
+    reply: Reply, base_dir: Path, folders: Sequence[Path], where: Loc, data: Any, root: yaml.Node | None
 ) -> tuple[Reply, list[tuple[int | None, str]]]:
+    """Paths in a reply made absolute; each must name a file inside one of `folders` (symbolic links followed)."""
     updates: dict[str, Path] = {}
     problems = []
     for name, value in reply:
         if isinstance(value, Path):
             path = (base_dir / value).resolve()
-            if path.is_file():
+            if not any(path.is_relative_to(folder.resolve()) for folder in folders):
+                unique = list(dict.fromkeys(folders))
+                inside, them = " or ".join(map(str, unique)), "it" if len(unique) == 1 else "them"
+                message = f"{value} ({path}) is outside {inside}: a rule may only name files inside {them}"
+                problems.append(_explain((*where, name), {"type": "file_outside", "msg": message}, data, root))
+            elif path.is_file():
                 updates[name] = path
             else:
                 error = {"type": "file_missing", "msg": f"no such file: {path}"}

@@ -14,6 +14,8 @@ them with nothing but the URL, as it does with Dify.
 from __future__ import annotations
 
 import logging
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -22,6 +24,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.types import Message
 
 from dify_mock.config import DEFAULT_TENANT
+from dify_mock.disk import write_failure
 from dify_mock.filestore import MIME_TYPE, FileError, FileStore, StoredFile, guess_mime_type
 from dify_mock.http.dispatch import check_api_key, get_host
 
@@ -84,6 +87,9 @@ async def _read_file_field(request: Request, store: FileStore) -> tuple[FormData
         raise FileError(413, "file_too_large", store.too_large()) from None
     except HTTPException as error:
         raise FileError(400, "bad_multipart", f"the multipart body cannot be read: {error.detail}") from None
+    except OSError as error:  # a large part is spooled to the temporary folder
+        problem = write_failure(error, Path(tempfile.gettempdir()), "the temporary folder")
+        raise FileError(507, "insufficient_storage", f"the upload could not be received: {problem}") from None
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         await form.close()

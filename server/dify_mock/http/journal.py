@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import binascii
 import hmac
+import sqlite3
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 
+from dify_mock.disk import write_failure
 from dify_mock.http.dispatch import UnauthorizedError, check_api_key, get_host
 from dify_mock.journal_store import JournalQuery
 
@@ -63,9 +65,14 @@ async def one_entry(request: Request, entry_id: Annotated[int, PathParam(ge=0, l
     return JSONResponse(entry)
 
 
-@router.delete("/mock/journal")
-async def clear(request: Request) -> dict[str, Any]:
-    await get_host(request).journal.clear()
+@router.delete("/mock/journal", response_model=None)
+async def clear(request: Request) -> dict[str, Any] | JSONResponse:
+    host = get_host(request)
+    try:
+        await host.journal.clear()
+    except sqlite3.Error as error:
+        problem = write_failure(error, host.settings.data_dir)
+        return JSONResponse({"error": f"the journal was not cleared: {problem} (SQLite: {error})"}, status_code=507)
     return {"cleared": True}
 
 

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dify_mock.disk import write_failure
 from dify_mock.reverse.call import ReverseCall, ReverseError
 
 if TYPE_CHECKING:
@@ -48,6 +49,13 @@ class PluginStorage:
         return int(row[0])
 
     def set(self, tenant_id: str, plugin_id: str, key: str, value: bytes, quota: int | None) -> None:
+        """Stores the value, or raises ReverseError; a failed write (a full disk) leaves the old value."""
+        try:
+            self._set(tenant_id, plugin_id, key, value, quota)
+        except sqlite3.Error as error:
+            raise ReverseError(f"save data failed: {self._write_failure(error)}; nothing was stored") from None
+
+    def _set(self, tenant_id: str, plugin_id: str, key: str, value: bytes, quota: int | None) -> None:
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             if quota is not None:
@@ -63,11 +71,18 @@ class PluginStorage:
             )
 
     def delete(self, tenant_id: str, plugin_id: str, key: str) -> int:
-        with self.db:
-            cursor = self.db.execute(
-                "DELETE FROM plugin_storage WHERE tenant_id=? AND plugin_id=? AND key=?", (tenant_id, plugin_id, key)
-            )
+        try:
+            with self.db:
+                cursor = self.db.execute(
+                    "DELETE FROM plugin_storage WHERE tenant_id=? AND plugin_id=? AND key=?",
+                    (tenant_id, plugin_id, key),
+                )
+        except sqlite3.Error as error:
+            raise ReverseError(f"delete data failed: {self._write_failure(error)}; nothing was deleted") from None
         return cursor.rowcount
+
+    def _write_failure(self, error: sqlite3.Error) -> str:
+        return f"{write_failure(error, self.path.parent)} (SQLite: {error})"
 
     def close(self) -> None:
         self.db.close()
