@@ -13,13 +13,16 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from bench import inner_api, latency, load
+from bench import inner_api, latency, load, startup, stdio, stream
 from bench.common import machine_info
 
 SECTIONS: dict[str, ModuleType] = {  # name -> module with add_arguments(parser) and run(arguments, workdir)
     "latency": latency,
     "inner_api": inner_api,
     "load": load,
+    "stdio": stdio,
+    "stream": stream,
+    "startup": startup,
 }
 
 

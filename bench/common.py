@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 import json
@@ -11,11 +12,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -28,6 +30,7 @@ PROVIDER = "bench"
 TENANT = "default"
 KEY = "dify-mock-bench"  # other plugins that find our ports by chance are refused or ignored
 START_TIMEOUT = 30.0
+T = TypeVar("T")
 
 
 class BenchError(Exception):
@@ -76,9 +79,14 @@ def stop_group(process: subprocess.Popen[bytes], grace: float = 3.0) -> None:
     process.wait()
 
 
+def plugin_python() -> str:
+    """The interpreter that runs the bench plugin: it has dify-plugin, the mock's own venv does not."""
+    return os.environ.get("DIFY_MOCK_PLUGIN_PYTHON") or str(ROOT / ".venv-sdk" / "bin" / "python")
+
+
 @contextlib.contextmanager
 def plugin_process(debug_port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    python = os.environ.get("DIFY_MOCK_PLUGIN_PYTHON") or str(ROOT / ".venv-sdk" / "bin" / "python")
+    python = plugin_python()
     env = {
         **os.environ,
         "INSTALL_METHOD": "remote",
@@ -130,14 +138,14 @@ def wait_until(what: str, ready: Callable[[], bool], process: subprocess.Popen[b
 
 
 def start_mock(
-    workdir: Path, attempts: int = 3, extra_args: Sequence[str] = ()
+    workdir: Path, attempts: int = 3, extra_args: Sequence[str] = (), subcommand: Sequence[str] = ("serve",)
 ) -> tuple[subprocess.Popen[bytes], int, int]:
     """Start dify-mock on free ports and wait for /health/check; new ports if another process took ours.
-    `extra_args` go at the end of the `serve` command line."""
+    `extra_args` go at the end of the `serve` command line; `subcommand` may be `run FOLDER --python PY`."""
     log = workdir / "mock.log"
     for attempt in range(1, attempts + 1):
         port, debug_port = free_port(), free_port()
-        command = [sys.executable, "-m", "dify_mock", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        command = [sys.executable, "-m", "dify_mock", *subcommand, "--host", "127.0.0.1", "--port", str(port)]
         command += ["--debug-port", str(debug_port), "--key", f"{KEY}={TENANT}", "--data-dir", str(workdir / "data")]
         command += ["--log-level", "warning", *extra_args]
         with log.open("wb") as output:
@@ -160,6 +168,79 @@ def start_mock(
     raise AssertionError("unreachable")
 
 
+def wait_registered(client: httpx.Client, process: subprocess.Popen[bytes], log: Path, what: str) -> None:
+    """Wait until the mock lists the bench plugin; `process` is whichever process dies if it never will."""
+
+    def registered() -> bool:
+        listed = client.get(f"/plugin/{TENANT}/management/list").json().get("data") or []
+        return any(item.get("plugin_id") == PLUGIN_ID for item in listed)
+
+    wait_until(what, registered, process, log)
+
+
+def time_mock_tool(
+    client: httpx.Client,
+    tool: str,
+    parameters: dict[str, Any],
+    calls: int,
+    warmup: int,
+    check: Callable[[list[Any]], object],
+    after_each: Callable[[], object] | None = None,
+) -> tuple[list[float], list[float]]:
+    """Host-side (the journal's dispatch `duration_ms`) and HTTP-client milliseconds of `calls` sequential calls of
+    a bench tool, after `warmup` untimed ones. `check` raises BenchError on a wrong answer. `after_each` runs after
+    every call, warm-up too: a reference host's call there alternates with the mock's, so noise hits both alike."""
+    body = {
+        "user_id": "bench",
+        "data": {
+            "provider": PROVIDER,
+            "tool": tool,
+            "tool_parameters": parameters,
+            "credentials": {},
+            "credential_type": "api-key",
+        },
+    }
+    observed: list[float] = []
+    for index in range(warmup + calls):
+        if index == warmup:
+            client.delete("/mock/journal").raise_for_status()
+        started = time.perf_counter()
+        response = client.post(f"/plugin/{TENANT}/dispatch/tool/invoke", json=body, headers={"X-Plugin-ID": PLUGIN_ID})
+        elapsed = (time.perf_counter() - started) * 1000
+        check(sse_chunks(response))
+        if index >= warmup:
+            observed.append(elapsed)
+        if after_each is not None:
+            after_each()
+    journal = client.get("/mock/journal", params={"kind": "dispatch"}).raise_for_status().json()
+    entries = [entry for entry in journal["entries"] if entry.get("plugin_id") == PLUGIN_ID]
+    failed = [entry for entry in entries if entry.get("error")]
+    if failed:
+        raise BenchError(f"{tool}: the journal records errors, first: {failed[0]['error']}")
+    host_side = [float(entry["duration_ms"]) for entry in entries if entry.get("duration_ms") is not None]
+    if len(host_side) != calls:
+        raise BenchError(f"{tool}: the journal holds {len(host_side)} dispatch timings for {calls} calls")
+    return host_side, observed
+
+
+class LoopThread:
+    """An event loop on a thread of its own, for an asyncio reference host that runs beside the synchronous mock
+    client: `run(coroutine)` waits for its result."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="reference-host", daemon=True)
+        self.thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = START_TIMEOUT) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
 # the report ---------------------------------------------------------------------------------------------------------
 
 
@@ -179,9 +260,11 @@ def machine_info() -> list[str]:
     ]
 
 
-def print_table(rows: list[Row]) -> None:
-    tuned = {row.reference_case: row for row in rows if row.host == "tuned reference"}
-    header = f"{'host':<16} {'case':<22} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'calls':>6} {'p50/tuned':>10}"
+def print_table(rows: list[Row], reference_host: str = "tuned reference") -> None:
+    """One line per row; the last column divides its p50 by the p50 of `reference_host`'s row for the same case."""
+    tuned = {row.reference_case: row for row in rows if row.host == reference_host}
+    label = f"p50/{reference_host.split()[0]}"
+    header = f"{'host':<16} {'case':<22} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'calls':>6} {label:>10}"
     print(header)
     print("-" * len(header))
     for row in rows:
