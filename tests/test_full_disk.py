@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import errno
+import json
 import os
 import resource
 import sqlite3
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from conftest import TEST_PLUGINS
 from dify_mock.testing import MockServer, PluginError
@@ -219,3 +221,41 @@ def test_a_mock_started_on_a_full_data_folder_says_so_and_exits(small_disk):
     assert started.returncode == 2, started.stderr
     assert f"dify-mock: cannot start: the data folder {small_disk.folder / 'data'} is full: " in started.stderr
     assert "Traceback" not in started.stderr
+
+
+def test_an_endpoint_hook_that_cannot_be_written_is_refused_and_nothing_changes(small_disk, tmp_path, sdk_python):
+    data = small_disk.folder / "data"
+    server = MockServer(tmp_path / "harness", extra_args=["--data-dir", str(data)])
+    endpoint_plugin = "dify-mock-tests/endpoint_plugin"
+
+    def setup(name: str, greeting: str) -> httpx.Response:
+        body = {"plugin_unique_identifier": endpoint_plugin, "name": name, "settings": {"greeting": greeting}}
+        return server.http.post("/plugin/default/endpoint/setup", json=body)
+
+    def listed() -> list[str]:
+        answer = server.http.get("/plugin/default/endpoint/list", params={"page": 1, "page_size": 100}).json()
+        return sorted(entry["name"] for entry in answer["data"])
+
+    try:
+        server.start()
+        server.start_plugin(TEST_PLUGINS / "endpoint_plugin", python=sdk_python)
+        assert setup("kept", "before the disk filled").status_code == 200
+        assert server.process is not None
+        small_disk.fill(server.process.pid)
+
+        refused = setup("big", "g" * BIG)
+        assert refused.status_code == 507, refused.text
+        message = json.loads(refused.json()["message"])["message"]
+        assert f"the data folder {data} is full" in message and "the endpoint was not changed" in message
+        assert listed() == ["kept"]  # nothing half-made in memory either
+
+        small_disk.free(server.process.pid)
+        assert setup("big", "g" * BIG).status_code == 200
+        assert listed() == ["big", "kept"]
+        assert "Traceback" not in server.log()
+    finally:
+        server.stop()
+    assert integrity(data / "endpoints.sqlite3") == "ok"
+    with MockServer(tmp_path / "restarted", extra_args=["--data-dir", str(data)]) as restarted:
+        names = [entry["name"] for entry in restarted.http.get("/plugin/default/endpoint/list").json()["data"]]
+        assert sorted(names) == ["big", "kept"]

@@ -7,19 +7,22 @@ config file are rebuilt from it at every start, with stable hook ids.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
 import sqlite3
 import string
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from dify_mock.disk import write_failure
 
 SECRET_INPUT = "secret-input"
 MAX_SETTINGS = 64
@@ -176,11 +179,19 @@ def add_config_hooks(store: HookStore, entries: Iterable[HookConfig]) -> HookSto
     return store
 
 
+class HookWriteError(Exception):
+    """A hook could not be written to disk (say, the data folder is full); nothing was changed."""
+
+
 class HookStore:
-    """Every hook in memory; hooks made through the API also written to SQLite, secrets left out."""
+    """Every hook in memory; hooks made through the API also written to SQLite, secrets left out.
+
+    A change reaches memory only after it is on disk, so a failed write changes nothing.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.folder = path.parent
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(SCHEMA)
@@ -248,8 +259,8 @@ class HookStore:
             settings=dict(settings),
             secret_names=sorted(set(secret_names)),
         )
-        self._hooks[hook_id] = hook
         self._save(hook)
+        self._hooks[hook_id] = hook
         return hook
 
     def add_from_config(
@@ -278,27 +289,35 @@ class HookStore:
         updated = replace(
             hook, name=name, settings=dict(settings), secret_names=sorted(set(secret_names)), updated_at=_now()
         )
-        self._hooks[hook.hook_id] = updated
         self._save(updated)
+        self._hooks[hook.hook_id] = updated
         return updated
 
     def set_enabled(self, hook: Hook, enabled: bool) -> Hook:
         updated = replace(hook, enabled=enabled, updated_at=_now()) if hook.enabled != enabled else hook
-        self._hooks[hook.hook_id] = updated
         self._save(updated)
+        self._hooks[hook.hook_id] = updated
         return updated
 
     def remove(self, hook: Hook) -> None:
-        self._hooks.pop(hook.hook_id, None)
         if not hook.from_config:
-            with self.db:
+            with self._writing():
                 self.db.execute("DELETE FROM endpoint_hooks WHERE id = ?", (hook.id,))
+        self._hooks.pop(hook.hook_id, None)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        try:
+            with self.db:
+                yield
+        except (OSError, sqlite3.Error) as error:
+            raise HookWriteError(f"{write_failure(error, self.folder)}; the endpoint was not changed") from error
 
     def _save(self, hook: Hook) -> None:
         if hook.from_config:
             return
         kept = {name: value for name, value in hook.settings.items() if name not in hook.secret_names}
-        with self.db:
+        with self._writing():
             self.db.execute(
                 "INSERT OR REPLACE INTO endpoint_hooks (id, hook_id, tenant_id, plugin_id, user_id, name, enabled, "
                 "settings, secret_names, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -18,6 +18,7 @@ from dify_mock.drive import InvokeTimeout, PluginInvokeError, invoke_plugin
 from dify_mock.endpoints import (
     Hook,
     HookStore,
+    HookWriteError,
     endpoint_declaration,
     mask_settings,
     secret_setting_names,
@@ -287,9 +288,17 @@ async def setup_endpoint(tenant_id: str, request: Request) -> JSONResponse | dic
     if isinstance(outcome, JSONResponse):
         return outcome
     secrets = {name for name in secret_setting_names(outcome.get("settings") or []) if name in settings}
-    hook = host.hooks.create(tenant_id, plugin_id, user_id, name, settings, secrets)
+    try:
+        hook = host.hooks.create(tenant_id, plugin_id, user_id, name, settings, secrets)
+    except HookWriteError as error:
+        return not_written(error)
     log.info("endpoint %r of %s set up: %s", name, plugin_id, hook_url(host, hook.hook_id))
     return envelope(True)
+
+
+def not_written(error: HookWriteError) -> JSONResponse:
+    log.error("%s", error)
+    return daemon_error(507, "PluginDaemonInternalServerError", str(error))
 
 
 def check_setup(host: Host, tenant_id: str, plugin_id: str, settings: dict[str, Any]) -> dict[str, Any] | JSONResponse:
@@ -384,7 +393,10 @@ async def _change(
     target = await _target(tenant_id, request)
     if isinstance(target, JSONResponse):
         return target
-    change(get_host(request).hooks, target[1])
+    try:
+        change(get_host(request).hooks, target[1])
+    except HookWriteError as error:
+        return not_written(error)
     return envelope(True)
 
 
@@ -427,5 +439,8 @@ async def update_endpoint(tenant_id: str, request: Request) -> JSONResponse | di
     problem = validate_settings(settings, declaration.get("settings") or [])
     if problem:
         return refusal(-400, "PluginDaemonBadRequestError", f"failed to validate settings: {problem}")
-    host.hooks.update(hook, name, settings, {setting for setting in secret_names if setting in settings})
+    try:
+        host.hooks.update(hook, name, settings, {setting for setting in secret_names if setting in settings})
+    except HookWriteError as error:
+        return not_written(error)
     return envelope(True)
