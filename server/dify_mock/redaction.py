@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -13,21 +14,37 @@ SECRET_KEY = re.compile(
 CREDENTIAL_CONTAINERS = frozenset({"credentials", "system_credentials", "tool_credentials"})
 
 
-def redact(value: Any, _inside_credentials: bool = False) -> Any:
+@functools.lru_cache(maxsize=4096)
+def _masking(key: str) -> int:
+    """0: an ordinary key; 1: its value is a secret; 2: its value is a mapping of credentials."""
+    if key in CREDENTIAL_CONTAINERS:
+        return 2
+    return 1 if SECRET_KEY.search(key) else 0
+
+
+def redact(value: Any) -> Any:
     """A copy of `value` with every credential value replaced by `***`."""
-    if isinstance(value, dict):
+    if type(value) is dict:
         result: dict[str, Any] = {}
         for key, item in value.items():
-            if isinstance(key, str) and key in CREDENTIAL_CONTAINERS and isinstance(item, dict):
+            masking = _masking(key) if type(key) is str else 0
+            if masking == 0:
+                result[key] = redact(item) if type(item) in _CONTAINERS else item
+            elif masking == 2 and isinstance(item, dict):
                 result[key] = {name: MASK if secret is not None else None for name, secret in item.items()}
-            elif isinstance(key, str) and SECRET_KEY.search(key) and isinstance(item, str | int | float):
+            elif masking == 1 and isinstance(item, str | int | float):
                 result[key] = MASK
             else:
                 result[key] = redact(item)
         return result
-    if isinstance(value, list):
-        return [redact(item) for item in value]
+    if type(value) is list:
+        return [redact(item) if type(item) in _CONTAINERS else item for item in value]
+    if isinstance(value, dict | list):  # subclasses, rarely
+        return redact(dict(value) if isinstance(value, dict) else list(value))
     return value
+
+
+_CONTAINERS = frozenset({dict, list})
 
 
 def mask_key(key: str) -> str:
