@@ -16,7 +16,6 @@ from pathlib import Path
 
 from dify_mock.answers.rules import FixtureError, RuleBook
 from dify_mock.config import ConfigError, add_serve_arguments, settings_from_arguments
-from dify_mock.runtimes.declarations import DeclarationError, load_plugin_folder
 from dify_mock.runtimes.packages import PackageError, prepare_package
 from dify_mock.runtimes.specs import RUNTIMES, PluginLaunch
 
@@ -48,6 +47,7 @@ def add_run_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
 
 def run_plugin(arguments: argparse.Namespace) -> int:
     from dify_mock.cli import configure_logging
+    from dify_mock.runtimes.declarations import DeclarationError  # a weighty module `serve` does without
 
     try:
         settings = settings_from_arguments(arguments)
@@ -68,6 +68,8 @@ def say(text: str) -> None:
 
 def prepare_launch(target: Path, runtime: str, python: str | None, data_dir: Path) -> PluginLaunch:
     """Checks the plugin can be started at all, so that a mistake is reported before the mock starts."""
+    from dify_mock.runtimes.declarations import load_plugin_folder
+
     if target.is_file():
         package = prepare_package(target, data_dir, python, say)
         folder, interpreter = package.folder, package.python

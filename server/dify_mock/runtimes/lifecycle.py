@@ -28,6 +28,9 @@ class StartedPlugins:
         self.tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        settings = self.host.settings
+        if not settings.launches and not settings.serverless:
+            return
         # Imported here: most runs start no plugin, and these modules weigh on the time to ready.
         import httpx
 
@@ -35,7 +38,6 @@ class StartedPlugins:
         from dify_mock.runtimes.serverless import ServerlessError, check_health, serverless_runtime
         from dify_mock.runtimes.supervisor import PluginSupervisor
 
-        settings = self.host.settings
         for launch in settings.launches:
             try:
                 folder = load_plugin_folder(launch.folder)
