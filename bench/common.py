@@ -190,16 +190,7 @@ def time_mock_tool(
     """Host-side (the journal's dispatch `duration_ms`) and HTTP-client milliseconds of `calls` sequential calls of
     a bench tool, after `warmup` untimed ones. `check` raises BenchError on a wrong answer. `after_each` runs after
     every call, warm-up too: a reference host's call there alternates with the mock's, so noise hits both alike."""
-    body = {
-        "user_id": "bench",
-        "data": {
-            "provider": PROVIDER,
-            "tool": tool,
-            "tool_parameters": parameters,
-            "credentials": {},
-            "credential_type": "api-key",
-        },
-    }
+    body = tool_call_body(tool, parameters)
     observed: list[float] = []
     for index in range(warmup + calls):
         if index == warmup:
@@ -212,15 +203,26 @@ def time_mock_tool(
             observed.append(elapsed)
         if after_each is not None:
             after_each()
+    return journal_host_side(client, tool, calls), observed
+
+
+def tool_call_body(tool: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """The dispatch body of one call of a bench plugin tool."""
+    data = {"provider": PROVIDER, "tool": tool, "tool_parameters": parameters, "credentials": {}}
+    return {"user_id": "bench", "data": {**data, "credential_type": "api-key"}}
+
+
+def journal_host_side(client: httpx.Client, what: str, calls: int) -> list[float]:
+    """The `duration_ms` of the bench plugin's dispatch entries in the mock's journal: exactly `calls` of them."""
     journal = client.get("/mock/journal", params={"kind": "dispatch"}).raise_for_status().json()
     entries = [entry for entry in journal["entries"] if entry.get("plugin_id") == PLUGIN_ID]
     failed = [entry for entry in entries if entry.get("error")]
     if failed:
-        raise BenchError(f"{tool}: the journal records errors, first: {failed[0]['error']}")
+        raise BenchError(f"{what}: the journal records errors, first: {failed[0]['error']}")
     host_side = [float(entry["duration_ms"]) for entry in entries if entry.get("duration_ms") is not None]
     if len(host_side) != calls:
-        raise BenchError(f"{tool}: the journal holds {len(host_side)} dispatch timings for {calls} calls")
-    return host_side, observed
+        raise BenchError(f"{what}: the journal holds {len(host_side)} dispatch timings for {calls} calls")
+    return host_side
 
 
 class LoopThread:

@@ -7,11 +7,10 @@ burst of load from elsewhere on a shared machine slows all of them alike and the
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import threading
+import subprocess
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +23,19 @@ from bench.common import (
     START_TIMEOUT,
     TENANT,
     BenchError,
+    LoopThread,
     Row,
+    journal_host_side,
     plugin_process,
     print_table,
     sse_chunks,
     start_mock,
     stop_group,
     tail,
-    wait_until,
+    tool_call_body,
+    wait_registered,
 )
-from bench.hosts import ReferenceHost, ToolCall
+from bench.hosts import ReferenceHost
 
 CASES: dict[str, tuple[str, dict[str, str]]] = {  # case -> (tool, parameters)
     "echo": ("echo", {"text": "hi"}),
@@ -64,22 +66,17 @@ def check_result(case: str, chunks: list[Any]) -> dict[str, Any] | None:
 class ReferenceThread:
     """A reference host on an event loop of its own thread, so its calls can alternate with calls to the mock."""
 
-    def __init__(self, tuned: bool, stream_chunks: int = 10) -> None:
+    def __init__(self, tuned: bool) -> None:
         self.name = "tuned reference" if tuned else "naive reference"
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name=self.name, daemon=True)
-        self.thread.start()
+        self.loop = LoopThread()
 
         async def create() -> tuple[ReferenceHost, int]:
-            host = ReferenceHost(tuned=tuned, key=KEY, stream_chunks=stream_chunks)
+            host = ReferenceHost(tuned=tuned, key=KEY)
             return host, await host.start()
 
-        self.host, self.port = self._run(create())
+        self.host, self.port = self.loop.run(create())
 
-    def _run[T](self, coroutine: Coroutine[Any, Any, T], timeout: float = 60) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
-
-    def wait_registered(self, plugin: Any, log: Path) -> None:
+    def wait_registered(self, plugin: subprocess.Popen[bytes], log: Path) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         while not self.host.plugin_id.done():
             if plugin.poll() is not None or time.monotonic() > deadline:
@@ -88,19 +85,13 @@ class ReferenceThread:
         if self.host.plugin_id.result() != PLUGIN_ID:
             raise BenchError(f"{self.name}: registered {self.host.plugin_id.result()!r}, expected {PLUGIN_ID!r}")
 
-    def call(self, case: str) -> tuple[float, ToolCall]:
+    def call(self, case: str) -> float:
         tool, parameters = CASES[case]
-        elapsed, call = self._run(self.host.invoke_tool(PROVIDER, tool, parameters))
+        elapsed, call = self.loop.run(self.host.invoke_tool(PROVIDER, tool, parameters), timeout=60)
         if call.error is not None:
             raise BenchError(f"{self.name} {case}: the plugin failed: {call.error}")
         check_result(case, call.chunks)
-        return elapsed, call
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._run(self.host.close(), timeout=5)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
+        return elapsed
 
 
 @contextlib.contextmanager
@@ -109,51 +100,22 @@ def reference_thread(tuned: bool) -> Iterator[ReferenceThread]:
     try:
         yield reference
     finally:
-        reference.close()
+        with contextlib.suppress(Exception):
+            reference.loop.run(reference.host.close(), timeout=5)
+        reference.loop.close()
 
 
-class MockClient:
-    """Tool calls through dify-mock's dispatch API on one keep-alive connection; host-side times from its journal."""
-
-    def __init__(self, client: httpx.Client) -> None:
-        self.client = client
-
-    def registered(self) -> bool:
-        listed = self.client.get(f"/plugin/{TENANT}/management/list").json().get("data") or []
-        return any(item.get("plugin_id") == PLUGIN_ID for item in listed)
-
-    def call(self, case: str) -> tuple[float, dict[str, Any] | None]:
-        tool, parameters = CASES[case]
-        body = {
-            "user_id": "bench",
-            "data": {
-                "provider": PROVIDER,
-                "tool": tool,
-                "tool_parameters": parameters,
-                "credentials": {},
-                "credential_type": "api-key",
-            },
-        }
-        started = time.perf_counter()
-        response = self.client.post(
-            f"/plugin/{TENANT}/dispatch/tool/invoke", json=body, headers={"X-Plugin-ID": PLUGIN_ID}
-        )
-        elapsed = (time.perf_counter() - started) * 1000
-        return elapsed, check_result(case, sse_chunks(response))
-
-    def clear_journal(self) -> None:
-        self.client.delete("/mock/journal").raise_for_status()
-
-    def host_side(self, case: str, calls: int) -> list[float]:
-        journal = self.client.get("/mock/journal", params={"kind": "dispatch"}).raise_for_status().json()
-        entries = [entry for entry in journal["entries"] if entry.get("plugin_id") == PLUGIN_ID]
-        failed = [entry for entry in entries if entry.get("error")]
-        if failed:
-            raise BenchError(f"{case}: the journal records errors, first: {failed[0]['error']}")
-        timings = [float(entry["duration_ms"]) for entry in entries if entry.get("duration_ms") is not None]
-        if len(timings) != calls:
-            raise BenchError(f"{case}: the journal holds {len(timings)} dispatch timings for {calls} calls")
-        return timings
+def mock_call(client: httpx.Client, case: str) -> tuple[float, dict[str, Any] | None]:
+    """One tool call through dify-mock's dispatch API: HTTP-client milliseconds, and the llm_stream JSON if any."""
+    tool, parameters = CASES[case]
+    started = time.perf_counter()
+    response = client.post(
+        f"/plugin/{TENANT}/dispatch/tool/invoke",
+        json=tool_call_body(tool, parameters),
+        headers={"X-Plugin-ID": PLUGIN_ID},
+    )
+    elapsed = (time.perf_counter() - started) * 1000
+    return elapsed, check_result(case, sse_chunks(response))
 
 
 # the section ----------------------------------------------------------------------------------------------------
@@ -177,27 +139,26 @@ def measure(calls: int, warmup: int, workdir: Path) -> tuple[list[Row], int]:
             plugin_process(tuned.port, workdir / "plugin-tuned.log") as tuned_plugin,
             plugin_process(naive.port, workdir / "plugin-naive.log") as naive_plugin,
         ):
-            mock = MockClient(client)
-            wait_until("the bench plugin on dify-mock", mock.registered, mock_plugin, workdir / "plugin-mock.log")
+            wait_registered(client, mock_plugin, workdir / "plugin-mock.log", "the bench plugin on dify-mock")
             tuned.wait_registered(tuned_plugin, workdir / "plugin-tuned.log")
             naive.wait_registered(naive_plugin, workdir / "plugin-naive.log")
-            _, streamed = mock.call("llm_stream")
+            _, streamed = mock_call(client, "llm_stream")
             stream_chunks = int(streamed["chunks"]) if streamed else 1
             tuned.host.stream_chunks = stream_chunks  # both hosts stream the same number of chunks
             for case in CASES:
                 others: list[ReferenceThread] = [tuned, naive] if case == "echo" else [tuned]
                 for _ in range(warmup):
-                    mock.call(case)
+                    mock_call(client, case)
                     for reference in others:
                         reference.call(case)
-                mock.clear_journal()
+                client.delete("/mock/journal").raise_for_status()
                 client_side: list[float] = []
                 reference_side: dict[str, list[float]] = {reference.name: [] for reference in others}
                 for _ in range(calls):
-                    client_side.append(mock.call(case)[0])
+                    client_side.append(mock_call(client, case)[0])
                     for reference in others:
-                        reference_side[reference.name].append(reference.call(case)[0])
-                rows.append(Row("dify-mock", f"{case} host-side", mock.host_side(case, calls), case))
+                        reference_side[reference.name].append(reference.call(case))
+                rows.append(Row("dify-mock", f"{case} host-side", journal_host_side(client, case, calls), case))
                 rows.append(Row("dify-mock", f"{case} HTTP client", client_side, case))
                 rows += [Row(name, f"{case} host-side", samples, case) for name, samples in reference_side.items()]
     finally:
