@@ -139,19 +139,9 @@ class ReferenceHost:
         return self.active
 
     def _send(self, session_id: str, event: str, data: dict[str, Any]) -> None:
-        envelope = {
-            "session_id": session_id,
-            "conversation_id": None,
-            "message_id": None,
-            "app_id": None,
-            "endpoint_id": None,
-            "context": None,
-            "event": event,
-            "data": data,
-        }
         connection = self._connection_for(session_id)
         assert connection is not None and connection.transport is not None
-        connection.transport.write(json.dumps(envelope, separators=(",", ":")).encode() + b"\n")
+        connection.transport.write(envelope_line(session_id, event, data))
 
     def _answer_reverse(self, session_id: str, invoke: dict[str, Any]) -> None:
         reply = {"backwards_request_id": invoke["backwards_request_id"]}
@@ -232,6 +222,13 @@ class FleetHost(ReferenceHost):
         finally:
             del self.routes[session_id]
             self.calls.pop(session_id, None)
+
+
+def envelope_line(session_id: str, event: str, data: dict[str, Any]) -> bytes:
+    """A host -> plugin message line, with the keys the daemon always writes."""
+    envelope: dict[str, Any] = {"session_id": session_id, "conversation_id": None, "message_id": None, "app_id": None}
+    envelope |= {"endpoint_id": None, "context": None, "event": event, "data": data}
+    return json.dumps(envelope, separators=(",", ":")).encode() + b"\n"
 
 
 def llm_chunks(request: dict[str, Any], stream_chunks: int) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
-from bench.hosts import ReferenceHost
+from bench.hosts import ReferenceHost, envelope_line
 
 
 class StdioReferenceHost(ReferenceHost, asyncio.SubprocessProtocol):
@@ -79,18 +79,8 @@ class StdioReferenceHost(ReferenceHost, asyncio.SubprocessProtocol):
             self.exited.set_result(None)
 
     def _send(self, session_id: str, event: str, data: dict[str, Any]) -> None:
-        envelope = {
-            "session_id": session_id,
-            "conversation_id": None,
-            "message_id": None,
-            "app_id": None,
-            "endpoint_id": None,
-            "context": None,
-            "event": event,
-            "data": data,
-        }
         assert self.stdin is not None
-        self.stdin.write(json.dumps(envelope, separators=(",", ":")).encode() + b"\n")
+        self.stdin.write(envelope_line(session_id, event, data))
 
     async def close(self) -> None:
         """Kill the plugin's process group: the SDK spins on a closed stdin rather than exit."""
