@@ -108,8 +108,9 @@ class ReferenceHost:
 
     def on_message(self, connection: Connection, message: dict[str, Any], now: float) -> None:
         if connection.state == "handshake":  # a wrong key is ignored rather than refused (protocol.md 9.2)
-            valid = message.get("type") == "handshake" and message.get("data", {}).get("key") == self.key
-            connection.state = "declaring" if valid else "ignored"
+            if message.get("type") != "handshake":
+                return  # the SDK's heartbeat thread can write on a new socket before its handshake goes out
+            connection.state = "declaring" if message.get("data", {}).get("key") == self.key else "ignored"
         elif connection.state == "declaring":  # declarations, assets, end; a host never answers them
             if message.get("type") == "manifest_declaration":
                 connection.manifest = message["data"]

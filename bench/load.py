@@ -101,6 +101,9 @@ class Fleet:
                 log = tail(self.folders[plugin_id] / "plugin.log")
                 raise BenchError(f"plugin {plugin_id} exited with {process.returncode}\n{log}")
 
+    def log_tail(self, plugin_id: str) -> str:
+        return f"--- the end of {plugin_id}'s log ---\n{tail(self.folders[plugin_id] / 'plugin.log')}"
+
     def cpu_seconds(self) -> float:
         return sum(cpu_seconds(process.pid) for process in self.processes.values())
 
@@ -289,9 +292,10 @@ async def drive_reference(debug_port: int, fleet: Fleet, calls: int, chunks: int
         while not set(fleet.plugin_ids) <= set(host.plugins):
             fleet.check_alive()
             if time.monotonic() > deadline:
+                missing = sorted(set(fleet.plugin_ids) - set(host.plugins))
                 raise BenchError(
                     f"{len(host.plugins)} of {len(fleet.plugin_ids)} plugins reconnected to the reference host "
-                    f"within {RECONNECT_SECONDS:.0f} s"
+                    f"within {RECONNECT_SECONDS:.0f} s; missing: {', '.join(missing)}\n{fleet.log_tail(missing[0])}"
                 )
             await asyncio.sleep(0.2)
         intervals: list[tuple[float, float]] = []
