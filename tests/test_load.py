@@ -8,6 +8,8 @@ the suite can afford. Nothing here judges timings.
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -100,3 +102,31 @@ def test_the_check_names_what_went_wrong() -> None:
     assert "1 chunks of other calls: b:1" in str(check_stream("a", 3, _texts("a:0", "b:1", "a:1", "a:2")))
     assert "indexes beyond 2: 3" in str(check_stream("a", 3, _texts("a:0", "a:1", "a:2", "a:3")))
     assert "chunk 0 is not a sequence text message" in str(check_stream("a", 1, [{"type": "json", "message": {}}]))
+
+
+def test_a_client_that_leaves_mid_stream_leaves_the_call_whole_and_the_server_serving(
+    mock_server: MockServer, sdk_python: str, tmp_path: Path
+) -> None:
+    plugin_id = copy_plugin(tmp_path / "leaver", "test_load_leaver")
+    mock_server.start_plugin(tmp_path / "leaver", python=sdk_python)
+    body = json.dumps({"user_id": "leaver", "data": tool_data("left", 20, 25)}).encode()
+    request = (
+        f"POST /plugin/default/dispatch/tool/invoke HTTP/1.1\r\nHost: x\r\nX-Plugin-ID: {plugin_id}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    with socket.create_connection(("127.0.0.1", mock_server.port), timeout=30) as client:
+        client.sendall(request)
+        received = b""
+        while b"left:0" not in received:  # leave once the first event has come
+            part = client.recv(65536)
+            assert part, f"the stream ended before its first event: {received!r}"
+            received += part
+    # The call runs to its end without anyone reading it; the journal has it whole.
+    deadline = time.monotonic() + 30
+    while not (entries := [entry for entry in mock_server.journal(kind="dispatch") if entry.get("done")]):
+        assert time.monotonic() < deadline, "the call did not finish after its client left"
+        time.sleep(0.1)
+    assert entries[0]["error"] is None and check_stream("left", 20, entries[0]["response"]) is None
+
+    events = mock_server.invoke_tool(plugin_id, "load", "sequence", tool_data("after", 3)["tool_parameters"])
+    assert check_stream("after", 3, events) is None

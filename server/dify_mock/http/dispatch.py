@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 
 from dify_mock.drive import InvokeTimeout, PluginInvokeError, invoke_plugin
 from dify_mock.host import Host
+from dify_mock.http.streaming import BoundedStream
 from dify_mock.protocol.framing import sse_event
 from dify_mock.protocol.messages import ENVELOPE_KEYS, dumps
 
@@ -195,7 +196,7 @@ async def dispatch(
     # Headers wait for the first event: the plugin is already working on the request while they are written and
     # the client parses them, and a client that only gets a header cannot compete with the plugin for the CPU.
     first = await anext(events, None)
-    return StreamingResponse(_after(first, events), media_type="text/event-stream")
+    return BoundedStream(_after(first, events), media_type="text/event-stream")
 
 
 async def _after(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
