@@ -218,6 +218,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, s
         "--max-line-bytes",
         type=int,
         default=int(env("DIFY_MOCK_MAX_LINE_BYTES", str(DEFAULT_MAX_LINE_BYTES))),
+        help="the longest line a plugin may send; a longer one is dropped with a warning, the connection kept",
     )
     parser.add_argument("--log-level", default=env("DIFY_MOCK_LOG_LEVEL", "info"))
     parser.add_argument(
