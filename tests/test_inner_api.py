@@ -7,7 +7,9 @@ The frames are read by a decoder written here from the specification (inner-api.
 from __future__ import annotations
 
 import json
+import socket
 import struct
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -309,3 +311,35 @@ def test_the_decoder_rejects_what_the_daemon_rejects():
     for broken in (b"\x0e" + good[1:], good[:2] + b"\x0b\x00" + good[4:], good[:-1], good + b"\x0f"):
         with pytest.raises(FrameError):
             decode_frames(broken)
+
+
+def test_a_hang_lasts_until_the_daemon_gives_up(tmp_path):
+    """A `hang` fault on the inner API sends the first chunks and then nothing, until the caller disconnects."""
+    fixture = tmp_path / "hang.yaml"
+    fixture.write_text(
+        "llm:\n  - name: hangs\n    match: {prompt: {contains: hang please}}\n"
+        "    reply: {chunks: ['one ', 'two ', 'three']}\n"
+        "    fault: {hang: true, after_chunks: 1}\n"
+    )
+    with MockServer(tmp_path / "dify-mock", fixtures=[fixture], extra_args=["--inner-api-key", KEY]) as mock:
+        body = json.dumps({**LLM, "prompt_messages": [{"role": "user", "content": "hang please"}]}).encode()
+        request = (
+            f"POST /inner/api/invoke/llm HTTP/1.1\r\nHost: x\r\nX-Inner-Api-Key: {KEY}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        with socket.create_connection(("127.0.0.1", mock.port), timeout=30) as daemon:
+            daemon.sendall(request)
+            received = b""
+            while b"one " not in received:
+                part = daemon.recv(65536)
+                assert part, f"the stream ended before its first chunk: {received!r}"
+                received += part
+            daemon.settimeout(1.0)
+            with pytest.raises(TimeoutError):  # hanging: nothing more comes
+                daemon.recv(65536)
+        deadline = time.monotonic() + 15
+        while not (done := [entry for entry in mock.journal(kind="reverse", type="llm") if entry.get("done")]):
+            assert time.monotonic() < deadline, "the hung call did not end after its caller left"
+            time.sleep(0.1)
+        assert "never answered (hang)" in done[0]["error"]
+        assert post(mock, "invoke/llm", LLM).status_code == 200  # and the next call is served

@@ -147,9 +147,14 @@ class AnswerChain:
             if session is not None:
                 session.runtime.connection.close(f"fault: drop_connection during a reverse {call.invoke_type} call")
 
+        async def abandoned() -> bool:
+            if call.caller_gone is not None:
+                return await call.caller_gone()
+            return host.registry.session(call.session_id) is None
+
         async def until_abandoned() -> None:
             deadline = time.monotonic() + self.invoke_timeout
-            while host.registry.session(call.session_id) is not None and time.monotonic() < deadline:
+            while not await abandoned() and time.monotonic() < deadline:
                 await asyncio.sleep(ABANDON_POLL_SECONDS)
 
         return FaultHooks(drop_connection, until_abandoned)

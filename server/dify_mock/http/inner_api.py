@@ -15,15 +15,16 @@ import ipaddress
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from dify_mock.config import Settings
 from dify_mock.host import Host
 from dify_mock.http.dispatch import get_host
+from dify_mock.http.streaming import BoundedStream
 from dify_mock.protocol.framing import FrameTooLarge, length_prefixed_frame, sse_event
 from dify_mock.protocol.messages import BackwardsInvoke, dumps
 from dify_mock.reverse.service import answer_backwards
@@ -126,7 +127,9 @@ def stream_format(settings: Settings, accept: str | None) -> str:
     return "frames"
 
 
-def caller_session(tenant_id: str, user_id: str, invoke_type: str) -> Session:
+def caller_session(
+    tenant_id: str, user_id: str, invoke_type: str, caller_gone: Callable[[], Awaitable[bool]] | None = None
+) -> Session:
     runtime = PluginRuntime(
         tenant_id=tenant_id,
         manifest={"author": CALLER_AUTHOR, "name": CALLER_NAME, "resource": {"permission": ALLOW_EVERYTHING}},
@@ -134,16 +137,18 @@ def caller_session(tenant_id: str, user_id: str, invoke_type: str) -> Session:
         assets={},
         connection=_NoConnection(),
     )
-    return Session(str(uuid.uuid4()), runtime, "inner_api", invoke_type, user_id, {})
+    return Session(str(uuid.uuid4()), runtime, "inner_api", invoke_type, user_id, {}, caller_gone=caller_gone)
 
 
-async def outcomes(host: Host, invoke_type: str, body: dict[str, Any]) -> AsyncIterator[tuple[Any, str]]:
+async def outcomes(
+    host: Host, invoke_type: str, body: dict[str, Any], request: Request
+) -> AsyncIterator[tuple[Any, str]]:
     """(answer, "") for each answer of the call, or (None, error text) once when it fails."""
     if invoke_type == "encrypt":
         async for outcome in encrypt(host, body):
             yield outcome
         return
-    session = caller_session(str(body["tenant_id"]), str(body["user_id"]), invoke_type)
+    session = caller_session(str(body["tenant_id"]), str(body["user_id"]), invoke_type, request.is_disconnected)
     invoke = BackwardsInvoke(invoke_type, uuid.uuid4().hex, body)
     async for event in answer_backwards(host, session, invoke):
         if event["event"] == "response":
@@ -206,8 +211,9 @@ async def inner_api(route: str, request: Request) -> Response:
         return invalid_param("tenant not found: tenant_id is empty")
     body["user_id"] = body["user_id"] or "DEFAULT-USER"
     if route in UNARY_ROUTES:
-        return await unary(invoke_type, outcomes(host, invoke_type, body))
-    return await streaming(settings, invoke_type, outcomes(host, invoke_type, body), request.headers.get("accept"))
+        return await unary(invoke_type, outcomes(host, invoke_type, body, request))
+    answers = outcomes(host, invoke_type, body, request)
+    return await streaming(settings, invoke_type, answers, request.headers.get("accept"))
 
 
 async def unary(invoke_type: str, answers: AsyncIterator[tuple[Any, str]]) -> JSONResponse:
@@ -247,7 +253,7 @@ async def streaming(
                 return
 
     # Dify's own media type for the framed answer; the daemon reads the status only.
-    return StreamingResponse(body(), media_type="text/event-stream")
+    return BoundedStream(body(), media_type="text/event-stream")
 
 
 def encode(value: dict[str, Any], sse: bool, max_bytes: int) -> bytes:

@@ -1,4 +1,5 @@
-"""A streamed HTTP body for answers that always end (a plugin's `end`, or the invoke timeout)."""
+"""A streamed HTTP body for answers that end by themselves: a plugin's `end`, the invoke timeout, or a `hang` fault
+that sees its caller leave (it asks the request itself)."""
 
 from __future__ import annotations
 

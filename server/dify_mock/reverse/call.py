@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,3 +20,4 @@ class ReverseCall:
     user_id: str
     session_id: str
     answered_by: str = "builtin"
+    caller_gone: Callable[[], Awaitable[bool]] | None = None  # see Session.caller_gone

@@ -75,6 +75,7 @@ async def answer_backwards(host: Host, session: Session, invoke: BackwardsInvoke
     call = ReverseCall(
         invoke.type, invoke.request, runtime.tenant_id, runtime.plugin_id, session.user_id, session.session_id
     )
+    call.caller_gone = session.caller_gone
     entry = host.journal.start(
         "reverse", invoke.type, runtime.tenant_id, runtime.plugin_id, session.session_id, invoke.request
     )

@@ -7,7 +7,7 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -88,6 +88,8 @@ class Session:
     user_id: str
     fields: dict[str, Any]
     events: SessionEvents = field(default_factory=SessionEvents)
+    # A caller that is not a registered plugin (a daemon on the inner API) says here whether it has gone away.
+    caller_gone: Callable[[], Awaitable[bool]] | None = None
 
 
 RegistryListener = Callable[[str, PluginRuntime], None]
