@@ -47,6 +47,7 @@ def create_app(host: Host) -> FastAPI:
     app = FastAPI(title="dify-mock", version="0.1.0", lifespan=lifespan)
     app.state.host = host
     app.state.live = LiveHub(host)
+    app.include_router(dispatch.unguarded)  # first: every plugin call is routed through here
     app.include_router(mock.router)
     app.include_router(mock.guarded)
     app.include_router(dispatch.router)

@@ -148,20 +148,32 @@ async def check_api_key(request: Request, x_api_key: str | None = Header(default
         raise UnauthorizedError()
 
 
+# Dispatch reads its parameters itself: FastAPI's parameter and dependency solving is about half of its cost per
+# request, and every plugin call goes through here. The OpenAPI document still names them.
+DISPATCH_PARAMETERS = [
+    {"name": "tenant_id", "in": "path", "required": True, "schema": {"type": "string"}},
+    {"name": "route", "in": "path", "required": True, "schema": {"type": "string", "enum": list(DISPATCH_ROUTES)}},
+    {"name": "X-Plugin-ID", "in": "header", "required": True, "schema": {"type": "string"}},
+    {"name": "X-Api-Key", "in": "header", "required": False, "schema": {"type": "string"}},
+]
+
+
 class UnauthorizedError(Exception):
     pass
 
 
 router = APIRouter(dependencies=[Depends(check_api_key)])
+unguarded = APIRouter()  # its routes check the key themselves
 
 
-@router.post("/plugin/{tenant_id}/dispatch/{route:path}", response_model=None)
-async def dispatch(
-    tenant_id: str,
-    route: str,
-    request: Request,
-    x_plugin_id: str | None = Header(default=None),
-) -> Response:
+@unguarded.post(
+    "/plugin/{tenant_id}/dispatch/{route:path}", response_model=None, openapi_extra={"parameters": DISPATCH_PARAMETERS}
+)
+async def dispatch(request: Request) -> Response:
+    tenant_id: str = request.path_params["tenant_id"]
+    route: str = request.path_params["route"]
+    await check_api_key(request, request.headers.get("x-api-key"))
+    x_plugin_id = request.headers.get("x-plugin-id")
     host = get_host(request)
     target = DISPATCH_ROUTES.get(route)
     if target is None:
