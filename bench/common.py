@@ -84,9 +84,8 @@ def plugin_python() -> str:
     return os.environ.get("DIFY_MOCK_PLUGIN_PYTHON") or str(ROOT / ".venv-sdk" / "bin" / "python")
 
 
-@contextlib.contextmanager
-def plugin_process(debug_port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    python = plugin_python()
+def spawn_plugin(folder: Path, debug_port: int, log: Path) -> subprocess.Popen[bytes]:
+    """Start the SDK plugin in `folder` in remote-debug mode against `debug_port`, in a process group of its own."""
     env = {
         **os.environ,
         "INSTALL_METHOD": "remote",
@@ -94,15 +93,20 @@ def plugin_process(debug_port: int, log: Path) -> Iterator[subprocess.Popen[byte
         "REMOTE_INSTALL_KEY": KEY,
     }
     with log.open("wb") as output:
-        process = subprocess.Popen(
-            [python, "-m", "main"],
-            cwd=PLUGIN_DIR,
+        return subprocess.Popen(
+            [plugin_python(), "-m", "main"],
+            cwd=folder,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+@contextlib.contextmanager
+def plugin_process(debug_port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    process = spawn_plugin(PLUGIN_DIR, debug_port, log)
     try:
         yield process
     finally:

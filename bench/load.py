@@ -25,7 +25,7 @@ import httpx
 import uvloop
 from dify_mock.testing import parse_sse_events
 
-from bench.common import KEY, ROOT, TENANT, BenchError, percentile, start_mock, stop_group, tail
+from bench.common import KEY, TENANT, BenchError, percentile, spawn_plugin, start_mock, stop_group, tail
 from bench.hosts import FleetHost
 from bench.load_plugin import PROVIDER, TOOL, check_stream, copy_plugin, tool_data
 from bench.sse_client import StreamError, post_json
@@ -76,24 +76,8 @@ class Fleet:
         return list(self.folders)
 
     def start(self, debug_port: int) -> None:
-        python = os.environ.get("DIFY_MOCK_PLUGIN_PYTHON") or str(ROOT / ".venv-sdk" / "bin" / "python")
-        env = {
-            **os.environ,
-            "INSTALL_METHOD": "remote",
-            "REMOTE_INSTALL_URL": f"127.0.0.1:{debug_port}",
-            "REMOTE_INSTALL_KEY": KEY,
-        }
         for plugin_id, folder in self.folders.items():
-            with (folder / "plugin.log").open("wb") as output:
-                self.processes[plugin_id] = subprocess.Popen(
-                    [python, "-m", "main"],
-                    cwd=folder,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+            self.processes[plugin_id] = spawn_plugin(folder, debug_port, folder / "plugin.log")
 
     def check_alive(self) -> None:
         for plugin_id, process in self.processes.items():
