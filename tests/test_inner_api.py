@@ -7,7 +7,6 @@ The frames are read by a decoder written here from the specification (inner-api.
 from __future__ import annotations
 
 import json
-import socket
 import struct
 import time
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 from dify_mock.testing import MockServer
+from leaving_client import streaming_post
 
 KEY = "QaHbTe77-inner-key"
 TENANT = "7f3c1e3a-0000-4000-8000-000000000001"
@@ -322,18 +322,9 @@ def test_a_hang_lasts_until_the_daemon_gives_up(tmp_path):
         "    fault: {hang: true, after_chunks: 1}\n"
     )
     with MockServer(tmp_path / "dify-mock", fixtures=[fixture], extra_args=["--inner-api-key", KEY]) as mock:
-        body = json.dumps({**LLM, "prompt_messages": [{"role": "user", "content": "hang please"}]}).encode()
-        request = (
-            f"POST /inner/api/invoke/llm HTTP/1.1\r\nHost: x\r\nX-Inner-Api-Key: {KEY}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-        ).encode() + body
-        with socket.create_connection(("127.0.0.1", mock.port), timeout=30) as daemon:
-            daemon.sendall(request)
-            received = b""
-            while b"one " not in received:
-                part = daemon.recv(65536)
-                assert part, f"the stream ended before its first chunk: {received!r}"
-                received += part
+        hanging = {**LLM, "prompt_messages": [{"role": "user", "content": "hang please"}]}
+        headers = {"X-Inner-Api-Key": KEY}
+        with streaming_post(mock.port, "/inner/api/invoke/llm", hanging, headers, until=b"one ") as daemon:
             daemon.settimeout(1.0)
             with pytest.raises(TimeoutError):  # hanging: nothing more comes
                 daemon.recv(65536)

@@ -8,14 +8,13 @@ the suite can afford. Nothing here judges timings.
 from __future__ import annotations
 
 import asyncio
-import json
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from dify_mock.testing import MockServer, parse_sse_events
+from leaving_client import streaming_post
 
 from bench.load_plugin import check_stream, copy_plugin, tool_data
 from bench.sse_client import StreamError, post_json
@@ -109,18 +108,10 @@ def test_a_client_that_leaves_mid_stream_leaves_the_call_whole_and_the_server_se
 ) -> None:
     plugin_id = copy_plugin(tmp_path / "leaver", "test_load_leaver")
     mock_server.start_plugin(tmp_path / "leaver", python=sdk_python)
-    body = json.dumps({"user_id": "leaver", "data": tool_data("left", 20, 25)}).encode()
-    request = (
-        f"POST /plugin/default/dispatch/tool/invoke HTTP/1.1\r\nHost: x\r\nX-Plugin-ID: {plugin_id}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
-    with socket.create_connection(("127.0.0.1", mock_server.port), timeout=30) as client:
-        client.sendall(request)
-        received = b""
-        while b"left:0" not in received:  # leave once the first event has come
-            part = client.recv(65536)
-            assert part, f"the stream ended before its first event: {received!r}"
-            received += part
+    body = {"user_id": "leaver", "data": tool_data("left", 20, 25)}
+    path, headers = "/plugin/default/dispatch/tool/invoke", {"X-Plugin-ID": plugin_id}
+    with streaming_post(mock_server.port, path, body, headers, until=b"left:0"):
+        pass  # leave once the first event has come
     # The call runs to its end without anyone reading it; the journal has it whole.
     deadline = time.monotonic() + 30
     while not (entries := [entry for entry in mock_server.journal(kind="dispatch") if entry.get("done")]):
