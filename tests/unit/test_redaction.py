@@ -34,12 +34,22 @@ def secrets_left(value: Any) -> list[Any]:
     return found
 
 
+def containers(value: Any) -> list[Any]:
+    found = [value] if isinstance(value, dict | list) else []
+    for item in value.values() if isinstance(value, dict) else value if isinstance(value, list) else []:
+        found += containers(item)
+    return found
+
+
 @given(VALUES)
 def test_no_secret_survives_and_the_input_is_left_as_it_was(value: Any) -> None:
     before = copy.deepcopy(value)
     redacted = redact(value)
     assert secrets_left(redacted) == []
     assert value == before
+    # A copy through and through: callers (cassettes, the journal) change what they get back.
+    originals = {id(container) for container in containers(value)}
+    assert not [container for container in containers(redacted) if id(container) in originals]
 
 
 def test_ordinary_values_are_kept_and_credentials_masked() -> None:

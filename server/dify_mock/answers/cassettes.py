@@ -70,7 +70,7 @@ def _digest(text: str) -> str:
 
 def normalise(invoke_type: str, request: dict[str, Any]) -> dict[str, Any]:
     """The request as a cassette keeps it: credentials masked, binary payloads replaced by a digest."""
-    data: dict[str, Any] = redact(copy.deepcopy(request))
+    data: dict[str, Any] = redact(request)  # redact copies every dict and list
     if invoke_type == "speech2text" and isinstance(data.get("file"), str):
         data["file"] = _digest(data["file"])
     for message in data.get("prompt_messages") or []:
@@ -322,7 +322,7 @@ class Recording:
 
     def add(self, chunk: Chunk) -> None:
         ms = round((time.perf_counter() - self.started) * 1000, 1)
-        self.chunks.append((ms, redact(copy.deepcopy(chunk))))
+        self.chunks.append((ms, redact(chunk)))
 
     def commit(self) -> None:
         """Writes the entry to disk; the answer's last chunk is sent only after this returns."""
