@@ -79,7 +79,7 @@ class Settings:
             raise ConfigError(f"--files-url {self.files_url!r} must start with http:// or https://")
         if self.max_upload_bytes < 1:
             raise ConfigError(f"--max-upload-bytes must be at least 1, got {self.max_upload_bytes}")
-        if not _is_loopback(self.host):
+        if not is_loopback(self.host):
             missing = [flag for flag, value in (("--key", self.keys), ("--server-key", self.server_key)) if not value]
             if missing:
                 raise ConfigError(
@@ -102,7 +102,7 @@ class Settings:
             raise ConfigError(f"{given}: {cassette_problem}")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:

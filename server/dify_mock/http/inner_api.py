@@ -11,7 +11,6 @@ which plugin called, so the journal names the caller `dify-plugin-daemon/inner-a
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 import logging
 import uuid
@@ -21,7 +20,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from dify_mock.config import Settings
+from dify_mock.config import Settings, is_loopback
 from dify_mock.host import Host
 from dify_mock.http.dispatch import get_host
 from dify_mock.http.streaming import BoundedStream
@@ -97,17 +96,8 @@ def invalid_param(message: str) -> JSONResponse:
 def key_accepted(settings: Settings, given: str | None) -> bool:
     expected = settings.inner_api_key
     if expected is None:
-        return _is_loopback(settings.host)  # beyond this machine the inner API needs a key, or it stays shut
+        return is_loopback(settings.host)  # beyond this machine the inner API needs a key, or it stays shut
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def stream_format(settings: Settings, accept: str | None) -> str:
