@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dify_mock.journal import Journal
-from dify_mock.journal_store import JournalQuery, JournalStore
+from dify_mock.store.journal import Journal
+from dify_mock.store.journal_sqlite import JournalQuery, JournalStore
 
 REQUEST = {
     "provider": "openai",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import TEST_PLUGINS
-from dify_mock.runtimes.declarations import DeclarationError, load_plugin_folder
+from dify_mock.plugins.folder import DeclarationError, load_plugin_folder
 from sdk_capture import capture_registration, declarations_from
 
 PLUGIN_FOLDERS = sorted(path.parent for path in TEST_PLUGINS.glob("*/manifest.yaml"))

@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 
 from dify_mock.answers.chain import AnswerChain
 from dify_mock.answers.rules import RuleBook
-from dify_mock.config import Settings
-from dify_mock.endpoints import HookStore, add_config_hooks
-from dify_mock.filestore import FileStore
-from dify_mock.journal import Journal
-from dify_mock.journal_store import JournalStore
-from dify_mock.reverse.storage import PluginStorage
-from dify_mock.runtimes.registry import Registry
+from dify_mock.config.settings import Settings
+from dify_mock.plugins.registry import Registry
+from dify_mock.store.files import FileStore
+from dify_mock.store.hooks import HookStore, add_config_hooks
+from dify_mock.store.journal import Journal
+from dify_mock.store.journal_sqlite import JournalStore
+from dify_mock.store.plugin_storage import PluginStorage
 
 
 @dataclass(eq=False)

@@ -18,7 +18,7 @@ from dify_mock.answers.cassettes import (
     normalise,
     without,
 )
-from dify_mock.reverse.call import ReverseCall
+from dify_mock.protocol.reverse_call import ReverseCall
 
 
 def llm_request(prompt: str, temperature: float = 0) -> dict[str, Any]:

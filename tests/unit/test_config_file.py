@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dify_mock.cli import main
-from dify_mock.config_file import DEFAULT_CHAIN, ConfigFileError, load_config_file
+from dify_mock.cli.main import main
+from dify_mock.config.file import DEFAULT_CHAIN, ConfigFileError, load_config_file
 
 EXAMPLE = """\
 backends:

@@ -6,7 +6,7 @@ import errno
 import sqlite3
 from pathlib import Path
 
-from dify_mock.disk import full_because, write_failure
+from dify_mock.store.disk import full_because, write_failure
 
 
 def sqlite_error(message: str, code: int) -> sqlite3.OperationalError:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from dify_mock.endpoints import HookConfig, HookStore, add_config_hooks, mask_secret, validate_settings
+from dify_mock.config.file import HookConfig
+from dify_mock.store.hooks import HookStore, add_config_hooks, mask_secret, validate_settings
 from pydantic import ValidationError
 
 CONFIGS = [

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from dify_mock.answers.faults import REALISTIC_SECONDS_PER_TOKEN, Fault, FaultHooks, Latency, shape
+from dify_mock.answers.faults import FaultHooks, shape
 from dify_mock.answers.render import llm_chunk
-from dify_mock.reverse.call import ReverseError
+from dify_mock.config.faults import REALISTIC_SECONDS_PER_TOKEN, Fault, Latency
+from dify_mock.protocol.reverse_call import ReverseError
 from pydantic import ValidationError
 
 

@@ -6,8 +6,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from dify_mock.journal import Journal
-from dify_mock.journal_store import JournalQuery, JournalStore
+from dify_mock.store.journal import Journal
+from dify_mock.store.journal_sqlite import JournalQuery, JournalStore
 
 
 def entry(entry_id: int, **fields: Any) -> dict[str, Any]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from dify_mock.journal_store import JournalQuery
-from dify_mock.live import MAX_PENDING_BYTES, MAX_PENDING_EVENTS, LiveEvent, Subscriber, preview
+from dify_mock.http.live import MAX_PENDING_BYTES, MAX_PENDING_EVENTS, LiveEvent, Subscriber, preview
+from dify_mock.store.journal_sqlite import JournalQuery
 
 
 def test_a_subscriber_that_falls_behind_is_reset_and_holds_a_bounded_backlog() -> None:

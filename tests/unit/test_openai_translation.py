@@ -142,8 +142,8 @@ def test_structured_output_that_is_not_a_json_object_is_refused():
 
 def test_a_backend_serves_only_its_types_providers_and_models():
     from dify_mock.answers.openai import OpenAIBackend
-    from dify_mock.config_file import BackendConfig
-    from dify_mock.reverse.call import ReverseCall
+    from dify_mock.config.file import BackendConfig
+    from dify_mock.protocol.reverse_call import ReverseCall
 
     backend = OpenAIBackend(
         "b",

@@ -6,7 +6,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from dify_mock.runtimes.packages import PackageError, prepare_package
+from dify_mock.plugins.packages import PackageError, prepare_package
 
 MANIFEST = "version: 0.0.1\nmeta:\n  runner:\n    language: python\n    version: '3.12'\n    entrypoint: main\n"
 

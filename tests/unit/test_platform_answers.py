@@ -10,10 +10,10 @@ from urllib.parse import parse_qsl
 import pytest
 from dify_mock.answers.builtin_nodes import PARAMETER_TYPES, choose_class, extract_parameters, fits
 from dify_mock.answers.replies import AppReply, QuestionClassifierReply
-from dify_mock.filestore import LINK_LIFETIME, FileError, FileStore
+from dify_mock.protocol.reverse_call import ReverseError
 from dify_mock.reverse.app_events import blocking_response, stream_events
 from dify_mock.reverse.apps import build_run
-from dify_mock.reverse.call import ReverseError
+from dify_mock.store.files import LINK_LIFETIME, FileError, FileStore
 from pydantic import ValidationError
 
 

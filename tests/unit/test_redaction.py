@@ -6,7 +6,7 @@ import copy
 from collections import OrderedDict
 from typing import Any
 
-from dify_mock.redaction import MASK, redact
+from dify_mock.store.redaction import MASK, redact
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -27,9 +27,10 @@ from typing import Any
 
 import yaml
 
-from dify_mock.disk import write_failure
-from dify_mock.redaction import MASK, redact
-from dify_mock.reverse.call import ReverseCall, ReverseError
+from dify_mock.config.settings import MAX_CASSETTE_NAME as MAX_NAME
+from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
+from dify_mock.store.disk import write_failure
+from dify_mock.store.redaction import MASK, redact
 
 log = logging.getLogger("dify_mock.cassettes")
 
@@ -42,8 +43,6 @@ Chunk = dict[str, Any]
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-MAX_NAME = 200
 TEMPORARY = re.compile(r"^\..+\.(\d+)\.tmp$")  # .<cassette file>.<pid>.tmp, while Cassette.save writes
 
 HEADER = """\
@@ -296,16 +295,6 @@ def cassette_name(name: str) -> str:
     if not cleaned:
         raise ValueError(f"{name!r} does not make a cassette name")
     return cleaned[:MAX_NAME]
-
-
-def run_name_problem(name: str) -> str | None:
-    """Why `name` cannot name the run's cassette (a file name inside the cassette folder, not a path), if so."""
-    if _RUN_NAME.match(name) and len(name) <= MAX_NAME:
-        return None
-    return (
-        f"cassette name {name!r} is not a file name: use letters, digits, '.', '_' and '-' (at most {MAX_NAME}, "
-        "not starting with '.'); the cassette is always written inside the --record folder"
-    )
 
 
 @dataclass

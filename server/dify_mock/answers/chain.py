@@ -19,16 +19,18 @@ from typing import TYPE_CHECKING
 from dify_mock.answers import audio
 from dify_mock.answers.builtin import builtin_reply
 from dify_mock.answers.cassettes import Cassettes, Recording
-from dify_mock.answers.faults import Fault, FaultHooks, Latency, shape
+from dify_mock.answers.faults import FaultHooks, shape
 from dify_mock.answers.render import Chunk, render
 from dify_mock.answers.replies import Reply
-from dify_mock.config_file import BUILTIN, FIXTURES, REPLAY, AnswerConfig
-from dify_mock.reverse.call import ReverseCall, ReverseError
+from dify_mock.config.faults import Fault, Latency
+from dify_mock.config.file import BUILTIN, FIXTURES, REPLAY, AnswerConfig
+from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
 
 if TYPE_CHECKING:
     from dify_mock.answers.openai import OpenAIBackend
-    from dify_mock.config import Settings
-    from dify_mock.host import Host
+    from dify_mock.answers.rules import RuleBook
+    from dify_mock.config.settings import Settings
+    from dify_mock.plugins.registry import Registry
 
 ABANDON_POLL_SECONDS = 0.2
 
@@ -42,8 +44,11 @@ class Answer:
 
 
 class AnswerChain:
-    def __init__(self, config: AnswerConfig, cassettes: Cassettes, invoke_timeout: float = 600.0) -> None:
+    def __init__(
+        self, config: AnswerConfig, cassettes: Cassettes, invoke_timeout: float = 600.0, strict: bool = False
+    ) -> None:
         self.config = config
+        self.strict = strict  # --strict: no built-in answers
         self.cassettes = cassettes
         self.invoke_timeout = invoke_timeout
         self.backends: dict[str, OpenAIBackend] = {}
@@ -66,7 +71,7 @@ class AnswerChain:
             ignore=(*options.ignore, *settings.replay_ignore),
             strict=options.strict,
         )
-        return cls(config, cassettes, settings.invoke_timeout)
+        return cls(config, cassettes, settings.invoke_timeout, settings.strict)
 
     def describe(self) -> list[str]:
         """Lines for the start-up banner: backends, chains that differ from the default, cassettes."""
@@ -88,20 +93,20 @@ class AnswerChain:
         for backend in self.backends.values():
             await backend.aclose()
 
-    async def answer(self, host: Host, call: ReverseCall) -> AsyncIterator[Chunk]:
+    async def answer(self, call: ReverseCall, rules: RuleBook, registry: Registry) -> AsyncIterator[Chunk]:
         """The chunks answering one model call, from the first link of its chain that has an answer."""
-        answer = self._choose(host, call, time.perf_counter())
+        answer = self._choose(rules, call, time.perf_counter())
         call.answered_by = answer.answered_by
-        async for chunk in shape(answer.chunks, answer.latency, answer.fault, self._hooks(host, call)):
+        async for chunk in shape(answer.chunks, answer.latency, answer.fault, self._hooks(registry, call)):
             yield chunk
 
-    def _choose(self, host: Host, call: ReverseCall, started: float) -> Answer:
+    def _choose(self, rules: RuleBook, call: ReverseCall, started: float) -> Answer:
         invoke_type = call.invoke_type
         links = self.config.chain_for(invoke_type)
         latency, fault = self.config.latency_for(invoke_type), self.config.fault_for(invoke_type)
         for position, link in enumerate(links):
             if link == FIXTURES:
-                match = host.rules.answer(invoke_type, call.request)
+                match = rules.answer(invoke_type, call.request)
                 if match is not None:
                     rule = match.rule
                     chunks = _rendered(call, match.reply, started)
@@ -120,10 +125,10 @@ class AnswerChain:
                     paced = None if self.cassettes.timing == "recorded" else latency
                     return Answer(self.cassettes.replay(entry), f"replay:{cassette.name}#{number}", paced, fault)
             elif link == BUILTIN:
-                if host.settings.strict:
+                if self.strict:
                     call.answered_by = "strict"
                     raise ReverseError(
-                        f"no fixture rule answers this call (--strict). {host.rules.near_miss(invoke_type, call.request)}"
+                        f"no fixture rule answers this call (--strict). {rules.near_miss(invoke_type, call.request)}"
                     )
                 try:
                     reply = builtin_reply(invoke_type, call.request)
@@ -141,16 +146,16 @@ class AnswerChain:
         call.answered_by = "chain"
         raise ReverseError(f"no link of the {invoke_type} answer chain ({' -> '.join(links)}) answers this call")
 
-    def _hooks(self, host: Host, call: ReverseCall) -> FaultHooks:
+    def _hooks(self, registry: Registry, call: ReverseCall) -> FaultHooks:
         def drop_connection() -> None:
-            session = host.registry.session(call.session_id)
+            session = registry.session(call.session_id)
             if session is not None:
                 session.runtime.connection.close(f"fault: drop_connection during a reverse {call.invoke_type} call")
 
         async def abandoned() -> bool:
             if call.caller_gone is not None:
                 return await call.caller_gone()
-            return host.registry.session(call.session_id) is None
+            return registry.session(call.session_id) is None
 
         async def until_abandoned() -> None:
             deadline = time.monotonic() + self.invoke_timeout

@@ -30,9 +30,9 @@ from dify_mock.answers.render import (
     rerank_docs,
 )
 from dify_mock.answers.rules import audio_format
-from dify_mock.config_file import BackendConfig
-from dify_mock.redaction import MASK
-from dify_mock.reverse.call import ReverseCall, ReverseError
+from dify_mock.config.file import BackendConfig
+from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
+from dify_mock.store.redaction import MASK
 
 SHOWN_BODY = 300
 MIN_AUDIO_CHUNK = 16 * 1024

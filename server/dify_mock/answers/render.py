@@ -21,7 +21,7 @@ from dify_mock.answers.replies import (
     SummaryReply,
     TTSReply,
 )
-from dify_mock.reverse.call import ReverseError
+from dify_mock.protocol.reverse_call import ReverseError
 
 ZERO = "0"
 WORD_PIECE = re.compile(r"\s*\S+\s*|\s+")

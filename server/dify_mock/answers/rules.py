@@ -35,10 +35,10 @@ from pydantic import (
     model_validator,
 )
 
-from dify_mock.answers.faults import MODEL_INVOKE_TYPES, Fault, Latency
 from dify_mock.answers.prompts import message_text
 from dify_mock.answers.replies import REPLY_MODELS, Reply
-from dify_mock.yaml_lines import line_of
+from dify_mock.config.faults import MODEL_INVOKE_TYPES, Fault, Latency
+from dify_mock.config.yaml_lines import line_of
 
 __all__ = [
     "FAMILIES",

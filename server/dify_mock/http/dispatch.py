@@ -9,11 +9,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 
-from dify_mock.drive import InvokeTimeout, PluginInvokeError, invoke_plugin
 from dify_mock.host import Host
 from dify_mock.http.streaming import BoundedStream
 from dify_mock.protocol.framing import sse_event
 from dify_mock.protocol.messages import ENVELOPE_KEYS, dumps
+from dify_mock.runtimes.drive import InvokeTimeout, PluginInvokeError, invoke_plugin
 
 # route -> (access type, action, fields `data` must have)
 DISPATCH_ROUTES: dict[str, tuple[str, str, tuple[str, ...]]] = {

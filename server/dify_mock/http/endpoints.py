@@ -14,8 +14,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
-from dify_mock.drive import InvokeTimeout, PluginInvokeError, invoke_plugin
-from dify_mock.endpoints import (
+from dify_mock.host import Host
+from dify_mock.http.dispatch import check_api_key, daemon_error, get_host
+from dify_mock.protocol.messages import dumps
+from dify_mock.protocol.raw_http import MAX_BODY_BYTES, endpoint_request
+from dify_mock.runtimes.drive import InvokeTimeout, PluginInvokeError, invoke_plugin
+from dify_mock.store.hooks import (
     Hook,
     HookStore,
     HookWriteError,
@@ -24,13 +28,9 @@ from dify_mock.endpoints import (
     secret_setting_names,
     validate_settings,
 )
-from dify_mock.host import Host
-from dify_mock.http.dispatch import check_api_key, daemon_error, get_host
-from dify_mock.protocol.messages import dumps
-from dify_mock.protocol.raw_http import MAX_BODY_BYTES, endpoint_request
-from dify_mock.redaction import redact
+from dify_mock.store.redaction import redact
 
-log = logging.getLogger("dify_mock.endpoints")
+log = logging.getLogger("dify_mock.store.hooks")
 
 ROUTED_METHODS = ("GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS")
 # Accepted by the route only to answer them as the daemon does: not found.

@@ -17,8 +17,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from dify_mock.http.journal import check_key_header_or_query, journal_query
-from dify_mock.journal_store import JournalQuery
-from dify_mock.live import LiveHub, Subscriber
+from dify_mock.http.live import LiveHub, Subscriber
+from dify_mock.store.journal_sqlite import JournalQuery
 
 PING_SECONDS = 15
 SEND_TIMEOUT_SECONDS = 30  # a client that reads nothing for this long is dropped

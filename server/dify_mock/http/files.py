@@ -23,10 +23,10 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.datastructures import FormData, UploadFile
 from starlette.types import Message
 
-from dify_mock.config import DEFAULT_TENANT
-from dify_mock.disk import write_failure
-from dify_mock.filestore import MIME_TYPE, FileError, FileStore, StoredFile, guess_mime_type
+from dify_mock.config.settings import DEFAULT_TENANT
 from dify_mock.http.dispatch import check_api_key, get_host
+from dify_mock.store.disk import write_failure
+from dify_mock.store.files import MIME_TYPE, FileError, FileStore, StoredFile, guess_mime_type
 
 log = logging.getLogger("dify_mock.files")
 

@@ -20,14 +20,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from dify_mock.config import Settings, is_loopback
+from dify_mock.config.settings import Settings, is_loopback
 from dify_mock.host import Host
 from dify_mock.http.dispatch import get_host
 from dify_mock.http.streaming import BoundedStream
+from dify_mock.plugins.registry import PluginRuntime, Session
 from dify_mock.protocol.framing import FrameTooLarge, length_prefixed_frame, sse_event
 from dify_mock.protocol.messages import BackwardsInvoke, dumps
 from dify_mock.reverse.service import answer_backwards
-from dify_mock.runtimes.registry import PluginRuntime, Session
 
 log = logging.getLogger("dify_mock.inner_api")
 

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 
-from dify_mock.disk import write_failure
 from dify_mock.http.dispatch import UnauthorizedError, check_api_key, get_host
-from dify_mock.journal_store import JournalQuery
+from dify_mock.store.disk import write_failure
+from dify_mock.store.journal_sqlite import JournalQuery
 
 MAX_ID = 2**62
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from dify_mock.answers.builtin_apps import app_answer, app_inputs, app_mode, app_parameters
 from dify_mock.answers.replies import AppReply, FetchAppReply
+from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
 from dify_mock.reverse.app_events import CHAT_MODES, AppRun, blocking_response, run_seed, stable_id, stream_events
-from dify_mock.reverse.call import ReverseCall, ReverseError
 from dify_mock.reverse.models import WORD_PIECE, choose_reply, count_tokens, llm_usage
 
 if TYPE_CHECKING:

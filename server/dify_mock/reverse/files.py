@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from dify_mock.filestore import MIME_TYPE
-from dify_mock.reverse.call import ReverseCall, ReverseError
+from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
+from dify_mock.store.files import MIME_TYPE
 
 if TYPE_CHECKING:
     from dify_mock.host import Host

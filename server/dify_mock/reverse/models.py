@@ -14,7 +14,7 @@ from dify_mock.answers.builtin import builtin_reply
 from dify_mock.answers.faults import count_tokens
 from dify_mock.answers.render import WORD_PIECE, embedding_usage, llm_usage, prompt_text, render_llm
 from dify_mock.answers.replies import Reply
-from dify_mock.reverse.call import ReverseCall, ReverseError
+from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
 
 if TYPE_CHECKING:
     from dify_mock.host import Host
@@ -55,7 +55,7 @@ def choose_reply(host: Host, call: ReverseCall) -> Reply:
 
 
 async def answer_model(host: Host, call: ReverseCall) -> AsyncIterator[dict[str, Any]]:
-    async for chunk in host.chain.answer(host, call):
+    async for chunk in host.chain.answer(call, host.rules, host.registry):
         yield chunk
 
 
@@ -68,7 +68,7 @@ async def answer_speech2text(host: Host, call: ReverseCall) -> AsyncIterator[dic
         audio.inspect_audio(bytes.fromhex(file_hex))
     except ValueError as error:
         raise ReverseError(f"the file is not audio the mock can read: {error}") from None
-    async for chunk in host.chain.answer(host, call):
+    async for chunk in host.chain.answer(call, host.rules, host.registry):
         yield chunk
 
 

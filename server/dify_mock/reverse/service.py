@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from dify_mock.protocol.messages import BackwardsInvoke, backwards_response
+from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
 from dify_mock.reverse import apps, models, nodes
-from dify_mock.reverse.call import ReverseCall, ReverseError
 from dify_mock.reverse.files import answer_upload_file
 from dify_mock.reverse.permissions import permission_error
 from dify_mock.reverse.storage import answer_storage
@@ -16,7 +16,7 @@ from dify_mock.reverse.tools import answer_tool
 
 if TYPE_CHECKING:
     from dify_mock.host import Host
-    from dify_mock.runtimes.registry import Session
+    from dify_mock.plugins.registry import Session
 
 log = logging.getLogger("dify_mock.reverse")
 

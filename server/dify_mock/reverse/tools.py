@@ -23,7 +23,7 @@ from dify_mock.answers.replies import (
     ToolReply,
     VariableToolMessage,
 )
-from dify_mock.reverse.call import ReverseCall, ReverseError
+from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
 from dify_mock.reverse.models import choose_reply
 
 if TYPE_CHECKING:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dify_mock.host import Host
+from dify_mock.plugins.registry import PluginRuntime, Session
 from dify_mock.protocol.messages import (
     BackwardsInvoke,
     ProtocolError,
@@ -21,7 +22,6 @@ from dify_mock.protocol.messages import (
     parse_session_message,
 )
 from dify_mock.reverse.service import answer_backwards
-from dify_mock.runtimes.registry import PluginRuntime, Session
 
 log = logging.getLogger("dify_mock.plugin")
 LogSink = Callable[[str, str], None]  # (level, message) of a plugin's log event

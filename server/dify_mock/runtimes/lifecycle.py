@@ -7,9 +7,9 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from dify_mock.config import Settings
+from dify_mock.config.settings import Settings
 from dify_mock.host import Host
-from dify_mock.runtimes.registry import PluginRuntime
+from dify_mock.plugins.registry import PluginRuntime
 
 if TYPE_CHECKING:
     import httpx
@@ -34,7 +34,7 @@ class StartedPlugins:
         # Imported here: most runs start no plugin, and these modules weigh on the time to ready.
         import httpx
 
-        from dify_mock.runtimes.declarations import DeclarationError, load_plugin_folder
+        from dify_mock.plugins.folder import DeclarationError, load_plugin_folder
         from dify_mock.runtimes.serverless import ServerlessError, check_health, serverless_runtime
         from dify_mock.runtimes.supervisor import PluginSupervisor
 

@@ -16,7 +16,10 @@ from typing import Any
 
 import httpx
 
+from dify_mock.config.specs import ServerlessPlugin
 from dify_mock.host import Host
+from dify_mock.plugins.folder import PluginFolder, load_plugin_folder
+from dify_mock.plugins.registry import PluginRuntime
 from dify_mock.protocol.framing import LineSplitter
 from dify_mock.protocol.messages import (
     ProtocolError,
@@ -25,9 +28,6 @@ from dify_mock.protocol.messages import (
     parse_plugin_event,
     parse_session_message,
 )
-from dify_mock.runtimes.declarations import PluginFolder, load_plugin_folder
-from dify_mock.runtimes.registry import PluginRuntime
-from dify_mock.runtimes.specs import ServerlessPlugin
 from dify_mock.runtimes.supervisor import launch_tenant
 
 log = logging.getLogger("dify_mock.serverless")

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 from dify_mock.host import Host
+from dify_mock.plugins.folder import PluginFolder
+from dify_mock.plugins.registry import PluginRuntime
 from dify_mock.protocol.framing import json_line
-from dify_mock.runtimes.declarations import PluginFolder
 from dify_mock.runtimes.events import PluginEvents
 from dify_mock.runtimes.output import ProcessOutput
-from dify_mock.runtimes.registry import PluginRuntime
 
 log = logging.getLogger("dify_mock.stdio")
 

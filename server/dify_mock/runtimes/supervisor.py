@@ -16,12 +16,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dify_mock.config import DEFAULT_TENANT
+from dify_mock.config.settings import DEFAULT_TENANT
+from dify_mock.config.specs import PluginLaunch
 from dify_mock.host import Host
+from dify_mock.plugins.folder import PluginFolder
 from dify_mock.protocol.framing import LineSplitter, LineTooLong
-from dify_mock.runtimes.declarations import PluginFolder
 from dify_mock.runtimes.output import ProcessOutput
-from dify_mock.runtimes.specs import PluginLaunch
 from dify_mock.runtimes.stdio import LocalPlugin, StdioConnection
 
 log = logging.getLogger("dify_mock.supervisor")

@@ -14,12 +14,12 @@ import time
 from typing import Any, cast
 
 from dify_mock.host import Host
+from dify_mock.plugins.registry import PluginRuntime
 from dify_mock.protocol.framing import LineSplitter, json_line
 from dify_mock.protocol.messages import DECLARATION_KINDS, ProtocolError, parse_register_message
 from dify_mock.protocol.sdk_releases import LEGACY_REFUSAL, is_bare_key, release_from_manifest
-from dify_mock.redaction import mask_key
 from dify_mock.runtimes.events import PluginEvents
-from dify_mock.runtimes.registry import PluginRuntime
+from dify_mock.store.redaction import mask_key
 
 log = logging.getLogger("dify_mock.tcp")
 

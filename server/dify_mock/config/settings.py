@@ -6,18 +6,22 @@ import argparse
 import hmac
 import ipaddress
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dify_mock.answers.cassettes import run_name_problem
-from dify_mock.config_file import AnswerConfig, ConfigFileError, load_config_file
+from dify_mock.config.file import AnswerConfig, ConfigFileError, load_config_file
+from dify_mock.config.specs import PluginLaunch, ServerlessPlugin, SpecError, parse_serverless
 from dify_mock.protocol.framing import DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_LINE_BYTES
-from dify_mock.runtimes.specs import PluginLaunch, ServerlessPlugin, SpecError, parse_serverless
 
 DEFAULT_TENANT = "default"
 INNER_API_STREAMS = ("auto", "frames", "sse")
 DEFAULT_MAX_UPLOAD_BYTES = 15 * 1024 * 1024  # Dify's UPLOAD_FILE_SIZE_LIMIT
+
+
+RUN_CASSETTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+MAX_CASSETTE_NAME = 200
 
 
 class ConfigError(ValueError):
@@ -100,6 +104,16 @@ class Settings:
         if cassette_problem is not None:
             given = "--cassette" if self.cassette else f"{self.config_file}: cassettes.name"
             raise ConfigError(f"{given}: {cassette_problem}")
+
+
+def run_name_problem(name: str) -> str | None:
+    """Why `name` cannot name the run's cassette (a file name inside the cassette folder, not a path), if so."""
+    if RUN_CASSETTE_NAME.match(name) and len(name) <= MAX_CASSETTE_NAME:
+        return None
+    return (
+        f"cassette name {name!r} is not a file name: use letters, digits, '.', '_' and '-' (at most {MAX_CASSETTE_NAME}, "
+        "not starting with '.'); the cassette is always written inside the --record folder"
+    )
 
 
 def is_loopback(host: str) -> bool:

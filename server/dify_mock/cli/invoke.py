@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dify_mock.cli.console import describe_error, parse_parameters, print_chunk
 from dify_mock.protocol.raw_http import build_request
 
 if TYPE_CHECKING:
@@ -168,7 +169,6 @@ def _runner(command: Callable[[argparse.Namespace, httpx.Client], int]) -> Calla
 
 def parameters_of(items: Sequence[str]) -> dict[str, Any]:
     """name=value (a string; value @FILE reads the file as text) and name:=<json>."""
-    from dify_mock.cli import parse_parameters
 
     parameters = parse_parameters(items)
     for name, value in parameters.items():
@@ -199,7 +199,6 @@ def find_plugin(client: httpx.Client, tenant: str, category: str, provider: str,
 
 
 def _envelope(response: httpx.Response) -> Any:
-    from dify_mock.cli import describe_error
 
     try:
         body = response.json()
@@ -215,7 +214,6 @@ def dispatch(
     client: httpx.Client, arguments: argparse.Namespace, route: str, plugin: str, data: dict[str, Any]
 ) -> Iterator[Any]:
     """Each chunk the plugin streams for `route`; CliError on any error."""
-    from dify_mock.cli import describe_error
     from dify_mock.testing import parse_sse_events
 
     body = {"user_id": arguments.user, "data": data}
@@ -401,7 +399,6 @@ def run_datasource(arguments: argparse.Namespace, client: httpx.Client) -> int:
 
 def _print_message(chunk: Any, as_json: bool) -> None:
     """A datasource or tool message; other chunks as JSON."""
-    from dify_mock.cli import print_chunk
 
     kind = chunk.get("type") if isinstance(chunk, dict) else None
     if as_json or kind not in ("text", "json", "link", "variable", "blob"):

@@ -22,10 +22,9 @@ from typing import Annotated, Any, Literal, Self
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from dify_mock.answers.faults import MODEL_INVOKE_TYPES, Fault, Latency
-from dify_mock.endpoints import HookConfig
-from dify_mock.runtimes.specs import ServerlessPlugin, SpecError, parse_serverless
-from dify_mock.yaml_lines import line_of
+from dify_mock.config.faults import MODEL_INVOKE_TYPES, Fault, Latency
+from dify_mock.config.specs import ServerlessPlugin, SpecError, parse_serverless
+from dify_mock.config.yaml_lines import line_of
 
 FIXTURES, REPLAY, BUILTIN = "fixtures", "replay", "builtin"
 RESERVED_LINKS = (FIXTURES, REPLAY, BUILTIN)
@@ -46,6 +45,23 @@ class ConfigFileError(ValueError):
 def model_type(name: str) -> str:
     """The invoke type a config key names (`summary` is accepted for system_summary)."""
     return TYPE_ALIASES.get(name, name)
+
+
+class HookConfig(BaseModel):
+    """One hook of the config file's `endpoints:` list; its URL is the same at every start."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plugin_id: str = Field(pattern=r"^[A-Za-z0-9_-]+/[a-z0-9_-]+$", description="author/name of the plugin.")
+    name: str = Field(default="default", min_length=1, description="The hook's name, as in Dify's endpoint list.")
+    tenant: str = Field(default="default", min_length=1, description="The tenant the hook belongs to.")
+    hook_id: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9-]{0,126}$",
+        description="The id in /e/{hook_id}/...; by default one derived from tenant, plugin and name.",
+    )
+    enabled: bool = True
+    settings: dict[str, Any] = Field(default_factory=dict, description="The endpoint settings the plugin receives.")
 
 
 class BackendConfig(BaseModel):

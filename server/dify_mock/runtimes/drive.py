@@ -7,8 +7,8 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from dify_mock.host import Host
+from dify_mock.plugins.registry import SessionClosed
 from dify_mock.protocol.messages import host_envelope, plugin_error_text
-from dify_mock.runtimes.registry import SessionClosed
 
 
 class PluginNotFound(LookupError):

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from dify_mock.disk import write_failure
+from dify_mock.store.disk import write_failure
 
-log = logging.getLogger("dify_mock.journal")
+log = logging.getLogger("dify_mock.store.journal")
 
 BATCH_SECONDS = 0.05
 SCHEMA_VERSION = 1

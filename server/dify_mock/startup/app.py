@@ -15,8 +15,8 @@ from dify_mock.host import Host
 from dify_mock.http import cassettes as cassette_routes
 from dify_mock.http import dashboard, dispatch, endpoints, events, files, journal, mock
 from dify_mock.http.inner_api import router as inner_api_router
+from dify_mock.http.live import LiveHub
 from dify_mock.http.transaction import router as transaction_router
-from dify_mock.live import LiveHub
 from dify_mock.runtimes.lifecycle import StartedPlugins
 from dify_mock.runtimes.tcp import start_debug_server, watch_heartbeats
 

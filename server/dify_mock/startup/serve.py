@@ -13,11 +13,11 @@ from typing import Any
 import uvicorn
 
 from dify_mock.answers.rules import RuleBook
-from dify_mock.app import create_app
-from dify_mock.config import Settings
-from dify_mock.disk import write_failure
+from dify_mock.config.settings import Settings
 from dify_mock.host import Host, build_host
 from dify_mock.runtimes.lifecycle import describe_started
+from dify_mock.startup.app import create_app
+from dify_mock.store.disk import write_failure
 
 log = logging.getLogger("dify_mock")
 

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import pytest
 
-from dify_mock.testing import MockServer, PluginProcess
+from dify_mock.testing.client import MockServer, PluginProcess
 
 PLUGIN_MARKER = "dify_plugin"
 MOCK_MARKER = "dify_mock"

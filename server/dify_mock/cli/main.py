@@ -4,28 +4,20 @@ prints what happened."""
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from dify_mock.answers.rules import FixtureError, RuleBook
-from dify_mock.cli_invoke import add_endpoints_parser, add_invoke_kinds
-from dify_mock.config import (
-    DEFAULT_TENANT,
-    ConfigError,
-    add_serve_arguments,
-    settings_from_arguments,
-)
-from dify_mock.journal_cli import add_journal_parser
-from dify_mock.run_cli import add_run_parser
+from dify_mock.cli.console import describe_error, parse_parameters, print_chunk
+from dify_mock.cli.invoke import add_endpoints_parser, add_invoke_kinds
+from dify_mock.cli.journal import add_journal_parser
+from dify_mock.cli.run import add_run_parser
+from dify_mock.cli.serve import add_serve_parser
+from dify_mock.config.settings import DEFAULT_TENANT
 
 if TYPE_CHECKING:
     import httpx
-
-log = logging.getLogger("dify_mock")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,9 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dify-mock", description="A local stand-in for Dify that plugins connect to.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run the mock: HTTP API and remote-debug TCP")
-    add_serve_arguments(serve, os.environ)
-    serve.set_defaults(run=run_serve)
+    add_serve_parser(commands)
     add_run_parser(commands)
 
     invoke = commands.add_parser("invoke", help="invoke a connected plugin and print what it streams")
@@ -79,42 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_endpoints_parser(commands)
     add_journal_parser(commands)
     return parser
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S"
-    )
-
-
-def run_serve(arguments: argparse.Namespace) -> int:
-    try:
-        settings = settings_from_arguments(arguments)
-        rules = RuleBook.load(list(settings.fixtures))
-    except (ConfigError, FixtureError) as error:
-        print(f"dify-mock: {error}", file=sys.stderr)
-        return 2
-    configure_logging(settings.log_level)
-    from dify_mock.server import serve
-
-    return serve(settings, rules)
-
-
-def parse_parameters(items: Sequence[str]) -> dict[str, Any]:
-    parameters: dict[str, Any] = {}
-    for item in items:
-        if ":=" in item:
-            name, raw = item.split(":=", 1)
-            try:
-                parameters[name] = json.loads(raw)
-            except ValueError as error:
-                raise SystemExit(f"dify-mock: {name}:= needs JSON: {error}") from None
-        elif "=" in item:
-            name, value = item.split("=", 1)
-            parameters[name] = value
-        else:
-            raise SystemExit(f"dify-mock: parameter {item!r} should be NAME=VALUE or NAME:=JSON")
-    return parameters
 
 
 def find_plugin(client: httpx.Client, tenant: str, kind: str, provider: str) -> str:
@@ -182,46 +136,3 @@ def run_invoke(arguments: argparse.Namespace) -> int:
             if inline:
                 print()
     return 0
-
-
-def describe_error(message: str) -> str:
-    """Unwraps the daemon's JSON-in-JSON error messages to the innermost readable text."""
-    text: Any = message
-    for _ in range(4):
-        try:
-            parsed = json.loads(text) if isinstance(text, str) else text
-        except ValueError:
-            break
-        if not isinstance(parsed, dict) or "message" not in parsed:
-            break
-        prefix = f"{parsed['error_type']}: " if parsed.get("error_type") not in (None, "PluginInvokeError") else ""
-        text = parsed["message"]
-        if not isinstance(text, str) or not text.startswith("{"):
-            return f"{prefix}{text}"
-    return str(text)
-
-
-def print_chunk(chunk: Any, as_json: bool, inline: bool) -> bool:
-    """Prints one chunk; text pieces run on one line as they stream. Returns whether the line is still open."""
-    kind = chunk.get("type") if isinstance(chunk, dict) and not as_json else None
-    if kind == "text":
-        print(chunk["message"].get("text", ""), end="", flush=True)
-        return True
-    if inline:
-        print()
-    if not isinstance(chunk, dict) or as_json:
-        print(json.dumps(chunk, ensure_ascii=False))
-        return False
-    message = chunk.get("message") or {}
-    if kind in ("link", "image", "image_link"):
-        print(message.get("text", ""))
-    elif kind == "json":
-        print(json.dumps(message.get("json_object"), ensure_ascii=False, indent=2))
-    elif kind == "variable":
-        print(f"{message.get('variable_name')} = {json.dumps(message.get('variable_value'), ensure_ascii=False)}")
-    elif kind == "blob_chunk":
-        if message.get("end"):
-            print(f"[blob {message.get('id')}: {message.get('total_length')} bytes]")
-    else:
-        print(json.dumps(chunk, ensure_ascii=False))
-    return False

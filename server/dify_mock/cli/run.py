@@ -15,9 +15,10 @@ import sys
 from pathlib import Path
 
 from dify_mock.answers.rules import FixtureError, RuleBook
-from dify_mock.config import ConfigError, add_serve_arguments, settings_from_arguments
-from dify_mock.runtimes.packages import PackageError, prepare_package
-from dify_mock.runtimes.specs import RUNTIMES, PluginLaunch
+from dify_mock.cli.console import configure_logging
+from dify_mock.config.settings import ConfigError, add_serve_arguments, settings_from_arguments
+from dify_mock.config.specs import RUNTIMES, PluginLaunch
+from dify_mock.plugins.packages import PackageError, prepare_package
 
 PLUGIN_PYTHON_ENV = "DIFY_MOCK_PLUGIN_PYTHON"
 
@@ -46,8 +47,7 @@ def add_run_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def run_plugin(arguments: argparse.Namespace) -> int:
-    from dify_mock.cli import configure_logging
-    from dify_mock.runtimes.declarations import DeclarationError  # a weighty module `serve` does without
+    from dify_mock.plugins.folder import DeclarationError  # a weighty module `serve` does without
 
     try:
         settings = settings_from_arguments(arguments)
@@ -57,7 +57,7 @@ def run_plugin(arguments: argparse.Namespace) -> int:
         print(f"dify-mock: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    from dify_mock.server import serve
+    from dify_mock.startup.serve import serve
 
     return serve(dataclasses.replace(settings, launches=(launch,)), rules)
 
@@ -68,7 +68,7 @@ def say(text: str) -> None:
 
 def prepare_launch(target: Path, runtime: str, python: str | None, data_dir: Path) -> PluginLaunch:
     """Checks the plugin can be started at all, so that a mistake is reported before the mock starts."""
-    from dify_mock.runtimes.declarations import load_plugin_folder
+    from dify_mock.plugins.folder import load_plugin_folder
 
     if target.is_file():
         package = prepare_package(target, data_dir, python, say)

@@ -14,9 +14,9 @@ from collections import deque
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from dify_mock.journal import JournalEntry
-from dify_mock.journal_store import JournalQuery, dump_json
-from dify_mock.runtimes.registry import PluginRuntime
+from dify_mock.plugins.registry import PluginRuntime
+from dify_mock.store.journal import JournalEntry
+from dify_mock.store.journal_sqlite import JournalQuery, dump_json
 
 if TYPE_CHECKING:
     from dify_mock.host import Host

@@ -20,9 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from dify_mock.disk import write_failure
+from dify_mock.config.file import HookConfig
+from dify_mock.store.disk import write_failure
 
 SECRET_INPUT = "secret-input"
 MAX_SETTINGS = 64
@@ -142,23 +141,6 @@ def endpoint_declaration(declarations: Mapping[str, Any]) -> dict[str, Any] | No
 def config_hook_id(tenant_id: str, plugin_id: str, name: str) -> str:
     """A hook id that stays the same from one start to the next for a hook of the config file."""
     return hashlib.sha256(f"{tenant_id}\0{plugin_id}\0{name}".encode()).hexdigest()[:16]
-
-
-class HookConfig(BaseModel):
-    """One hook of the config file's `endpoints:` list; its URL is the same at every start."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    plugin_id: str = Field(pattern=r"^[A-Za-z0-9_-]+/[a-z0-9_-]+$", description="author/name of the plugin.")
-    name: str = Field(default="default", min_length=1, description="The hook's name, as in Dify's endpoint list.")
-    tenant: str = Field(default="default", min_length=1, description="The tenant the hook belongs to.")
-    hook_id: str | None = Field(
-        default=None,
-        pattern=r"^[a-z0-9][a-z0-9-]{0,126}$",
-        description="The id in /e/{hook_id}/...; by default one derived from tenant, plugin and name.",
-    )
-    enabled: bool = True
-    settings: dict[str, Any] = Field(default_factory=dict, description="The endpoint settings the plugin receives.")
 
 
 def add_config_hooks(store: HookStore, entries: Iterable[HookConfig]) -> HookStore:

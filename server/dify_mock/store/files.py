@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlencode
 
-from dify_mock.disk import write_failure
+from dify_mock.store.disk import write_failure
 
 FILE_ID = re.compile(r"^[0-9a-f]{32}$")
 MIME_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")

@@ -14,10 +14,10 @@ from time import perf_counter
 from time import time as now
 from typing import Any
 
-from dify_mock.journal_store import JournalQuery, JournalStore, dump_json
-from dify_mock.redaction import redact
+from dify_mock.store.journal_sqlite import JournalQuery, JournalStore, dump_json
+from dify_mock.store.redaction import redact
 
-log = logging.getLogger("dify_mock.journal")
+log = logging.getLogger("dify_mock.store.journal")
 
 MAX_CHUNKS_KEPT = 2000
 DEFAULT_MAX_ENTRIES = 10_000

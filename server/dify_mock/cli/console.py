@@ -1,0 +1,75 @@
+"""What every command prints and reads: NAME=VALUE parameters, the daemon's errors unwrapped, chunks as they
+stream, and the log format."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
+
+
+def parse_parameters(items: Sequence[str]) -> dict[str, Any]:
+    parameters: dict[str, Any] = {}
+    for item in items:
+        if ":=" in item:
+            name, raw = item.split(":=", 1)
+            try:
+                parameters[name] = json.loads(raw)
+            except ValueError as error:
+                raise SystemExit(f"dify-mock: {name}:= needs JSON: {error}") from None
+        elif "=" in item:
+            name, value = item.split("=", 1)
+            parameters[name] = value
+        else:
+            raise SystemExit(f"dify-mock: parameter {item!r} should be NAME=VALUE or NAME:=JSON")
+    return parameters
+
+
+def describe_error(message: str) -> str:
+    """Unwraps the daemon's JSON-in-JSON error messages to the innermost readable text."""
+    text: Any = message
+    for _ in range(4):
+        try:
+            parsed = json.loads(text) if isinstance(text, str) else text
+        except ValueError:
+            break
+        if not isinstance(parsed, dict) or "message" not in parsed:
+            break
+        prefix = f"{parsed['error_type']}: " if parsed.get("error_type") not in (None, "PluginInvokeError") else ""
+        text = parsed["message"]
+        if not isinstance(text, str) or not text.startswith("{"):
+            return f"{prefix}{text}"
+    return str(text)
+
+
+def print_chunk(chunk: Any, as_json: bool, inline: bool) -> bool:
+    """Prints one chunk; text pieces run on one line as they stream. Returns whether the line is still open."""
+    kind = chunk.get("type") if isinstance(chunk, dict) and not as_json else None
+    if kind == "text":
+        print(chunk["message"].get("text", ""), end="", flush=True)
+        return True
+    if inline:
+        print()
+    if not isinstance(chunk, dict) or as_json:
+        print(json.dumps(chunk, ensure_ascii=False))
+        return False
+    message = chunk.get("message") or {}
+    if kind in ("link", "image", "image_link"):
+        print(message.get("text", ""))
+    elif kind == "json":
+        print(json.dumps(message.get("json_object"), ensure_ascii=False, indent=2))
+    elif kind == "variable":
+        print(f"{message.get('variable_name')} = {json.dumps(message.get('variable_value'), ensure_ascii=False)}")
+    elif kind == "blob_chunk":
+        if message.get("end"):
+            print(f"[blob {message.get('id')}: {message.get('total_length')} bytes]")
+    else:
+        print(json.dumps(chunk, ensure_ascii=False))
+    return False
