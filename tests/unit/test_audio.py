@@ -12,7 +12,7 @@ from pathlib import Path
 import lameenc
 import miniaudio
 import pytest
-from dify_mock.answers.audio import AudioError, inspect_audio, read_mp3_file, split_segments, synthesize_mp3
+from dify_mock.answers.builtin.audio import AudioError, inspect_audio, read_mp3_file, split_segments, synthesize_mp3
 
 TEXT = "Hello there. This is the mock speaking! Does the text come back?"
 

@@ -10,8 +10,8 @@ import wave
 from typing import Any
 
 import pytest
-from dify_mock.answers.audio import AudioError, synthesize_mp3
-from dify_mock.answers.builtin import (
+from dify_mock.answers.builtin.audio import AudioError, synthesize_mp3
+from dify_mock.answers.builtin.models import (
     DEFAULT_DIMENSIONS,
     builtin_reply,
     embed_texts,

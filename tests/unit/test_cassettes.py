@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
+from dify_mock.answers.cassette_requests import normalise, without
 from dify_mock.answers.cassettes import (
     Cassette,
     CassetteError,
@@ -15,8 +16,6 @@ from dify_mock.answers.cassettes import (
     Entry,
     ReplayMismatch,
     cassette_name,
-    normalise,
-    without,
 )
 from dify_mock.protocol.reverse_call import ReverseCall
 

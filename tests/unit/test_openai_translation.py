@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from dify_mock.answers.openai import ChatTranslator, MalformedAnswer, chat_body, openai_messages
+from dify_mock.answers.openai_translation import ChatTranslator, MalformedAnswer, chat_body, openai_messages
 
 
 def test_messages_of_every_role_and_content_part():

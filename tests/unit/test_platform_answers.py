@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pytest
-from dify_mock.answers.builtin_nodes import PARAMETER_TYPES, choose_class, extract_parameters, fits
+from dify_mock.answers.builtin.nodes import PARAMETER_TYPES, choose_class, extract_parameters, fits
 from dify_mock.answers.replies import AppReply, QuestionClassifierReply
 from dify_mock.protocol.reverse_call import ReverseError
 from dify_mock.reverse.app_events import blocking_response, stream_events

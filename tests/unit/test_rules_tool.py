@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dify_mock.answers.builtin import builtin_reply
+from dify_mock.answers.builtin.models import builtin_reply
 from dify_mock.answers.replies import (
     BlobToolMessage,
     JsonToolMessage,

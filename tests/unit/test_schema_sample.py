@@ -9,7 +9,7 @@ from enum import Enum
 from typing import Any, Literal
 
 import pytest
-from dify_mock.answers.schema_sample import sample_for_schema
+from dify_mock.answers.builtin.schema_sample import sample_for_schema
 from pydantic import BaseModel, Field
 
 

@@ -14,19 +14,19 @@ import asyncio
 import contextlib
 import copy
 import difflib
-import hashlib
 import json
 import logging
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from dify_mock.answers.cassette_requests import canonical, differing_fields, normalise, without, yaml_block
 from dify_mock.config.settings import MAX_CASSETTE_NAME as MAX_NAME
 from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
 from dify_mock.store.disk import write_failure
@@ -37,7 +37,6 @@ log = logging.getLogger("dify_mock.cassettes")
 FORMAT_VERSION = 1
 SUFFIX = ".yaml"
 MAX_DIFF_LINES = 40
-LONG_BINARY = 256
 WIDE = 1 << 30  # one chunk, one line
 Chunk = dict[str, Any]
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -60,88 +59,6 @@ class ReplayMismatch(ReverseError):
     """Strict replay found no entry for a call; the message holds a diff against the nearest entry."""
 
 
-# --- Normalised requests -------------------------------------------------------------------------------
-
-
-def _digest(text: str) -> str:
-    return f"sha256:{hashlib.sha256(text.encode()).hexdigest()[:16]} ({len(text)} chars)"
-
-
-def normalise(invoke_type: str, request: dict[str, Any]) -> dict[str, Any]:
-    """The request as a cassette keeps it: credentials masked, binary payloads replaced by a digest."""
-    data: dict[str, Any] = redact(request)  # redact copies every dict and list
-    if invoke_type == "speech2text" and isinstance(data.get("file"), str):
-        data["file"] = _digest(data["file"])
-    for message in data.get("prompt_messages") or []:
-        content = message.get("content") if isinstance(message, dict) else None
-        for part in content if isinstance(content, list) else []:
-            if isinstance(part, dict) and len(str(part.get("base64_data") or "")) > LONG_BINARY:
-                part["base64_data"] = _digest(part["base64_data"])
-    documents = [d for key in ("documents", "docs") for d in data.get(key) or [] if isinstance(d, dict)]
-    query = data.get("query")
-    for item in [*documents, *([query] if isinstance(query, dict) else [])]:
-        binary = item.get("content_type") not in (None, "text")
-        if binary and len(str(item.get("content") or "")) > LONG_BINARY:
-            item["content"] = _digest(str(item["content"]))
-    return data
-
-
-def without(data: Any, paths: Iterable[str]) -> Any:
-    """A copy of `data` without the fields at these dotted paths (`*` matches any key or index)."""
-    result = copy.deepcopy(data)
-    for path in paths:
-        _drop(result, [part for part in path.split(".") if part])
-    return result
-
-
-def _drop(data: Any, parts: list[str]) -> None:
-    if not parts:
-        return
-    head, rest = parts[0], parts[1:]
-    if isinstance(data, dict):
-        keys = list(data) if head == "*" else [head] if head in data else []
-        for key in keys:
-            if rest:
-                _drop(data[key], rest)
-            else:
-                del data[key]
-    elif isinstance(data, list):
-        indexes = range(len(data)) if head == "*" else [int(head)] if head.isdigit() and int(head) < len(data) else []
-        for index in sorted(indexes, reverse=True):
-            if rest:
-                _drop(data[index], rest)
-            else:
-                del data[index]
-
-
-def _canonical(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def _leaves(data: Any, prefix: str = "") -> dict[str, str]:
-    if isinstance(data, dict):
-        out: dict[str, str] = {}
-        for key, value in data.items():
-            out.update(_leaves(value, f"{prefix}.{key}" if prefix else str(key)))
-        return out or {prefix: "{}"}
-    if isinstance(data, list):
-        out = {}
-        for index, value in enumerate(data):
-            out.update(_leaves(value, f"{prefix}[{index}]"))
-        return out or {prefix: "[]"}
-    return {prefix: _canonical(data)}
-
-
-def differing_fields(recorded: Any, given: Any) -> list[str]:
-    a, b = _leaves(recorded), _leaves(given)
-    return sorted(key for key in a.keys() | b.keys() if a.get(key) != b.get(key))
-
-
-def _block(data: Any) -> str:
-    text: str = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
-    return text
-
-
 # --- Entries and files ---------------------------------------------------------------------------------
 
 
@@ -157,7 +74,7 @@ class Entry:
     def text(self) -> str:
         """The entry as the file holds it; made once, since every save writes every entry again."""
         if self._text is None:
-            head = _block({"type": self.type, "answered_by": self.answered_by, "request": self.request})
+            head = yaml_block({"type": self.type, "answered_by": self.answered_by, "request": self.request})
             lines = ["- " + head.replace("\n", "\n  ").rstrip(" "), "  chunks:\n"]
             for ms, data in self.chunks:
                 line = yaml.dump(
@@ -182,7 +99,7 @@ class Entry:
         for key in ("texts", "query", "content_text", "text", "file"):
             if key in request:
                 return f"{key} {_clip(json.dumps(request[key], ensure_ascii=False))}"
-        return _clip(_canonical(request))
+        return _clip(canonical(request))
 
 
 def _clip(text: str, limit: int = 60) -> str:
@@ -394,11 +311,11 @@ class Cassettes:
             raise ReverseError(f"replay: {error}") from None
         given = without(normalise(call.invoke_type, call.request), self.ignore)
         if cassette is not None:
-            key = _canonical(given)
+            key = canonical(given)
             matches = [
                 (number, entry)
                 for number, entry in enumerate(cassette.entries, start=1)
-                if entry.type == call.invoke_type and _canonical(without(entry.request, self.ignore)) == key
+                if entry.type == call.invoke_type and canonical(without(entry.request, self.ignore)) == key
             ]
             if matches:
                 number, entry = next(((n, e) for n, e in matches if e.uses == 0), matches[-1])
@@ -427,8 +344,8 @@ class Cassettes:
         fields, number, recorded = min(scored, key=lambda item: (len(item[0]), item[1]))
         diff = list(
             difflib.unified_diff(
-                _block(recorded).splitlines(),
-                _block(given).splitlines(),
+                yaml_block(recorded).splitlines(),
+                yaml_block(given).splitlines(),
                 f"recorded ({path.name} entry {number})",
                 "this call",
                 n=2,

@@ -16,8 +16,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dify_mock.answers import audio
-from dify_mock.answers.builtin import builtin_reply
+from dify_mock.answers.builtin import audio
+from dify_mock.answers.builtin.models import builtin_reply
 from dify_mock.answers.cassettes import Cassettes, Recording
 from dify_mock.answers.faults import FaultHooks, shape
 from dify_mock.answers.render import Chunk, render

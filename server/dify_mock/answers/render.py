@@ -8,8 +8,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from dify_mock.answers import audio
-from dify_mock.answers.builtin import builtin_reply, embed_texts
+from dify_mock.answers.builtin import audio
+from dify_mock.answers.builtin.models import builtin_reply, embed_texts
 from dify_mock.answers.faults import count_tokens
 from dify_mock.answers.replies import (
     EmbeddingReply,

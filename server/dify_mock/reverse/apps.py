@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from dify_mock.answers.builtin_apps import app_answer, app_inputs, app_mode, app_parameters
+from dify_mock.answers.builtin.apps import app_answer, app_inputs, app_mode, app_parameters
 from dify_mock.answers.replies import AppReply, FetchAppReply
 from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
 from dify_mock.reverse.app_events import CHAT_MODES, AppRun, blocking_response, run_seed, stable_id, stream_events

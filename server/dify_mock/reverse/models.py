@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from dify_mock.answers import audio
-from dify_mock.answers.builtin import builtin_reply
+from dify_mock.answers.builtin import audio
+from dify_mock.answers.builtin.models import builtin_reply
 from dify_mock.answers.faults import count_tokens
 from dify_mock.answers.render import WORD_PIECE, embedding_usage, llm_usage, prompt_text, render_llm
 from dify_mock.answers.replies import Reply

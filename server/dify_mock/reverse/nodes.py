@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from dify_mock.answers.builtin_nodes import PARAMETER_TYPES, empty_value, fits
+from dify_mock.answers.builtin.nodes import PARAMETER_TYPES, empty_value, fits
 from dify_mock.answers.replies import ParameterExtractorReply, QuestionClassifierReply
 from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
 from dify_mock.reverse.models import choose_reply, count_tokens, llm_usage

@@ -16,9 +16,10 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from dify_mock.answers.audio import AudioError, inspect_audio
-from dify_mock.answers.builtin_apps import builtin_app, builtin_fetch_app
-from dify_mock.answers.builtin_nodes import builtin_parameter_extractor, builtin_question_classifier
+from dify_mock.answers.builtin.apps import builtin_app, builtin_fetch_app
+from dify_mock.answers.builtin.audio import AudioError, inspect_audio
+from dify_mock.answers.builtin.nodes import builtin_parameter_extractor, builtin_question_classifier
+from dify_mock.answers.builtin.schema_sample import key_words, sample_for_schema
 from dify_mock.answers.prompts import message_text
 from dify_mock.answers.replies import (
     EmbeddingReply,
@@ -34,7 +35,6 @@ from dify_mock.answers.replies import (
     ToolReply,
     TTSReply,
 )
-from dify_mock.answers.schema_sample import key_words, sample_for_schema
 
 DEFAULT_DIMENSIONS = 256
 # Moderation flags a text holding one of these words, alone or with a common ending ("bombs", "killing").

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from dify_mock.answers.builtin.schema_sample import sample_for_schema
 from dify_mock.answers.replies import ParameterExtractorReply, QuestionClassifierReply
-from dify_mock.answers.schema_sample import sample_for_schema
 
 PARAMETER_TYPES = ("string", "number", "bool", "select", "array[string]", "array[number]", "array[object]")
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
