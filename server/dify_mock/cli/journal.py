@@ -43,6 +43,9 @@ def add_journal_parser(commands: Any) -> None:
     journal.add_argument("--after-id", type=int, help="only entries with a greater id")
     journal.add_argument("--limit", type=int, default=50, help="the newest N entries first (0: all; default 50)")
     journal.add_argument("--clear", action="store_true", help="delete every entry and exit")
+    journal.add_argument(
+        "--summary", action="store_true", help="counts instead of entries: per type, failed, per fixture rule"
+    )
     journal.set_defaults(run=run_journal)
 
 
@@ -90,6 +93,8 @@ def run_journal(arguments: argparse.Namespace) -> int:
                 return 0
             if arguments.follow:
                 return follow(client, arguments, printer)
+            if arguments.summary:
+                return print_summary(client, arguments)
             params = filters(arguments)
             if arguments.limit:
                 params["limit"] = arguments.limit
@@ -105,6 +110,27 @@ def run_journal(arguments: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
+    return 0
+
+
+def print_summary(client: httpx.Client, arguments: argparse.Namespace) -> int:
+    response = client.get("/mock/journal/summary", params=filters(arguments))
+    if response.status_code == 401:
+        print("dify-mock: the mock wants its server key: --server-key or DIFY_MOCK_SERVER_KEY", file=sys.stderr)
+        return 1
+    summary = response.raise_for_status().json()
+    if arguments.json:
+        print(json.dumps(summary, ensure_ascii=False))
+        return 0
+    print(f"{summary['entries']} entries, {summary['failed']} failed, {summary['running']} running")
+    for kind, types in sorted(summary["kinds"].items()):
+        print(f"{kind}: " + ", ".join(f"{name} {count}" for name, count in sorted(types.items())))
+    if summary["answered_by"]:
+        answered = sorted(summary["answered_by"].items(), key=lambda item: (-item[1], item[0]))
+        print("reverse calls answered by: " + ", ".join(f"{name} {count}" for name, count in answered))
+    width = max((len(rule) for rule in summary["rules"]), default=0)
+    for rule, count in sorted(summary["rules"].items(), key=lambda item: (-item[1], item[0])):
+        print(f"  rule {rule:<{width}}  {count}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The journal over HTTP: list with filters, one entry, clear, and the audio of a TTS entry."""
+"""The journal over HTTP: list with filters, a summary, one entry, clear, and the audio of a TTS entry."""
 
 from __future__ import annotations
 
@@ -55,6 +55,13 @@ async def list_entries(request: Request, query: Annotated[JournalQuery, Depends(
     texts = await get_host(request).journal.query(query)
     body = '{"entries":[' + ",".join(texts) + "]}"
     return Response(body.encode(), media_type="application/json")
+
+
+@router.get("/mock/journal/summary", response_model=None)
+async def summary(request: Request, query: Annotated[JournalQuery, Depends(journal_query)]) -> dict[str, Any]:
+    """Counts of the matching entries (`limit` aside): per kind and type, failed, running, and who answered each
+    reverse call, with a count per fixture rule under `rules`."""
+    return await get_host(request).journal.summary(query)
 
 
 @router.get("/mock/journal/{entry_id}", response_model=None)

@@ -21,6 +21,7 @@ log = logging.getLogger("dify_mock.store.journal")
 
 MAX_CHUNKS_KEPT = 2000
 DEFAULT_MAX_ENTRIES = 10_000
+RULE_PREFIX = "rule:"  # `answered_by` of a call a fixture rule answered: rule:<its name>
 
 
 @dataclass(eq=False)
@@ -118,6 +119,31 @@ class Journal:
             return [text for _, text in stored]
         merged = sorted([*stored, *live])
         return [text for _, text in query.cut(merged)]
+
+    async def summary(self, query: JournalQuery) -> dict[str, Any]:
+        """How many entries match, per kind and type, how many failed or are still running, and, for reverse
+        calls, who answered them: each fixture rule by name, replay, a backend, builtin."""
+        rows = await asyncio.wrap_future(self.store.summarize(query))
+        summary: dict[str, Any] = {"entries": 0, "failed": 0, "running": 0, "kinds": {}, "answered_by": {}, "rules": {}}
+
+        def count(kind: str, invoke_type: str, answered_by: str, failed: bool, entries: int) -> None:
+            summary["entries"] += entries
+            summary["failed"] += entries if failed else 0
+            types = summary["kinds"].setdefault(kind, {})
+            types[invoke_type] = types.get(invoke_type, 0) + entries
+            if kind != "reverse":
+                return
+            summary["answered_by"][answered_by] = summary["answered_by"].get(answered_by, 0) + entries
+            if answered_by.startswith(RULE_PREFIX):
+                rule = answered_by.removeprefix(RULE_PREFIX)
+                summary["rules"][rule] = summary["rules"].get(rule, 0) + entries
+
+        for row in rows:
+            count(*row)
+        for entry in self.open_entries(query):
+            summary["running"] += 1
+            count(entry.kind, entry.type, entry.answered_by or "", False, 1)
+        return summary
 
     async def get(self, entry_id: int) -> dict[str, Any] | None:
         entry = self._open.get(entry_id)

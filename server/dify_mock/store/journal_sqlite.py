@@ -48,6 +48,7 @@ FILTER_COLUMNS = ("kind", "type", "tenant_id", "plugin_id", "session_id")
 
 T = TypeVar("T")
 Row = tuple[int, str]  # (id, the entry as JSON text)
+SummaryRow = tuple[str, str, str, bool, int]  # (kind, type, answered_by, failed, how many entries)
 
 
 def dump_json(value: Any) -> str:
@@ -144,6 +145,9 @@ class JournalStore:
 
     def get(self, entry_id: int) -> concurrent.futures.Future[dict[str, Any] | None]:
         return self._submit(lambda: self._get(entry_id), None)
+
+    def summarize(self, query: JournalQuery) -> concurrent.futures.Future[list[SummaryRow]]:
+        return self._submit(lambda: self._summarize(query), [])
 
     def clear(self) -> concurrent.futures.Future[None]:
         return self._submit(self._clear, None)
@@ -304,6 +308,15 @@ class JournalStore:
             return None
         found: dict[str, Any] = json.loads(row[0])
         return found
+
+    def _summarize(self, query: JournalQuery) -> list[SummaryRow]:
+        """Entries counted by kind, type, who answered and whether they failed; `limit` does not apply."""
+        where, params = query.where()
+        sql = (
+            "SELECT kind, type, coalesce(json_extract(json, '$.answered_by'), ''),"
+            f" json_extract(json, '$.error') IS NOT NULL, count(*) FROM entries{where} GROUP BY 1, 2, 3, 4"
+        )
+        return [(str(k), str(t), str(a), bool(f), int(n)) for k, t, a, f, n in self._db.execute(sql, params)]
 
     def _clear(self) -> None:
         self._db.execute("DELETE FROM entries")
