@@ -1,0 +1,103 @@
+"""The rule book: the loaded rules in load order; the first matching rule of a type answers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from dify_mock.answers.rules.loader import build_rules, fixture_files, read_file
+from dify_mock.answers.rules.matching import Rule, RuleMatch, match_key
+from dify_mock.answers.rules.near_miss import near_miss
+
+
+class RuleBook:
+    """The loaded rules, in load order; the first matching rule of a type answers."""
+
+    def __init__(self) -> None:
+        self._rules: list[Rule] = []
+        self._files: list[str] = []
+        self._folders: list[Path] = []  # the fixture folders given, where files a rule names may be
+        self._lock = threading.RLock()
+
+    @classmethod
+    def load(cls, paths: Sequence[Path]) -> RuleBook:
+        """Load fixture files; a folder is searched recursively for *.yaml and *.yml, in sorted order.
+
+        A file a rule names (`audio_file`) must be inside the folder given (for a file given, its folder)."""
+        book = cls()
+        seen: set[Path] = set()
+        for path in paths:
+            folder = Path(path) if Path(path).is_dir() else Path(path).parent
+            book._folders.append(folder)
+            for file in fixture_files(Path(path)):
+                if file.resolve() in seen:
+                    continue
+                seen.add(file.resolve())
+                book._rules.extend(read_file(file, folder))
+                book._files.append(str(file))
+        return book
+
+    def add(self, data: Mapping[str, Any], origin: str = "api", base_dir: Path | None = None) -> list[Rule]:
+        """Add rules given as a fixture document; relative audio files resolve against base_dir (or cwd), and
+        must be inside it or a loaded fixture folder."""
+        base = base_dir or Path.cwd()
+        rules = build_rules(data, None, origin, base, (base, *self._folders))
+        with self._lock:
+            self._rules.extend(rules)
+        return rules
+
+    def remove(self, rules: Sequence[Rule]) -> None:
+        """Remove these rules; rules not in the book are ignored."""
+        gone = {id(rule) for rule in rules}
+        with self._lock:
+            self._rules = [rule for rule in self._rules if id(rule) not in gone]
+
+    def answer(self, invoke_type: str, request: Mapping[str, Any]) -> RuleMatch | None:
+        with self._lock:
+            for rule in self._rules:
+                if rule.invoke_type == invoke_type and rule.matches(request):
+                    reply = rule.replies[min(rule.uses, len(rule.replies) - 1)]
+                    rule.uses += 1
+                    return RuleMatch(rule, reply)
+        return None
+
+    def near_miss(self, invoke_type: str, request: Mapping[str, Any]) -> str:
+        """Why no rule answered: the nearest rule of the type, and what it wanted vs what the call had."""
+        return near_miss(self.rules(invoke_type), self.rules(), invoke_type, request)
+
+    def rules(self, invoke_type: str | None = None) -> list[Rule]:
+        with self._lock:
+            return [rule for rule in self._rules if invoke_type is None or rule.invoke_type == invoke_type]
+
+    def unused(self) -> list[Rule]:
+        return [rule for rule in self.rules() if rule.uses == 0]
+
+    def warnings(self) -> list[str]:
+        """Rules that can never answer, and names used twice for one type."""
+        out: list[str] = []
+        earlier: dict[str, list[Rule]] = {}
+        for rule in self.rules():
+            before = earlier.setdefault(rule.invoke_type, [])
+            here = f"{rule.origin}: {rule.fixture_key} rule" + (f" '{rule.name}'" if rule.name else "")
+            for prior in before:
+                if not any(True for _ in prior.conditions()):
+                    out.append(f"{here} can never answer: the earlier rule {prior.label()} matches every call")
+                    break
+                if match_key(prior) == match_key(rule):
+                    out.append(f"{here} can never answer: the earlier rule {prior.label()} has the same match")
+                    break
+            if rule.name and any(prior.name == rule.name for prior in before):
+                out.append(f"{here}: the name is used by an earlier {rule.fixture_key} rule too")
+            before.append(rule)
+        return out
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Per source (file, or the origin given to add()): per fixture key: the number of rules."""
+        with self._lock:
+            out: dict[str, dict[str, int]] = {source: {} for source in self._files}
+            for rule in self._rules:
+                per_key = out.setdefault(rule.source, {})
+                per_key[rule.fixture_key] = per_key.get(rule.fixture_key, 0) + 1
+            return out

@@ -1,0 +1,127 @@
+"""A loaded rule, and whether a request meets its conditions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+)
+
+from dify_mock.answers.replies import Reply
+from dify_mock.answers.rules.facts import FAMILIES, Fact, Request
+from dify_mock.answers.rules.models import MISSING, Pattern
+from dify_mock.config.faults import Fault, Latency
+
+
+@dataclass(eq=False)
+class Rule:
+    name: str | None
+    invoke_type: str
+    origin: str
+    uses: int = 0
+    fixture_key: str = field(default="", kw_only=True)
+    source: str = field(default="", kw_only=True)
+    match: BaseModel | None = field(default=None, kw_only=True, repr=False)
+    replies: list[Reply] = field(default_factory=list, kw_only=True, repr=False)
+    latency: Latency | None = field(default=None, kw_only=True, repr=False)
+    fault: Fault | None = field(default=None, kw_only=True, repr=False)
+
+    def label(self) -> str:
+        return self.name or self.origin
+
+    def conditions(self) -> Iterator[tuple[str, Fact, Any]]:
+        """The match fields this rule sets: (field, fact, condition)."""
+        if self.match is None:
+            return
+        for name, fact in FAMILIES[self.fixture_key].all_facts().items():
+            condition = getattr(self.match, name, None)
+            if condition is not None:
+                yield name, fact, condition
+
+    def checks(self) -> int:
+        """How many conditions this rule sets; each listed parameter of a `params` field counts as one."""
+        return sum(len(cond) if fact.kind == "params" else 1 for _, fact, cond in self.conditions())
+
+    def mismatches(self, request: Request) -> list[tuple[str, Any, Any]]:
+        """The conditions the request fails: (field, condition, the request's value).
+
+        A `params` field reports each failing parameter as `field.name`, with that parameter's condition.
+        """
+        out = []
+        for name, fact, condition in self.conditions():
+            value = fact.read(request)
+            if fact.kind == "params":
+                for parameter, wanted in condition.items():
+                    given = value.get(parameter, MISSING) if isinstance(value, Mapping) else MISSING
+                    if not _parameter_satisfied(wanted, given):
+                        out.append((f"{name}.{parameter}", wanted, given))
+            elif not _satisfied(condition, value, fact.kind):
+                out.append((name, condition, value))
+        return out
+
+    def matches(self, request: Request) -> bool:
+        return all(_satisfied(cond, fact.read(request), fact.kind) for _, fact, cond in self.conditions())
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    rule: Rule
+    reply: Reply
+
+
+def _satisfied(condition: Any, value: Any, kind: str) -> bool:
+    if kind == "params":
+        given = value if isinstance(value, Mapping) else {}
+        return all(_parameter_satisfied(wanted, given.get(name, MISSING)) for name, wanted in condition.items())
+    values = value if isinstance(value, list) else [value]
+    if isinstance(condition, Pattern):
+        return any(isinstance(v, str) and condition.test(v) for v in values)
+    if kind == "names":
+        return set(condition) <= {v for v in values if isinstance(v, str)}
+    if kind == "flag":
+        return isinstance(value, bool) and value == condition
+    return any(isinstance(v, str) and v == condition for v in values)
+
+
+def _parameter_satisfied(condition: Any, value: Any) -> bool:
+    if isinstance(condition, Pattern):
+        values = value if isinstance(value, list) else [value]
+        return any(isinstance(v, str) and condition.test(v) for v in values)
+    if value is MISSING:
+        return condition is None
+    return _same(condition, value)
+
+
+def _same(expected: Any, actual: Any) -> bool:
+    """JSON equality: numbers compare by value (1 == 1.0), but a bool only equals a bool."""
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return isinstance(expected, bool) and isinstance(actual, bool) and expected == actual
+    if isinstance(expected, Mapping):
+        return (
+            isinstance(actual, Mapping)
+            and set(expected) == set(actual)
+            and all(_same(item, actual[key]) for key, item in expected.items())
+        )
+    if isinstance(expected, list):
+        return (
+            isinstance(actual, list)
+            and len(expected) == len(actual)
+            and all(_same(a, b) for a, b in zip(expected, actual, strict=True))
+        )
+    return bool(expected == actual)
+
+
+def match_key(rule: Rule) -> str:
+    return json.dumps({name: plain(cond) for name, _, cond in rule.conditions()}, sort_keys=True)
+
+
+def plain(condition: Any) -> Any:
+    if isinstance(condition, BaseModel):
+        return condition.model_dump(exclude_none=True)
+    if isinstance(condition, Mapping):
+        return {key: plain(value) for key, value in condition.items()}
+    return condition

@@ -1,0 +1,48 @@
+"""The near-miss report: when no rule answers, the nearest rule and what it wanted against what the call had."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dify_mock.answers.rules.facts import FAMILIES
+from dify_mock.answers.rules.matching import Rule
+from dify_mock.answers.rules.models import Pattern, short
+
+
+def fixture_key_of(invoke_type: str) -> str:
+    return next((key for key, family in FAMILIES.items() if family.invoke_type == invoke_type), invoke_type)
+
+
+def describe_condition(condition: Any, kind: str) -> str:
+    if isinstance(condition, Pattern):
+        return condition.describe() + (" (any element)" if kind == "names" else "")
+    if kind == "names":
+        return f"all of {short(condition)}"
+    return short(condition)
+
+
+def near_miss(candidates: list[Rule], every_rule: list[Rule], invoke_type: str, request: Mapping[str, Any]) -> str:
+    """Why no rule answered: the nearest of the candidates (the rules of the type), and what it wanted vs what the
+    call had."""
+    key = fixture_key_of(invoke_type)
+    if not candidates:
+        others = sorted({rule.fixture_key for rule in every_rule})
+        where = f"rules exist for: {', '.join(others)}" if others else "no rules are loaded at all"
+        return f"no fixture rules for {invoke_type} (fixture key '{key}'); {where}"
+    scored = [(rule.mismatches(request), rule) for rule in candidates]
+    misses, nearest = min(scored, key=lambda pair: len(pair[0]))
+    where = f"{nearest.name} ({nearest.origin})" if nearest.name else nearest.origin
+    if not misses:
+        return f"fixture rule {where} matches this {invoke_type} call"
+    count = len(candidates)
+    fields = nearest.checks()
+    lines = [
+        f"no {key} rule matched ({count} rule{'s' if count != 1 else ''} checked); "
+        f"nearest is {where}, {len(misses)} of {fields} match fields differ:"
+    ]
+    kinds = FAMILIES[nearest.fixture_key].all_facts()
+    for name, condition, value in misses:
+        kind = kinds[name].kind if name in kinds else "text"  # `field.parameter` of a params field
+        lines.append(f"  {name}: wanted {describe_condition(condition, kind)}, got {short(value)}")
+    return "\n".join(lines)
