@@ -2,7 +2,7 @@
 
 The SDK builds them from `manifest.yaml`, the provider files it lists and the files those list in turn (tools,
 strategies, models, endpoints, datasources, events), reading paths relative to the plugin folder. Which keys of
-each file count follows the SDK; the shapes and defaults are `protocol/declarations.py`.
+each file count follows the SDK; the shapes and defaults are in `protocol/declarations/`.
 """
 
 from __future__ import annotations
