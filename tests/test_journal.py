@@ -131,3 +131,33 @@ def test_journal_command_needs_the_server_key_when_one_is_set(mock_server):
     assert refused.returncode == 1 and "server key" in refused.stderr
     allowed = cli("journal", "--url", mock_server.url, "--server-key", "api-secret")
     assert allowed.returncode == 0, allowed.stderr
+
+
+@pytest.mark.mock_server(fixtures=["tests/fixtures/journal_summary.yaml"])
+def test_the_summary_counts_calls_per_type_and_per_fixture_rule(mock_server, model_caller):
+    for text in ("forbidden one", "hello", "forbidden two", "nothing matches"):
+        moderate(mock_server, text)
+    mock_server.invoke_tool(MODEL_CALLER, "model_caller", "llm", {"prompt": "hi"})
+
+    summary = mock_server.http.get("/mock/journal/summary").json()
+    assert summary["entries"] == 10 and summary["failed"] == 0 and summary["running"] == 0
+    assert summary["kinds"] == {"dispatch": {"invoke_tool": 5}, "reverse": {"llm": 1, "moderation": 4}}
+    assert summary["rules"] == {"flags-forbidden": 2, "passes-hello": 1}
+    assert summary["answered_by"] == {"rule:flags-forbidden": 2, "rule:passes-hello": 1, "builtin": 2}
+
+    llm_only = mock_server.http.get("/mock/journal/summary", params={"type": "llm"}).json()
+    assert llm_only["kinds"] == {"reverse": {"llm": 1}} and llm_only["rules"] == {}
+    assert mock_server.journal_summary(type="moderation")["rules"] == summary["rules"]
+
+    printed = cli("journal", "--url", mock_server.url, "--summary")
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.splitlines() == [
+        "10 entries, 0 failed, 0 running",
+        "dispatch: invoke_tool 5",
+        "reverse: llm 1, moderation 4",
+        "reverse calls answered by: builtin 2, rule:flags-forbidden 2, rule:passes-hello 1",
+        "  rule flags-forbidden  2",
+        "  rule passes-hello     1",
+    ]
+    as_json = cli("journal", "--url", mock_server.url, "--summary", "--json", "--kind", "reverse")
+    assert json.loads(as_json.stdout)["kinds"] == {"reverse": {"llm": 1, "moderation": 4}}

@@ -19,7 +19,8 @@ from typing import Any, Literal
 
 import pytest
 
-from dify_mock.testing.client import MockServer, PluginProcess
+from dify_mock.testing.processes import PluginProcess
+from dify_mock.testing.server import MockServer
 
 PLUGIN_MARKER = "dify_plugin"
 MOCK_MARKER = "dify_mock"

@@ -1,6 +1,6 @@
 """Drive a running dify-mock from tests: start the server and real plugins as processes, talk HTTP to them.
 
-This module is a client. It never imports the server app nor `dify_plugin` (importing the SDK monkey-patches
+`MockServer` is a client. It never imports the server app nor `dify_plugin` (importing the SDK monkey-patches
 the process with gevent); it only starts processes and speaks HTTP, so it works against any dify-mock build.
 
     with MockServer(tmp_path) as server:
@@ -11,18 +11,11 @@ the process with gevent); it only starts processes and speaks HTTP, so it works 
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
-from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -30,342 +23,13 @@ from typing import Any, Self
 import httpx
 import yaml
 
-__all__ = [
-    "MockServer",
-    "PluginError",
-    "PluginProcess",
-    "SSEParser",
-    "decode_chunks",
-    "parse_plugin_error",
-    "parse_sse",
-    "parse_sse_events",
-]
+from dify_mock.testing.errors import parse_plugin_error
+from dify_mock.testing.processes import PluginProcess, free_ports, spawn, tail, terminate
+from dify_mock.testing.sse import SSEParser, decode_chunks
 
 DEFAULT_TENANT = "default"
 DEFAULT_REMOTE_KEY = "dify-mock"
 PLUGIN_PYTHON_ENV = "DIFY_MOCK_PLUGIN_PYTHON"
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Errors
-# ---------------------------------------------------------------------------------------------------------------
-
-
-class PluginError(Exception):
-    """A dispatch that ended with an error event (`code` != 0, usually -500).
-
-    The daemon nests the plugin's own error twice: the event's `message` is a JSON string
-    `{"message", "error_type", "args"}` (the daemon's error, e.g. `PluginInvokeError`) whose `message` is again
-    a JSON string holding what the plugin sent: `{"error_type", "message", "args"}`. Both levels are unwrapped;
-    when a level is not JSON, the innermost readable level is reported.
-    """
-
-    def __init__(
-        self,
-        error_type: str,
-        message: str,
-        args_: Mapping[str, Any] | None = None,
-        *,
-        code: int = -500,
-        daemon_error_type: str | None = None,
-        event: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(f"{error_type}: {message}")
-        self.error_type = error_type
-        self.message = message
-        self.args_: dict[str, Any] = dict(args_ or {})
-        self.code = code
-        self.daemon_error_type = daemon_error_type
-        self.event: dict[str, Any] = dict(event or {})
-
-    @property
-    def traceback(self) -> str | None:
-        """The plugin-side traceback the SDK puts in `args.traceback`, if any."""
-        value = self.args_.get("traceback")
-        return value if isinstance(value, str) else None
-
-
-def _json_object(text: Any) -> dict[str, Any] | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    return dict(value) if isinstance(value, Mapping) else {}
-
-
-def parse_plugin_error(event: Mapping[str, Any]) -> PluginError:
-    """Build a PluginError from one decoded error event `{"code", "message", "data"}`."""
-    code = event.get("code")
-    code = code if isinstance(code, int) else -500
-    raw_message = event.get("message")
-    outer = _json_object(raw_message)
-    if outer is None:
-        return PluginError("UnknownError", str(raw_message), code=code, event=event)
-
-    outer_type = str(outer.get("error_type") or "UnknownError")
-    outer_message = outer.get("message")
-    inner = _json_object(outer_message)
-    if inner is None or "error_type" not in inner:
-        return PluginError(
-            outer_type,
-            str(outer_message),
-            _as_dict(outer.get("args")),
-            code=code,
-            daemon_error_type=outer_type,
-            event=event,
-        )
-    return PluginError(
-        str(inner.get("error_type")),
-        str(inner.get("message", "")),
-        _as_dict(inner.get("args")),
-        code=code,
-        daemon_error_type=outer_type,
-        event=event,
-    )
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Server-sent events
-# ---------------------------------------------------------------------------------------------------------------
-
-
-class SSEParser:
-    """Incremental `text/event-stream` parser that yields the `data` of each event.
-
-    Lines end with LF, CRLF or CR; a blank line ends an event; several `data:` lines of one event are joined
-    with LF; comments (`:`) and other fields (`event:`, `id:`, `retry:`) are ignored. An event still open when
-    the stream ends is kept (the daemon's clients read line by line, so a missing final blank line is
-    tolerated there too).
-    """
-
-    def __init__(self) -> None:
-        self._buffer = ""
-        self._data: list[str] = []
-
-    def feed(self, text: str) -> list[str]:
-        self._buffer += text
-        events: list[str] = []
-        start = 0
-        buffer = self._buffer
-        length = len(buffer)
-        while start < length:
-            lf = buffer.find("\n", start)
-            cr = buffer.find("\r", start)
-            if lf == -1 and cr == -1:
-                break
-            if cr != -1 and (lf == -1 or cr < lf):
-                if cr + 1 == length:
-                    break  # a CR at the very end may be the first half of CRLF: wait for more
-                end, next_start = cr, cr + 2 if buffer[cr + 1] == "\n" else cr + 1
-            else:
-                end, next_start = lf, lf + 1
-            self._line(buffer[start:end], events)
-            start = next_start
-        self._buffer = buffer[start:]
-        return events
-
-    def close(self) -> list[str]:
-        events: list[str] = []
-        if self._buffer:
-            self._line(self._buffer.rstrip("\r"), events)
-            self._buffer = ""
-        if self._data:
-            events.append("\n".join(self._data))
-            self._data = []
-        return events
-
-    def _line(self, line: str, events: list[str]) -> None:
-        if not line:
-            if self._data:
-                events.append("\n".join(self._data))
-                self._data = []
-            return
-        if line.startswith(":"):
-            return
-        field, _, value = line.partition(":")
-        if field == "data":
-            self._data.append(value.removeprefix(" "))
-
-
-def parse_sse(body: bytes | str) -> list[str]:
-    """The `data` of every event in a complete event-stream body."""
-    parser = SSEParser()
-    text = body.decode("utf-8") if isinstance(body, bytes) else body
-    return [*parser.feed(text), *parser.close()]
-
-
-def parse_sse_events(body: bytes | str) -> list[dict[str, Any]]:
-    """Every event of an event-stream body decoded from JSON (`{"code","message","data"}`), errors included."""
-    events: list[dict[str, Any]] = []
-    for data in parse_sse(body):
-        if not data.strip():
-            continue
-        event = json.loads(data)
-        if not isinstance(event, dict):
-            raise ValueError(f"event is not a JSON object: {data[:200]!r}")
-        events.append(event)
-    return events
-
-
-def decode_chunks(events: Iterable[str]) -> list[dict[str, Any]]:
-    """Unwrap `{"code":0,"message":"success","data":<chunk>}` events into their chunks.
-
-    Blank events are skipped. Raises PluginError on the first event whose `code` is not 0, and ValueError on
-    an event that is not such an envelope.
-    """
-    chunks: list[dict[str, Any]] = []
-    for data in events:
-        if not data.strip():
-            continue
-        try:
-            event = json.loads(data)
-        except ValueError as exc:
-            raise ValueError(f"event is not JSON: {data[:200]!r}") from exc
-        if not isinstance(event, dict) or "code" not in event:
-            raise ValueError(f"event is not a {{code, message, data}} envelope: {data[:200]!r}")
-        if event["code"] != 0:
-            raise parse_plugin_error(event)
-        chunk = event.get("data")
-        if not isinstance(chunk, dict):
-            raise ValueError(f"chunk is not a JSON object: {data[:200]!r}")
-        chunks.append(chunk)
-    return chunks
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Processes
-# ---------------------------------------------------------------------------------------------------------------
-
-_live_lock = threading.Lock()
-_live: dict[int, subprocess.Popen[bytes]] = {}
-
-
-def _track(process: subprocess.Popen[bytes]) -> None:
-    with _live_lock:
-        _live[process.pid] = process
-
-
-def _untrack(process: subprocess.Popen[bytes]) -> None:
-    with _live_lock:
-        _live.pop(process.pid, None)
-
-
-def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    # Every child runs in its own session, so its pid is its process group id.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, sig)
-
-
-def _terminate(process: subprocess.Popen[bytes], grace: float) -> None:
-    """SIGTERM the process group, then SIGKILL it if the leader is still there after `grace` seconds."""
-    if process.poll() is None:
-        _signal_group(process, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=grace)
-        # Also reaches children the leader left behind in its group.
-        _signal_group(process, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=5)
-    _untrack(process)
-
-
-@atexit.register
-def _kill_leftovers() -> None:
-    with _live_lock:
-        processes = list(_live.values())
-        _live.clear()
-    for process in processes:
-        if process.poll() is None:
-            _signal_group(process, signal.SIGKILL)
-
-
-def _spawn(
-    args: Sequence[str], *, cwd: Path | None, env: Mapping[str, str], output_path: Path
-) -> subprocess.Popen[bytes]:
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    with output_path.open("ab") as output:
-        process = subprocess.Popen(
-            list(args),
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    _track(process)
-    return process
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        with path.open("r", encoding="utf-8", errors="replace") as handle:
-            return "".join(deque(handle, maxlen=lines))
-    except FileNotFoundError:
-        return ""
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-class PluginProcess:
-    """A real plugin running in remote-debug mode against a MockServer."""
-
-    def __init__(self, plugin_id: str, process: subprocess.Popen[bytes], output_path: Path, path: Path) -> None:
-        self.plugin_id = plugin_id
-        self.process = process
-        self.output_path = output_path
-        self.path = path
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def output(self) -> str:
-        """Everything the plugin wrote to stdout and stderr so far."""
-        try:
-            return self.output_path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def stop(self, grace: float = 2.0) -> None:
-        """Kill the plugin's process group. The SDK may never exit by itself (it reconnects forever)."""
-        _terminate(self.process, grace)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        return f"PluginProcess({self.plugin_id!r}, pid={self.process.pid}, alive={self.alive()})"
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The server
-# ---------------------------------------------------------------------------------------------------------------
 
 
 class MockServer:
@@ -449,20 +113,20 @@ class MockServer:
         inherited = {name: value for name, value in os.environ.items() if not name.startswith("DIFY_MOCK_")}
         env = {**inherited, "PYTHONUNBUFFERED": "1", **self.env}
         for attempt in range(1, attempts + 1):
-            self.port, self.debug_port = _free_ports(2)
+            self.port, self.debug_port = free_ports(2)
             with self.log_path.open("a", encoding="utf-8") as log:
                 log.write(f"--- dify-mock testing harness: start attempt {attempt}: {' '.join(self.command())}\n")
-            self.process = _spawn(self.command(), cwd=None, env=env, output_path=self.log_path)
+            self.process = spawn(self.command(), cwd=None, env=env, output_path=self.log_path)
             if self._wait_healthy(self.process):
                 self._client = httpx.Client(base_url=self.url, timeout=self.request_timeout)
                 return self
             exited = self.process.poll() is not None
-            _terminate(self.process, grace=1.0)
+            terminate(self.process, grace=1.0)
             self.process = None
             if not exited:
                 break  # it hung rather than died: a port clash is not the likely cause
         raise RuntimeError(
-            f"dify-mock did not become healthy on {self.url}; last lines of {self.log_path}:\n{_tail(self.log_path)}"
+            f"dify-mock did not become healthy on {self.url}; last lines of {self.log_path}:\n{tail(self.log_path)}"
         )
 
     def _wait_healthy(self, process: subprocess.Popen[bytes]) -> bool:
@@ -488,7 +152,7 @@ class MockServer:
             self._client.close()
             self._client = None
         if self.process is not None:
-            _terminate(self.process, grace)
+            terminate(self.process, grace)
             self.process = None
 
     def __enter__(self) -> Self:
@@ -563,6 +227,14 @@ class MockServer:
         response.raise_for_status()
         entries = response.json().get("entries", [])
         return [entry for entry in entries if all(entry.get(name) == value for name, value in params.items())]
+
+    def journal_summary(self, kind: str | None = None, type: str | None = None, **filters: Any) -> dict[str, Any]:
+        """Counts of the journal (`GET /mock/journal/summary`): per kind and type, failed, running, and reverse
+        calls per answerer and per fixture rule (`["rules"]`). Other filters: plugin_id, session_id, since..."""
+        params = {name: value for name, value in {"kind": kind, "type": type, **filters}.items() if value is not None}
+        response = self.http.get("/mock/journal/summary", params=params, headers=self._headers())
+        summary: dict[str, Any] = response.raise_for_status().json()
+        return summary
 
     def clear_journal(self) -> None:
         self.http.delete("/mock/journal", headers=self._headers()).raise_for_status()
@@ -701,7 +373,7 @@ class MockServer:
             **(env or {}),
         }
         output_path = self._plugin_output_path(str(manifest["name"]))
-        process = _spawn(
+        process = spawn(
             [_plugin_python(path, python), "-m", entrypoint], cwd=path, env=process_env, output_path=output_path
         )
         plugin = PluginProcess(plugin_id, process, output_path, path)
@@ -719,7 +391,7 @@ class MockServer:
                     )
                 raise RuntimeError(
                     f"plugin {plugin_id} exited with code {process.returncode} before registering{hint}; "
-                    f"last output ({output_path}):\n{_tail(output_path)}"
+                    f"last output ({output_path}):\n{tail(output_path)}"
                 )
             if plugin_id in self.plugin_ids(tenant):
                 return plugin
@@ -727,7 +399,7 @@ class MockServer:
         plugin.stop()
         raise TimeoutError(
             f"plugin {plugin_id} did not register with {self.url} within {timeout} s; "
-            f"last output ({output_path}):\n{_tail(output_path)}"
+            f"last output ({output_path}):\n{tail(output_path)}"
         )
 
     def _tenant_for_key(self, key: str) -> str:
