@@ -1,11 +1,10 @@
-"""`dify-mock invoke model|datasource|trigger|endpoint ...` and `dify-mock endpoints`: every other way to drive a
+"""`dify-mock invoke tool|agent|model|datasource|trigger|endpoint ...`: every other way to drive a
 plugin from the command line, through the mock's HTTP API like the Dify API does.
 
     dify-mock invoke model fake fake-llm invoke prompt="Hello"          # PROVIDER MODEL ACTION name=value ...
     dify-mock invoke datasource crawler crawler crawl url=https://x     # PROVIDER DATASOURCE ACTION ...
     dify-mock invoke trigger repo_events dispatch --data '{"a": 1}'     # PROVIDER ACTION [EVENT] ...
     dify-mock invoke endpoint HOOK /echo/x --method POST --data hi      # HOOK_ID_OR_NAME PATH
-    dify-mock endpoints                                                 # each hook and its URL
 """
 
 from __future__ import annotations
@@ -16,17 +15,31 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dify_mock.cli.console import describe_error, parse_parameters, print_chunk
+from dify_mock.cli.console import parse_parameters, print_chunk
+from dify_mock.cli.endpoints import run_endpoint
+from dify_mock.cli.mock_client import (
+    CliError,
+    PluginFailed,
+    add_request_options,
+    dispatch,
+    envelope,
+    find_plugin,
+    parameters_of,
+    read_file,
+    runner,
+    show,
+)
+from dify_mock.config.settings import DEFAULT_TENANT
 from dify_mock.protocol.raw_http import build_request
 
 if TYPE_CHECKING:
     import httpx
 
-DEFAULT_URL = "http://127.0.0.1:5002"
+# ACTION -> (dispatch route, model type it needs or None for any)
 # ACTION -> (dispatch route, model type it needs or None for any)
 MODEL_ACTIONS: dict[tuple[str, str], str] = {
     ("llm", "invoke"): "llm/invoke",
@@ -61,13 +74,32 @@ TRIGGER_ACTIONS = {
 }
 
 
-class CliError(Exception):
-    """Ends the command with this message on stderr and exit code 1."""
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Parsers
-# ---------------------------------------------------------------------------------------------------------------
+def add_invoke_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    invoke = commands.add_parser("invoke", help="invoke a connected plugin and print what it streams")
+    invoke.add_argument("--url", default=os.environ.get("DIFY_MOCK_URL", "http://127.0.0.1:5002"))
+    invoke.add_argument("--tenant", default=DEFAULT_TENANT)
+    invoke.add_argument("--plugin", help="author/name; found from the provider when left out")
+    invoke.add_argument("--server-key", default=os.environ.get("DIFY_MOCK_SERVER_KEY"))
+    invoke.add_argument("--user", default="dify-mock-cli")
+    invoke.add_argument("--json", action="store_true", help="print every chunk as a JSON line")
+    invoke.add_argument(
+        "--credential",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="provider credential (repeatable)",
+    )
+    kinds = invoke.add_subparsers(dest="kind", metavar="KIND", required=True)
+    tool = kinds.add_parser("tool", help="invoke a tool: PROVIDER TOOL name=value ... (name:=<json> for non-strings)")
+    tool.add_argument("provider")
+    tool.add_argument("name")
+    tool.add_argument("parameters", nargs="*", metavar="NAME=VALUE")
+    agent = kinds.add_parser("agent", help="invoke an agent strategy: PROVIDER STRATEGY name=value ...")
+    agent.add_argument("provider")
+    agent.add_argument("name")
+    agent.add_argument("parameters", nargs="*", metavar="NAME=VALUE")
+    add_invoke_kinds(kinds)
+    invoke.set_defaults(run=runner(run_tool_or_agent))
 
 
 def add_invoke_kinds(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -83,7 +115,7 @@ def add_invoke_kinds(kinds: argparse._SubParsersAction[argparse.ArgumentParser])
     model.add_argument("parameters", nargs="*", metavar="NAME=VALUE")
     model.add_argument("--model-type", help="llm, text-embedding, ...; found from the plugin's declaration if left out")
     model.add_argument("--output", type=Path, help="tts: write the audio to this file")
-    model.set_defaults(run=_runner(run_model))
+    model.set_defaults(run=runner(run_model))
 
     datasource = kinds.add_parser(
         "datasource",
@@ -94,7 +126,7 @@ def add_invoke_kinds(kinds: argparse._SubParsersAction[argparse.ArgumentParser])
     datasource.add_argument("datasource")
     datasource.add_argument("action", choices=list(DATASOURCE_ACTIONS))
     datasource.add_argument("parameters", nargs="*", metavar="NAME=VALUE")
-    datasource.set_defaults(run=_runner(run_datasource))
+    datasource.set_defaults(run=runner(run_datasource))
 
     trigger = kinds.add_parser(
         "trigger",
@@ -103,147 +135,20 @@ def add_invoke_kinds(kinds: argparse._SubParsersAction[argparse.ArgumentParser])
     trigger.add_argument("provider")
     trigger.add_argument("action", choices=list(TRIGGER_ACTIONS))
     trigger.add_argument("parameters", nargs="*", metavar="[EVENT] NAME=VALUE")
-    _add_request_options(trigger, "the webhook request for dispatch and event", "POST")
+    add_request_options(trigger, "the webhook request for dispatch and event", "POST")
     trigger.add_argument("--path", default="/", help="the webhook request's path (default /)")
-    trigger.set_defaults(run=_runner(run_trigger))
+    trigger.set_defaults(run=runner(run_trigger))
 
     endpoint = kinds.add_parser("endpoint", help="an HTTP request to a hook: HOOK_ID_OR_NAME PATH")
     endpoint.add_argument("hook")
     endpoint.add_argument("path", nargs="?", default="/")
-    _add_request_options(endpoint, "the request", "GET")
+    add_request_options(endpoint, "the request", "GET")
     endpoint.add_argument("-i", "--include", action="store_true", help="print the status line and headers first")
-    endpoint.set_defaults(run=_runner(run_endpoint))
-
-
-def _add_request_options(parser: argparse.ArgumentParser, what: str, method: str) -> None:
-    parser.add_argument("-X", "--method", default=method, help=f"method of {what} (default {method})")
-    parser.add_argument("-d", "--data", help=f"body of {what}; @FILE reads a file")
-    parser.add_argument(
-        "-H", "--header", action="append", default=[], metavar="NAME:VALUE", help=f"a header of {what} (repeatable)"
-    )
-
-
-def add_endpoints_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`dify-mock endpoints [list|setup|enable|disable|remove]`."""
-    endpoints = commands.add_parser("endpoints", help="list endpoint hooks with their URLs; set them up")
-    _add_client_options(endpoints)
-    actions = endpoints.add_subparsers(dest="endpoints_action", metavar="ACTION")
-    actions.add_parser("list", help="each hook and its URL (the default)")
-    setup = actions.add_parser("setup", help="a new hook: PLUGIN_ID [--name NAME] setting=value ...")
-    # REMAINDER: argparse cannot mix --name with positionals after it; _setup_items reads it.
-    setup.add_argument("items", nargs=argparse.REMAINDER, metavar="PLUGIN_ID [--name NAME] [NAME=VALUE ...]")
-    for action in ("enable", "disable", "remove"):
-        actions.add_parser(action, help=f"{action} a hook: HOOK_ID_OR_NAME").add_argument("hook")
-    endpoints.set_defaults(run=_runner(run_endpoints))
-
-
-def _add_client_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", default=os.environ.get("DIFY_MOCK_URL", DEFAULT_URL))
-    parser.add_argument("--tenant", default="default")
-    parser.add_argument("--server-key", default=os.environ.get("DIFY_MOCK_SERVER_KEY"))
-    parser.add_argument("--json", action="store_true", help="print JSON")
-
-
-def _runner(command: Callable[[argparse.Namespace, httpx.Client], int]) -> Callable[[argparse.Namespace], int]:
-    def run(arguments: argparse.Namespace) -> int:
-        import httpx
-
-        headers = {"X-Api-Key": arguments.server_key} if arguments.server_key else {}
-        try:
-            with httpx.Client(base_url=arguments.url, headers=headers, timeout=None) as client:
-                return command(arguments, client)
-        except CliError as error:
-            print(f"dify-mock: {error}", file=sys.stderr)
-            return 1
-        except httpx.HTTPError as error:
-            print(f"dify-mock: cannot reach the mock at {arguments.url}: {error}", file=sys.stderr)
-            return 1
-
-    return run
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Talking to the mock
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def parameters_of(items: Sequence[str]) -> dict[str, Any]:
-    """name=value (a string; value @FILE reads the file as text) and name:=<json>."""
-
-    parameters = parse_parameters(items)
-    for name, value in parameters.items():
-        if isinstance(value, str) and value.startswith("@") and len(value) > 1:
-            parameters[name] = _read_file(value[1:]).decode("utf-8", errors="replace")
-    return parameters
-
-
-def _read_file(path: str) -> bytes:
-    try:
-        return Path(path).expanduser().read_bytes()
-    except OSError as error:
-        raise CliError(f"cannot read {path}: {error.strerror}") from None
-
-
-def find_plugin(client: httpx.Client, tenant: str, category: str, provider: str, given: str | None) -> str:
-    """The connected plugin declaring `provider` in `category` (models, datasources, triggers)."""
-    if given:
-        return given
-    plugins = _envelope(client.get(f"/plugin/{tenant}/management/list"))
-    for plugin in plugins:
-        for declared in plugin["declaration"].get(category) or []:
-            name = declared.get("provider") if category == "models" else (declared.get("identity") or {}).get("name")
-            if name == provider:
-                return str(plugin["plugin_id"])
-    connected = ", ".join(plugin["plugin_id"] for plugin in plugins) or "no plugin is connected"
-    raise CliError(f"no connected plugin declares the {category} provider {provider!r} ({connected})")
-
-
-def _envelope(response: httpx.Response) -> Any:
-
-    try:
-        body = response.json()
-    except ValueError:
-        raise CliError(f"{response.status_code}: {response.text[:300]}") from None
-    if response.status_code >= 400 or not isinstance(body, dict) or body.get("code", 0) != 0:
-        message = body.get("message", "") if isinstance(body, dict) else str(body)
-        raise CliError(f"{response.status_code}: {describe_error(str(message))}")
-    return body.get("data")
-
-
-def dispatch(
-    client: httpx.Client, arguments: argparse.Namespace, route: str, plugin: str, data: dict[str, Any]
-) -> Iterator[Any]:
-    """Each chunk the plugin streams for `route`; CliError on any error."""
-    from dify_mock.testing import parse_sse_events
-
-    body = {"user_id": arguments.user, "data": data}
-    path = f"/plugin/{arguments.tenant}/dispatch/{route}"
-    with client.stream("POST", path, json=body, headers={"X-Plugin-ID": plugin}) as response:
-        if not response.headers.get("content-type", "").startswith("text/event-stream"):
-            response.read()
-            yield _envelope(response)
-            return
-        buffer = b""
-        for piece in response.iter_bytes():
-            buffer += piece
-            complete, _, buffer = buffer.rpartition(b"\n\n")
-            for event in parse_sse_events(complete + b"\n\n") if complete else []:
-                if event.get("code", 0) != 0:
-                    raise CliError(describe_error(event.get("message", "")))
-                yield event.get("data")
-
-
-def show(value: Any, as_json: bool) -> None:
-    print(json.dumps(value, ensure_ascii=False) if as_json else json.dumps(value, ensure_ascii=False, indent=2))
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# invoke model
-# ---------------------------------------------------------------------------------------------------------------
+    endpoint.set_defaults(run=runner(run_endpoint))
 
 
 def _model_type(client: httpx.Client, tenant: str, plugin: str, provider: str, model: str) -> str:
-    plugins = _envelope(client.get(f"/plugin/{tenant}/management/list"))
+    plugins = envelope(client.get(f"/plugin/{tenant}/management/list"))
     for entry in plugins:
         if entry["plugin_id"] != plugin:
             continue
@@ -270,7 +175,7 @@ def run_model(arguments: argparse.Namespace, client: httpx.Client) -> int:
     audio_file = next((item[len("file=@") :] for item in arguments.parameters if item.startswith("file=@")), None)
     parameters = parameters_of([item for item in arguments.parameters if not item.startswith("file=@")])
     if audio_file is not None:
-        parameters["file"] = _read_file(audio_file).hex()
+        parameters["file"] = read_file(audio_file).hex()
     credentials = parameters_of(arguments.credential)
     plugin = find_plugin(client, arguments.tenant, "models", arguments.provider, arguments.plugin)
     if arguments.model == "-":
@@ -372,11 +277,6 @@ def _poll(client: httpx.Client, arguments: argparse.Namespace, plugin: str, data
     raise CliError(f"polling ended {result.get('status')}: {result.get('error') or 'no result'}")
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# invoke datasource
-# ---------------------------------------------------------------------------------------------------------------
-
-
 def run_datasource(arguments: argparse.Namespace, client: httpx.Client) -> int:
     parameters = parameters_of(arguments.parameters)
     credentials = parameters_of(arguments.credential)
@@ -412,16 +312,11 @@ def _print_message(chunk: Any, as_json: bool) -> None:
             print()
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# invoke trigger
-# ---------------------------------------------------------------------------------------------------------------
-
-
 def _webhook(arguments: argparse.Namespace) -> str:
     """The hex of the raw request the webhook caller would send, written as the daemon writes requests."""
     body = b""
     if arguments.data is not None:
-        body = _read_file(arguments.data[1:]) if arguments.data.startswith("@") else arguments.data.encode()
+        body = read_file(arguments.data[1:]) if arguments.data.startswith("@") else arguments.data.encode()
     headers = []
     for header in arguments.header:
         name, separator, value = header.partition(":")
@@ -477,122 +372,36 @@ def run_trigger(arguments: argparse.Namespace, client: httpx.Client) -> int:
     return 0
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# invoke endpoint, endpoints
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def _hooks(client: httpx.Client, tenant: str) -> list[dict[str, Any]]:
-    hooks: list[dict[str, Any]] = _envelope(
-        client.get(f"/plugin/{tenant}/endpoint/list", params={"page": 1, "page_size": 100})
-    )
-    return hooks
-
-
-def _find_hook(client: httpx.Client, tenant: str, wanted: str) -> dict[str, Any]:
-    hooks = _hooks(client, tenant)
-    found = [hook for hook in hooks if wanted in (hook["hook_id"], hook["id"])] or [
-        h for h in hooks if h["name"] == wanted
-    ]
-    if len(found) == 1:
-        return found[0]
-    if found:
-        raise CliError(
-            f"{len(found)} hooks are named {wanted!r}; give the hook id ({', '.join(h['hook_id'] for h in found)})"
-        )
-    known = (
-        ", ".join(f"{hook['name']} ({hook['hook_id']})" for hook in hooks)
-        or "none; make one with `dify-mock endpoints setup`"
-    )
-    raise CliError(f"no hook {wanted!r} for tenant {tenant} (hooks: {known})")
-
-
-def run_endpoint(arguments: argparse.Namespace, client: httpx.Client) -> int:
-    hook = _find_hook(client, arguments.tenant, arguments.hook)
-    body = None
-    if arguments.data is not None:
-        body = _read_file(arguments.data[1:]) if arguments.data.startswith("@") else arguments.data.encode()
-    headers = {}
-    for header in arguments.header:
-        name, separator, value = header.partition(":")
-        if not separator:
-            raise CliError(f"--header {header!r} should be NAME:VALUE")
-        headers[name.strip()] = value.strip()
-    path = "/" + arguments.path.lstrip("/")
-    with client.stream(
-        arguments.method.upper(), f"/e/{hook['hook_id']}{path}", content=body, headers=headers
-    ) as response:
-        if arguments.include:
-            print(f"HTTP/1.1 {response.status_code} {response.reason_phrase}")
-            for name, value in response.headers.items():
-                print(f"{name}: {value}")
-            print()
-        if response.status_code >= 400 and response.headers.get("content-type", "").startswith("application/json"):
-            response.read()
-            try:
-                body = response.json()
-            except ValueError:
-                body = None
-            if isinstance(body, dict) and set(body) == {"code", "message", "data"}:
-                _envelope(response)  # the daemon's own error, not the plugin's answer: raises its readable message
-        for piece in response.iter_bytes():
-            sys.stdout.buffer.write(piece)
-            sys.stdout.buffer.flush()
-    return 0 if response.status_code < 400 else 1
-
-
-def _setup_items(items: list[str]) -> tuple[str, str, list[str]]:
-    """PLUGIN_ID, the --name (default "default") and the settings of `endpoints setup`."""
-    name, rest = "default", []
-    index = 0
-    while index < len(items):
-        item = items[index]
-        if item == "--name" and index + 1 < len(items):
-            name, index = items[index + 1], index + 2
-            continue
-        if item.startswith("--name="):
-            name = item.split("=", 1)[1]
-        else:
-            rest.append(item)
-        index += 1
-    if not rest or "=" in rest[0]:
-        raise CliError("setup needs the plugin: dify-mock endpoints setup PLUGIN_ID [--name NAME] [setting=value ...]")
-    return rest[0], name, rest[1:]
-
-
-def run_endpoints(arguments: argparse.Namespace, client: httpx.Client) -> int:
-    action = arguments.endpoints_action or "list"
-    tenant = arguments.tenant
-    if action == "setup":
-        plugin_id, name, items = _setup_items(arguments.items)
-        settings = parameters_of(items)
-        body = {
-            "plugin_unique_identifier": plugin_id,
-            "name": name,
-            "settings": settings,
-            "user_id": "dify-mock-cli",
+def run_tool_or_agent(arguments: argparse.Namespace, client: httpx.Client) -> int:
+    """`dify-mock invoke tool|agent PROVIDER NAME name=value ...`: text streams on one line, errors as `error: ...`."""
+    category = "tools" if arguments.kind == "tool" else "agent_strategies"
+    plugin = find_plugin(client, arguments.tenant, category, arguments.provider, arguments.plugin)
+    parameters = parse_parameters(arguments.parameters)
+    if arguments.kind == "tool":
+        route = "tool/invoke"
+        data: dict[str, Any] = {
+            "provider": arguments.provider,
+            "tool": arguments.name,
+            "tool_parameters": parameters,
+            "credentials": parse_parameters(arguments.credential),
+            "credential_type": "api-key",
         }
-        _envelope(client.post(f"/plugin/{tenant}/endpoint/setup", json=body))
-        hook = [h for h in _hooks(client, tenant) if h["plugin_id"] == plugin_id.split(":")[0]][-1]
-        print(hook["url"])
-        return 0
-    if action in ("enable", "disable", "remove"):
-        hook = _find_hook(client, tenant, arguments.hook)
-        _envelope(client.post(f"/plugin/{tenant}/endpoint/{action}", json={"endpoint_id": hook["id"]}))
-        print(f"{action}d {hook['url']}" if action != "remove" else f"removed {hook['url']}")
-        return 0
-    hooks = _hooks(client, tenant)
-    if arguments.json:
-        show(hooks, True)
-        return 0
-    if not hooks:
-        print(f"no endpoint hooks for tenant {tenant}; make one with `dify-mock endpoints setup PLUGIN_ID`")
-    for hook in hooks:
-        state = "" if hook["enabled"] else "  (disabled)"
-        routes = ", ".join(
-            f"{e['method']} {e['path']}" for e in hook["declaration"].get("endpoints") or [] if not e.get("hidden")
-        )
-        print(f"{hook['url']}  {hook['name']}  {hook['plugin_id']}{state}")
-        if routes:
-            print(f"    {routes}")
+    else:
+        route = "agent_strategy/invoke"
+        data = {
+            "agent_strategy_provider": arguments.provider,
+            "agent_strategy": arguments.name,
+            "agent_strategy_params": parameters,
+        }
+    inline = False
+    try:
+        for chunk in dispatch(client, arguments, route, plugin, data):
+            inline = print_chunk(chunk, arguments.json, inline)
+    except PluginFailed as error:
+        if inline:
+            print()
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if inline:
+        print()
     return 0
