@@ -106,11 +106,13 @@ class AnswerChain:
         latency, fault = self.config.latency_for(invoke_type), self.config.fault_for(invoke_type)
         for position, link in enumerate(links):
             if link == FIXTURES:
-                match = rules.answer(invoke_type, call.request)
+                match = rules.answer(invoke_type, call.request, call.session_id)
                 if match is not None:
                     rule = match.rule
+                    if match.scenario_change is not None:
+                        call.scenario_changes.append(match.scenario_change)
                     chunks = _rendered(call, match.reply, started)
-                    return Answer(chunks, f"rule:{rule.label()}", rule.latency or latency, rule.fault or fault)
+                    return Answer(chunks, match.answered_by, rule.latency or latency, rule.fault or fault)
             elif link == REPLAY:
                 if not self.cassettes.replaying:
                     continue
@@ -128,7 +130,7 @@ class AnswerChain:
                 if self.strict:
                     call.answered_by = "strict"
                     raise ReverseError(
-                        f"no fixture rule answers this call (--strict). {rules.near_miss(invoke_type, call.request)}"
+                        f"no fixture rule answers this call (--strict). {rules.near_miss(invoke_type, call.request, call.session_id)}"
                     )
                 try:
                     reply = builtin_reply(invoke_type, call.request)

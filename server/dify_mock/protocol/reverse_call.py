@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -21,3 +21,4 @@ class ReverseCall:
     session_id: str
     answered_by: str = "builtin"
     caller_gone: Callable[[], Awaitable[bool]] | None = None  # see Session.caller_gone
+    scenario_changes: list[dict[str, str]] = field(default_factory=list)  # {scenario, from, to, rule}, in order

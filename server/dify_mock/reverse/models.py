@@ -34,14 +34,16 @@ __all__ = [
 
 def choose_reply(host: Host, call: ReverseCall) -> Reply:
     """Fixture rules first; then the built-in answer, or in strict mode an error naming the nearest rule."""
-    match = host.rules.answer(call.invoke_type, call.request)
+    match = host.rules.answer(call.invoke_type, call.request, call.session_id)
     if match is not None:
-        call.answered_by = f"rule:{match.rule.label()}"
+        call.answered_by = match.answered_by
+        if match.scenario_change is not None:
+            call.scenario_changes.append(match.scenario_change)
         reply = match.reply
     elif host.settings.strict:
         call.answered_by = "strict"
         raise ReverseError(
-            f"no fixture rule answers this call (--strict). {host.rules.near_miss(call.invoke_type, call.request)}"
+            f"no fixture rule answers this call (--strict). {host.rules.near_miss(call.invoke_type, call.request, call.session_id)}"
         )
     else:
         call.answered_by = "builtin"

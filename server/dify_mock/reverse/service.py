@@ -108,3 +108,8 @@ async def answer_backwards(host: Host, session: Session, invoke: BackwardsInvoke
         yield backwards_response(request_id, "end")
     finally:
         host.journal.finish(entry, answered_by=call.answered_by, error=error)
+        for change in call.scenario_changes:
+            moved = host.journal.start(
+                "scenario", change["scenario"], runtime.tenant_id, runtime.plugin_id, session.session_id, change
+            )
+            host.journal.finish(moved, answered_by=f"rule:{change['rule']}")

@@ -10,6 +10,7 @@ from typing import Any
 from dify_mock.answers.rules.loader import build_rules, fixture_files, read_file
 from dify_mock.answers.rules.matching import Rule, RuleMatch, match_key
 from dify_mock.answers.rules.near_miss import near_miss
+from dify_mock.answers.rules.scenarios import ScenarioStates, check_reachable
 
 
 class RuleBook:
@@ -20,6 +21,7 @@ class RuleBook:
         self._files: list[str] = []
         self._folders: list[Path] = []  # the fixture folders given, where files a rule names may be
         self._lock = threading.RLock()
+        self.scenarios = ScenarioStates()
 
     @classmethod
     def load(cls, paths: Sequence[Path]) -> RuleBook:
@@ -37,6 +39,7 @@ class RuleBook:
                 seen.add(file.resolve())
                 book._rules.extend(read_file(file, folder))
                 book._files.append(str(file))
+        check_reachable(book._rules)
         return book
 
     def add(self, data: Mapping[str, Any], origin: str = "api", base_dir: Path | None = None) -> list[Rule]:
@@ -45,6 +48,7 @@ class RuleBook:
         base = base_dir or Path.cwd()
         rules = build_rules(data, None, origin, base, (base, *self._folders))
         with self._lock:
+            check_reachable([*self._rules, *rules])
             self._rules.extend(rules)
         return rules
 
@@ -54,18 +58,27 @@ class RuleBook:
         with self._lock:
             self._rules = [rule for rule in self._rules if id(rule) not in gone]
 
-    def answer(self, invoke_type: str, request: Mapping[str, Any]) -> RuleMatch | None:
+    def answer(self, invoke_type: str, request: Mapping[str, Any], scope: str = "") -> RuleMatch | None:
+        """The first rule of the type that matches the request in the scope's scenario states (`scope`: the
+        invocation the call belongs to), with its next reply; a scenario rule moves its scenario on."""
         with self._lock:
             for rule in self._rules:
-                if rule.invoke_type == invoke_type and rule.matches(request):
-                    reply = rule.replies[min(rule.uses, len(rule.replies) - 1)]
-                    rule.uses += 1
-                    return RuleMatch(rule, reply)
+                if rule.invoke_type != invoke_type or not rule.matches(request):
+                    continue
+                if rule.scenario is not None and self.scenarios.state(scope, rule.scenario) != rule.state:
+                    continue
+                reply = rule.replies[min(rule.uses, len(rule.replies) - 1)]
+                rule.uses += 1
+                return RuleMatch(rule, reply, self.scenarios.move(scope, rule))
         return None
 
-    def near_miss(self, invoke_type: str, request: Mapping[str, Any]) -> str:
+    def near_miss(self, invoke_type: str, request: Mapping[str, Any], scope: str = "") -> str:
         """Why no rule answered: the nearest rule of the type, and what it wanted vs what the call had."""
-        return near_miss(self.rules(invoke_type), self.rules(), invoke_type, request)
+
+        def state_of(rule: Rule) -> str | None:
+            return None if rule.scenario is None else self.scenarios.state(scope, rule.scenario)
+
+        return near_miss(self.rules(invoke_type), self.rules(), invoke_type, request, state_of)
 
     def rules(self, invoke_type: str | None = None) -> list[Rule]:
         with self._lock:
@@ -82,7 +95,7 @@ class RuleBook:
             before = earlier.setdefault(rule.invoke_type, [])
             here = f"{rule.origin}: {rule.fixture_key} rule" + (f" '{rule.name}'" if rule.name else "")
             for prior in before:
-                if not any(True for _ in prior.conditions()):
+                if prior.scenario is None and not any(True for _ in prior.conditions()):
                     out.append(f"{here} can never answer: the earlier rule {prior.label()} matches every call")
                     break
                 if match_key(prior) == match_key(rule):

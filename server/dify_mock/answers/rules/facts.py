@@ -5,6 +5,7 @@ Adding a family of reverse calls means adding one entry to `FAMILIES` (and its r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -13,7 +14,12 @@ from dify_mock.answers.prompts import message_text
 from dify_mock.answers.replies import REPLY_MODELS, Reply
 
 Request = Mapping[str, Any]
-FactKind = Literal["text", "names", "flag", "params"]
+FactKind = Literal["text", "names", "flag", "params", "messages", "count"]
+ROLES = ("system", "user", "assistant", "tool", "developer")  # the SDK's PromptMessageRole
+# Where a ReAct-style agent puts a tool's answer: after "Observation:" in an assistant message, up to its next step.
+OBSERVATION = re.compile(
+    r"Observation:[ \t]*(.*?)(?=\n[ \t]*(?:Thought|Action|Observation|Final ?Answer):|\Z)", re.DOTALL
+)
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,9 @@ class Fact:
     kind "names": the fact is a list of names; the condition is a list that must all be present,
     or `{contains}`/`{regex}` matching any name.
     kind "flag": the fact is a bool; the condition is true or false.
+    kind "messages": the fact is the prompt's (role, text) pairs; the condition is a text condition on any message,
+    or `{role: ...}` with or without `equals`/`contains`/`regex`, on any message of that role.
+    kind "count": the fact is a number; the condition is that number.
     kind "params": the fact is a mapping; the condition maps names to an exact value (compared by JSON
     equality: 1 matches 1.0, but true never matches 1; null matches a missing value) or to
     `{contains}`/`{regex}` (a string value, or any string in a list value); every listed name must match.
@@ -63,6 +72,25 @@ def _last_user_text(request: Request) -> str | None:
 def _system_text(request: Request) -> str | None:
     systems = [m for m in _messages(request) if m.get("role") == "system"]
     return message_text(systems[0]) if systems else None
+
+
+def _transcript(request: Request) -> list[tuple[str, str]]:
+    return [(str(m.get("role") or ""), message_text(m)) for m in _messages(request)]
+
+
+def _tool_results(request: Request) -> list[str]:
+    """What tools answered: each tool message, and each observation an agent wrote into an assistant message."""
+    results: list[str] = []
+    for message in _messages(request):
+        if message.get("role") == "tool":
+            results.append(message_text(message))
+        elif message.get("role") == "assistant":
+            results.extend(found.strip() for found in OBSERVATION.findall(message_text(message)))
+    return results
+
+
+def _turn(request: Request) -> int:
+    return sum(1 for m in _messages(request) if m.get("role") == "assistant")
 
 
 def _tool_names(request: Request) -> list[str]:
@@ -175,6 +203,24 @@ _LLM_FACTS: dict[str, Fact] = {
     "system": Fact(_system_text, "The text of the first system message."),
     "tools": Fact(_tool_names, "Tool names that must all be offered in the request's `tools`.", "names"),
     "stream": Fact(_field("stream"), "Whether the plugin asked for a streamed answer.", "flag"),
+    "messages": Fact(
+        _transcript,
+        "Any prompt message: its text exactly, {contains} or {regex}; add `role` (system, user, assistant, tool, "
+        "developer) to look only at messages of that role, with `equals` for an exact text.",
+        "messages",
+    ),
+    "tool_results": Fact(
+        _tool_results,
+        "Any tool result in the prompt: a tool message, or the text after `Observation:` in an assistant message "
+        "(ReAct agents).",
+    ),
+    "turn": Fact(
+        _turn,
+        "How many assistant messages the prompt already holds: 0 on an agent's first call, 1 after its first "
+        "answer. A ReAct agent folds all its steps into one assistant message, so use `tool_results` or a "
+        "scenario to tell its later steps apart.",
+        "count",
+    ),
 }
 
 _TOOL_FACTS: dict[str, Fact] = {

@@ -18,7 +18,7 @@ from pydantic import (
 from dify_mock.answers.replies import Reply
 from dify_mock.answers.rules.facts import FAMILIES
 from dify_mock.answers.rules.matching import Rule
-from dify_mock.answers.rules.models import FIXTURE_MODEL, FixtureError, short
+from dify_mock.answers.rules.models import FIXTURE_MODEL, STARTED, FixtureError, short
 from dify_mock.config.yaml_lines import line_of
 
 MAX_REPORTED_ERRORS = 10
@@ -84,6 +84,11 @@ def _check_duplicate_keys(node: yaml.Node, source: str) -> None:
             _check_duplicate_keys(item, source)
 
 
+def _origin(source: str, root: yaml.Node | None, where: Loc) -> str:
+    line = line_of(root, where)
+    return f"{source}:{line}" if line is not None else f"{source}:{where[0]}[{where[1]}]"
+
+
 def build_rules(data: Any, root: yaml.Node | None, source: str, base_dir: Path, folders: Sequence[Path]) -> list[Rule]:
     try:
         fixture = FIXTURE_MODEL.model_validate(data)
@@ -101,7 +106,7 @@ def build_rules(data: Any, root: yaml.Node | None, source: str, base_dir: Path, 
                 replies[j], found = _resolve_files(reply, base_dir, folders, where, data, root)
                 problems.extend(found)
             line = line_of(root, (key, i))
-            origin = f"{source}:{line}" if line is not None else f"{source}:{key}[{i}]"
+            origin = _origin(source, root, (key, i))
             rule = Rule(
                 model.name,
                 family.invoke_type,
@@ -112,6 +117,11 @@ def build_rules(data: Any, root: yaml.Node | None, source: str, base_dir: Path, 
                 replies=replies,
                 latency=getattr(model, "latency", None),
                 fault=getattr(model, "fault", None),
+                path=f"{key}[{i}]",
+                state_origin=_origin(source, root, (key, i, "state")),
+                scenario=model.scenario,
+                state=model.state or STARTED,
+                next_state=model.next_state,
             )
             rules.append((line or 0, rule))
     if problems:

@@ -13,7 +13,7 @@ from pydantic import (
 
 from dify_mock.answers.replies import Reply
 from dify_mock.answers.rules.facts import FAMILIES, Fact, Request
-from dify_mock.answers.rules.models import MISSING, Pattern
+from dify_mock.answers.rules.models import MISSING, STARTED, MessagePattern, Pattern
 from dify_mock.config.faults import Fault, Latency
 
 
@@ -29,6 +29,11 @@ class Rule:
     replies: list[Reply] = field(default_factory=list, kw_only=True, repr=False)
     latency: Latency | None = field(default=None, kw_only=True, repr=False)
     fault: Fault | None = field(default=None, kw_only=True, repr=False)
+    path: str = field(default="", kw_only=True)  # where in its file: llm[2]
+    state_origin: str = field(default="", kw_only=True)  # file:line of its `state` key
+    scenario: str | None = field(default=None, kw_only=True)
+    state: str = field(default=STARTED, kw_only=True)  # the scenario state it answers in
+    next_state: str | None = field(default=None, kw_only=True)
 
     def label(self) -> str:
         return self.name or self.origin
@@ -71,12 +76,23 @@ class Rule:
 class RuleMatch:
     rule: Rule
     reply: Reply
+    scenario_change: dict[str, str] | None = None  # {scenario, from, to, rule} when the rule moved its scenario
+
+    @property
+    def answered_by(self) -> str:
+        return f"rule:{self.rule.label()}"
 
 
 def _satisfied(condition: Any, value: Any, kind: str) -> bool:
     if kind == "params":
         given = value if isinstance(value, Mapping) else {}
         return all(_parameter_satisfied(wanted, given.get(name, MISSING)) for name, wanted in condition.items())
+    if kind == "messages":
+        if isinstance(condition, MessagePattern):
+            return any(condition.test(role, text) for role, text in value)
+        return any(text == condition for _, text in value)
+    if kind == "count":
+        return isinstance(value, int) and value == condition
     values = value if isinstance(value, list) else [value]
     if isinstance(condition, Pattern):
         return any(isinstance(v, str) and condition.test(v) for v in values)
@@ -116,7 +132,8 @@ def _same(expected: Any, actual: Any) -> bool:
 
 
 def match_key(rule: Rule) -> str:
-    return json.dumps({name: plain(cond) for name, _, cond in rule.conditions()}, sort_keys=True)
+    conditions = {name: plain(cond) for name, _, cond in rule.conditions()}
+    return json.dumps([conditions, rule.scenario, rule.state], sort_keys=True)
 
 
 def plain(condition: Any) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -16,6 +16,7 @@ from pydantic import (
     JsonValue,
     PrivateAttr,
     StrictBool,
+    StrictInt,
     Tag,
     WithJsonSchema,
     create_model,
@@ -23,10 +24,11 @@ from pydantic import (
     model_validator,
 )
 
-from dify_mock.answers.rules.facts import FAMILIES, Family
+from dify_mock.answers.rules.facts import FAMILIES, ROLES, Family
 from dify_mock.config.faults import MODEL_INVOKE_TYPES, Fault, Latency
 
 SHORT = 80
+STARTED = "started"  # the state every scenario begins in, as in WireMock
 
 
 class FixtureError(ValueError):
@@ -90,6 +92,57 @@ class Pattern(BaseModel):
         return f"contains {short(self.contains)}" if self.regex is None else f"regex {short(self.regex)}"
 
 
+class MessagePattern(BaseModel):
+    """Matches a prompt message: of a role, with a text given exactly, by substring or by regular expression."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["system", "user", "assistant", "tool", "developer"] | None = Field(
+        default=None, description="Only messages of this role: " + ", ".join(ROLES) + "."
+    )
+    equals: str | None = Field(default=None, description="The message's whole text.")
+    contains: str | None = Field(default=None, description="A text the message contains (case-sensitive).")
+    regex: str | None = Field(default=None, description="A Python regex found in the message (re.search).")
+    _compiled: re.Pattern[str] | None = PrivateAttr(default=None)
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression {value!r}: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_text_condition(self) -> Self:
+        given = [name for name in ("equals", "contains", "regex") if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give at most one of 'equals', 'contains' or 'regex', not {' and '.join(given)}")
+        if not given and self.role is None:
+            raise ValueError("give a 'role', a text condition ('equals', 'contains' or 'regex'), or both")
+        if self.regex is not None:
+            self._compiled = re.compile(self.regex)
+        return self
+
+    def test(self, role: str, text: str) -> bool:
+        if self.role is not None and role != self.role:
+            return False
+        if self._compiled is not None:
+            return self._compiled.search(text) is not None
+        if self.contains is not None:
+            return self.contains in text
+        return self.equals is None or self.equals == text
+
+    def describe(self) -> str:
+        parts = [f"role {self.role}"] if self.role else []
+        for name in ("equals", "contains", "regex"):
+            if getattr(self, name) is not None:
+                parts.append(f"{name} {short(getattr(self, name))}")
+        return "a message with " + " and ".join(parts)
+
+
 # Tags show up in pydantic's error locations; they are never YAML keys, so error lines skip them.
 _EXACT, _PATTERN = "<exact>", "<contains|regex>"
 
@@ -127,6 +180,10 @@ _CONDITION_TYPES: dict[str, Any] = {
     ],
     "flag": StrictBool,
     "params": dict[str, _PARAMETER_CONDITION],
+    "messages": Annotated[
+        Annotated[str, Tag(_EXACT)] | Annotated[MessagePattern, Tag(_PATTERN)], Discriminator(_condition_tag)
+    ],
+    "count": Annotated[StrictInt, Field(ge=0)],
 }
 
 
@@ -136,11 +193,27 @@ class RuleModel(BaseModel):
     )
 
     name: str | None = Field(default=None, description="Shown in the journal instead of file:line.")
+    scenario: str | None = Field(
+        default=None,
+        min_length=1,
+        description="A scenario this rule belongs to: it answers only in the scenario's `state`, and may move the "
+        "scenario to `next_state`. Each invocation of the plugin has its own state of each scenario.",
+    )
+    state: str | None = Field(
+        default=None,
+        min_length=1,
+        description=f"The state the scenario must be in for this rule to answer (default {STARTED}).",
+    )
+    next_state: str | None = Field(
+        default=None, min_length=1, description="The state the scenario moves to when this rule answers."
+    )
 
     @model_validator(mode="after")
     def _one_reply(self) -> Self:
         if (getattr(self, "reply", None) is None) == (getattr(self, "replies", None) is None):
             raise ValueError("give exactly one of 'reply' (one answer) or 'replies' (answers used in turn)")
+        if self.scenario is None and (self.state is not None or self.next_state is not None):
+            raise ValueError("'state' and 'next_state' need a 'scenario': the name of the scenario they belong to")
         return self
 
 
