@@ -4,6 +4,8 @@
 
 Serves /v1/chat/completions (streamed or not, tools, stop, response_format json_schema), /v1/embeddings,
 /v1/rerank (Jina/Cohere shape), /v1/audio/speech (MP3), /v1/audio/transcriptions and /v1/moderations.
+A chat whose system message teaches ReAct (`Action:` / `Observation:`) gets ReAct steps: an Action on the first
+tool listed after "tools:", then, once an observation is in the prompt, a Final Answer quoting it.
 With --api-key-env, requests must carry `Authorization: Bearer <that variable's value>`.
 
 Knobs for bad behaviour, set with `POST /_control` (JSON; replaces the previous knobs, `{}` resets):
@@ -40,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 WORD = re.compile(r"\S+\s*")
+OBSERVATION = re.compile(r"Observation:[ \t]*(.*)")
+REACT_TOOLS = re.compile(r"tools: ([\w, -]+)\.")
 DIMENSIONS = 8
 
 
@@ -92,6 +96,27 @@ def text_of(content: Any) -> str:
     return ""
 
 
+def react_step(messages: list[dict[str, Any]]) -> str | None:
+    """A ReAct step, when a system message teaches the format (`Action:` and `Observation:`): an Action on the first
+    tool it lists after "tools:" until an observation is in the prompt, then a Final Answer quoting it."""
+    system = next((text_of(m.get("content")) for m in messages if m.get("role") == "system"), "")
+    if "Action:" not in system or "Observation:" not in system:
+        return None
+    observations = [
+        found.strip()
+        for message in messages
+        if message.get("role") == "assistant"
+        for found in OBSERVATION.findall(text_of(message.get("content")))
+    ]
+    if observations:
+        return f"Thought: I know it now.\nFinal Answer: The tool said: {observations[-1]}"
+    listed = REACT_TOOLS.search(system)
+    tool = listed.group(1).split(",")[0].strip() if listed else "none"
+    question = next((text_of(m.get("content")) for m in messages if m.get("role") == "user"), "")
+    blob = json.dumps({"action": tool, "action_input": {"query": question}})
+    return f"Thought: {tool} will know.\nAction: {blob}"
+
+
 def chat_answer(body: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
     """(text pieces, tool calls) for a chat request."""
     messages = body.get("messages") or []
@@ -106,7 +131,10 @@ def chat_answer(body: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
         text = json.dumps(sample(response_format["json_schema"].get("schema") or {}))
         third = max(1, len(text) // 3)
         return [text[:third], text[third : 2 * third], text[2 * third :]], []
-    if last.get("role") == "tool":
+    react = react_step(messages)
+    if react is not None:
+        text = react
+    elif last.get("role") == "tool":
         text = f"The tool said: {text_of(last.get('content'))}"
     else:
         user = [m for m in messages if m.get("role") == "user"]

@@ -100,12 +100,12 @@ def texts(chunks: list[dict[str, Any]]) -> str:
     return "".join(chunk["message"]["text"] for chunk in chunks if chunk["type"] == "text")
 
 
-def assert_weather_tool_called(mock: MockServer, llm_rule: str) -> None:
+def assert_weather_tool_called(mock: MockServer, rules: str) -> None:
     calls = mock.journal(kind="reverse")
     assert [(call["type"], call["answered_by"]) for call in calls] == [
-        ("llm", f"rule:{llm_rule}"),
+        ("llm", f"rule:{rules}-ask"),
         ("tool", "rule:weather"),
-        ("llm", f"rule:{llm_rule}"),
+        ("llm", f"rule:{rules}-answer"),
     ]
     tool = calls[1]["request"]
     assert (tool["tool_type"], tool["provider"], tool["tool"]) == ("builtin", "weather", "get_weather")
@@ -121,7 +121,7 @@ def assert_weather_tool_called(mock: MockServer, llm_rule: str) -> None:
 def test_function_calling_runs_the_tool_the_model_calls(mock_server, official_agent, features):
     chunks = run(mock_server, official_agent, "function_calling", features)
     assert texts(chunks).strip() == ANSWER
-    assert_weather_tool_called(mock_server, "function-calling-weather")
+    assert_weather_tool_called(mock_server, "function-calling")
 
     llm_calls = mock_server.journal(kind="reverse", type="llm")
     assert all(call["request"]["stream"] == ("stream-tool-call" in features) for call in llm_calls)
@@ -135,7 +135,7 @@ def test_function_calling_runs_the_tool_the_model_calls(mock_server, official_ag
 def test_react_parses_the_action_runs_the_tool_and_streams_the_final_answer(mock_server, official_agent):
     chunks = run(mock_server, official_agent, "ReAct", ["tool-call"])
     assert texts(chunks).strip() == ANSWER
-    assert_weather_tool_called(mock_server, "react-weather")
+    assert_weather_tool_called(mock_server, "react")
 
     llm_calls = mock_server.journal(kind="reverse", type="llm")
     assert all(call["request"]["stream"] and "Observation" in call["request"]["stop"] for call in llm_calls)

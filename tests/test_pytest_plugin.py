@@ -60,3 +60,27 @@ def test_a_user_test_file_passes_with_only_the_installed_plugin(pytester, sdk_py
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_scenario_states_can_be_read_and_reset(dify_mock):
+    dify_mock.add_rules(
+        {
+            "llm": [
+                {"scenario": "s", "next_state": "asked", "reply": {"text": 'Action: {"action": "clock"}'}},
+                {"scenario": "s", "state": "asked", "next_state": "done", "reply": {"text": "Final Answer: 9"}},
+            ],
+            "tool": [{"reply": {"messages": [{"type": "text", "text": "09:00"}]}}],
+        }
+    )
+    plugin = dify_mock.start_plugin(TEST_PLUGINS / "simple_agent")
+    clock = {"identity": {"author": "a", "name": "clock", "label": {"en_US": "clock"}, "provider": "time"}}
+    clock |= {"parameters": [], "description": {"human": {"en_US": "c"}, "llm": "c"}, "provider_type": "builtin"}
+    model = {"provider": "langgenius/openai/openai", "model": "m", "model_type": "llm", "mode": "chat"}
+    chunks = plugin.invoke_agent_strategy(
+        "simple_agent", "react", {"model": model | {"completion_params": {}}, "tools": [clock], "query": "time?"}
+    )
+    assert [chunk["message"]["text"] for chunk in chunks if chunk["type"] == "text"] == ["9"]
+    [(session, scenario)] = dify_mock.scenario_states()
+    assert scenario == "s" and dify_mock.scenario_states()[(session, scenario)] == "done"
+    assert dify_mock.reset_scenarios("s") == 1
+    assert dify_mock.scenario_states() == {}

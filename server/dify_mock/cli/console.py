@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -15,11 +16,21 @@ def configure_logging(level: str) -> None:
     )
 
 
+def _json_file(name: str, path: str) -> str:
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SystemExit(f"dify-mock: {name}:=@{path}: cannot read the file: {error}") from None
+
+
 def parse_parameters(items: Sequence[str]) -> dict[str, Any]:
+    """NAME=VALUE (a string), NAME:=JSON, and NAME:=@FILE (the file holds the JSON)."""
     parameters: dict[str, Any] = {}
     for item in items:
         if ":=" in item:
             name, raw = item.split(":=", 1)
+            if raw.startswith("@") and len(raw) > 1:
+                raw = _json_file(name, raw[1:])
             try:
                 parameters[name] = json.loads(raw)
             except ValueError as error:

@@ -90,7 +90,10 @@ def add_invoke_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         help="provider credential (repeatable)",
     )
     kinds = invoke.add_subparsers(dest="kind", metavar="KIND", required=True)
-    tool = kinds.add_parser("tool", help="invoke a tool: PROVIDER TOOL name=value ... (name:=<json> for non-strings)")
+    tool = kinds.add_parser(
+        "tool",
+        help="invoke a tool: PROVIDER TOOL name=value ... (name:=<json> for non-strings, name:=@FILE for JSON in a file)",
+    )
     tool.add_argument("provider")
     tool.add_argument("name")
     tool.add_argument("parameters", nargs="*", metavar="NAME=VALUE")

@@ -1,4 +1,4 @@
-"""The mock's own API: health, fixture rules and their schema (the journal is in journal.py)."""
+"""The mock's own API: health, fixture rules and their schema, scenario states (the journal is in journal.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 
-from dify_mock.answers.rules import FixtureError, Rule, fixture_json_schema
+from dify_mock.answers.rules import STARTED, FixtureError, Rule, fixture_json_schema
 from dify_mock.http.dispatch import check_api_key, get_host
 
 router = APIRouter()
@@ -58,3 +58,29 @@ async def remove_added_rules(request: Request) -> dict[str, Any]:
     added = [rule for rule in rules.rules() if rule.source == "api"]
     rules.remove(added)
     return {"removed": len(added)}
+
+
+@guarded.get("/mock/scenarios")
+async def list_scenarios(request: Request, session_id: str | None = None) -> dict[str, Any]:
+    """Each scenario the rules name with the states they reach, and each invocation's scenario that has left
+    `started` (a scenario not listed for an invocation is in `started` there)."""
+    rules = get_host(request).rules
+    known: dict[str, set[str]] = {}
+    for rule in rules.rules():
+        if rule.scenario is not None:
+            known.setdefault(rule.scenario, {STARTED}).update({rule.state, rule.next_state or rule.state})
+    states = [
+        {"session_id": scope, "scenario": scenario, "state": state}
+        for scope, moved in rules.scenarios.snapshot().items()
+        if session_id is None or scope == session_id
+        for scenario, state in moved.items()
+    ]
+    return {"scenarios": {name: sorted(reached) for name, reached in sorted(known.items())}, "states": states}
+
+
+@guarded.delete("/mock/scenarios")
+async def reset_scenarios(
+    request: Request, scenario: str | None = None, session_id: str | None = None
+) -> dict[str, Any]:
+    """Puts scenarios back in `started`: all of them, or one (`scenario`), in every invocation or one (`session_id`)."""
+    return {"reset": get_host(request).rules.scenarios.reset(scenario=scenario, scope=session_id)}

@@ -140,6 +140,15 @@ class DifyMock:
         rules: list[dict[str, Any]] = response.json()["rules"]
         return rules
 
+    def scenario_states(self) -> dict[tuple[str, str], str]:
+        """{(session_id, scenario): state} for each scenario an invocation has moved out of `started`."""
+        found = self.server.scenarios()["states"]
+        return {(state["session_id"], state["scenario"]): state["state"] for state in found}
+
+    def reset_scenarios(self, scenario: str | None = None, session_id: str | None = None) -> int:
+        """Puts scenarios back in `started`: all, or one, in every invocation or one."""
+        return self.server.reset_scenarios(scenario, session_id)
+
     def unused_rules(self) -> list[dict[str, Any]]:
         return [rule for rule in self.rules() if rule["uses"] == 0]
 

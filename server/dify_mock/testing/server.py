@@ -236,6 +236,21 @@ class MockServer:
         summary: dict[str, Any] = response.raise_for_status().json()
         return summary
 
+    def scenarios(self, session_id: str | None = None) -> dict[str, Any]:
+        """`GET /mock/scenarios`: {"scenarios": {name: [its states]}, "states": [{session_id, scenario, state}]}
+        for each invocation's scenario that has left `started`."""
+        params = {"session_id": session_id} if session_id is not None else {}
+        response = self.http.get("/mock/scenarios", params=params, headers=self._headers())
+        found: dict[str, Any] = response.raise_for_status().json()
+        return found
+
+    def reset_scenarios(self, scenario: str | None = None, session_id: str | None = None) -> int:
+        """Puts scenarios back in `started` (all, or one, in every invocation or one); how many were reset."""
+        wanted = {"scenario": scenario, "session_id": session_id}
+        params = {name: value for name, value in wanted.items() if value is not None}
+        response = self.http.delete("/mock/scenarios", params=params, headers=self._headers())
+        return int(response.raise_for_status().json()["reset"])
+
     def clear_journal(self) -> None:
         self.http.delete("/mock/journal", headers=self._headers()).raise_for_status()
 

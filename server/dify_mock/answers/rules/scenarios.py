@@ -72,8 +72,10 @@ def check_reachable(rules: Sequence[Rule]) -> None:
     for rule in rules:
         if rule.scenario is not None and rule.state not in reached[rule.scenario]:
             states = ", ".join(sorted(reached[rule.scenario]))
+            where = rule.state_origin or rule.origin
+            key = f"{where}.state" if where.endswith(rule.path) else f"{where}: {rule.path}.state"
             problems.append(
-                f"{rule.state_origin or rule.origin}: {rule.path}.state: scenario {rule.scenario!r} never reaches state {rule.state!r}: "
+                f"{key}: scenario {rule.scenario!r} never reaches state {rule.state!r}: "
                 f"no rule of it has next_state: {rule.state} (its states: {states})"
             )
     if problems:
