@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then command -v $$p; break; fi; done)
 
-.PHONY: run test lint typecheck unit bench setup clean compat compat-venvs
+.PHONY: run test lint typecheck unit bench setup clean compat compat-venvs official-agent
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.12 not found: install it or run make PYTHON=/path/to/python3.12"; exit 1; }
@@ -65,6 +65,26 @@ test: lint typecheck unit
 
 bench: setup
 	DIFY_MOCK_PLUGIN_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python $(PY) -m bench
+
+# The official agent strategies (dify-official-plugins/agent-strategies/cot_agent) scripted by
+# tests/fixtures/official_agent.yaml. It fetches nothing: OFFICIAL is a checkout you made, e.g.
+#   git clone https://github.com/langgenius/dify-official-plugins && make official-agent OFFICIAL=dify-official-plugins
+# The report, with the checkout's commit and the SDK's version, goes to docs/reports/official-agent-strategies.txt.
+OFFICIAL_PYTHON ?= $(CURDIR)/$(SDK_VENV)/bin/python
+OFFICIAL_AGENT_REPORT := docs/reports/official-agent-strategies.txt
+official-agent: setup
+	@test -n "$(OFFICIAL)" || { echo "usage: make official-agent OFFICIAL=/path/to/dify-official-plugins (a checkout; nothing is fetched)"; exit 2; }
+	@test -f "$(OFFICIAL)/agent-strategies/cot_agent/manifest.yaml" || { echo "$(OFFICIAL)/agent-strategies/cot_agent/manifest.yaml: not found; OFFICIAL must be a dify-official-plugins checkout"; exit 2; }
+	@mkdir -p $(dir $(OFFICIAL_AGENT_REPORT))
+	@{ echo "# make official-agent OFFICIAL=$(OFFICIAL)"; \
+	   echo "date: $$(date -u +%Y-%m-%dT%H:%M:%SZ)"; \
+	   echo "dify-official-plugins: $$(git -C '$(OFFICIAL)' log -1 --format='%H (%cs)' 2>/dev/null || echo 'not a git checkout')"; \
+	   echo "cot_agent: $$(grep -m1 '^version:' '$(OFFICIAL)/agent-strategies/cot_agent/manifest.yaml')"; \
+	   echo "dify-plugin: $$($(OFFICIAL_PYTHON) -c 'import importlib.metadata as m; print(m.version("dify-plugin"))')"; \
+	   echo "dify-mock: $$(git describe --always --dirty 2>/dev/null || echo unknown)"; echo; } > $(OFFICIAL_AGENT_REPORT)
+	set -o pipefail; DIFY_MOCK_OFFICIAL_AGENT_PLUGIN=$(abspath $(OFFICIAL))/agent-strategies/cot_agent \
+		DIFY_MOCK_OFFICIAL_AGENT_PYTHON=$(OFFICIAL_PYTHON) DIFY_MOCK_PLUGIN_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python \
+		$(VENV)/bin/pytest -v -p no:cacheprovider tests/official/test_agent_strategies.py 2>&1 | tee -a $(OFFICIAL_AGENT_REPORT)
 
 clean:
 	rm -rf $(VENV) $(SDK_VENV) .venv-compat .dify-mock .pytest_cache .mypy_cache .ruff_cache

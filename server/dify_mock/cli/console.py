@@ -78,9 +78,29 @@ def print_chunk(chunk: Any, as_json: bool, inline: bool) -> bool:
         print(json.dumps(message.get("json_object"), ensure_ascii=False, indent=2))
     elif kind == "variable":
         print(f"{message.get('variable_name')} = {json.dumps(message.get('variable_value'), ensure_ascii=False)}")
+    elif kind == "log":
+        _print_agent_log(message)
     elif kind == "blob_chunk":
         if message.get("end"):
             print(f"[blob {message.get('id')}: {message.get('total_length')} bytes]")
     else:
         print(json.dumps(chunk, ensure_ascii=False))
     return False
+
+
+AGENT_LOG_WIDTH = 160
+
+
+def _print_agent_log(message: dict[str, Any]) -> None:
+    """An agent strategy's log step, once it has finished: `[ROUND 1] {...}`, nested steps indented."""
+    status = message.get("status")
+    if status == "start":
+        return
+    indent = "  " if message.get("parent_id") else ""
+    if status == "error" or message.get("error"):
+        print(f"{indent}[{message.get('label')}] error: {message.get('error')}")
+        return
+    data = json.dumps(message.get("data") or {}, ensure_ascii=False)
+    if len(data) > AGENT_LOG_WIDTH:
+        data = data[: AGENT_LOG_WIDTH - 1] + "…"
+    print(f"{indent}[{message.get('label')}] {data}")

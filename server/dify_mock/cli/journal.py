@@ -126,11 +126,10 @@ def print_summary(client: httpx.Client, arguments: argparse.Namespace) -> int:
     for kind, types in sorted(summary["kinds"].items()):
         print(f"{kind}: " + ", ".join(f"{name} {count}" for name, count in sorted(types.items())))
     if summary["answered_by"]:
-        answered = sorted(summary["answered_by"].items(), key=lambda item: (-item[1], item[0]))
-        print("reverse calls answered by: " + ", ".join(f"{name} {count}" for name, count in answered))
-    width = max((len(rule) for rule in summary["rules"]), default=0)
-    for rule, count in sorted(summary["rules"].items(), key=lambda item: (-item[1], item[0])):
-        print(f"  rule {rule:<{width}}  {count}")
+        print("reverse calls answered by:")
+    width = max((len(name) for name in summary["answered_by"]), default=0)
+    for name, count in sorted(summary["answered_by"].items(), key=lambda item: (-item[1], item[0])):
+        print(f"  {name:<{width}}  {count}")
     return 0
 
 

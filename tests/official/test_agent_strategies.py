@@ -1,13 +1,15 @@
 """The official agent strategies plugin (dify-official-plugins/agent-strategies/cot_agent) against the mock.
 
-Its code is not part of this repository and CI cannot download it: these tests run only when
-$DIFY_MOCK_OFFICIAL_AGENT_PLUGIN names its folder, with $DIFY_MOCK_OFFICIAL_AGENT_PYTHON (default: the SDK
-Python the other tests use) as its interpreter. Each strategy asks the model, runs the tool the model picks
-through the reverse `tool` call, and streams the model's final answer back.
+Its code is not part of this repository and nothing here downloads it: `make official-agent OFFICIAL=<checkout>`
+runs these tests with $DIFY_MOCK_OFFICIAL_AGENT_PLUGIN naming the plugin's folder and
+$DIFY_MOCK_OFFICIAL_AGENT_PYTHON (default: the SDK Python the other tests use) as its interpreter. Without the
+variable, tests/conftest.py leaves this folder out of the collection. Each strategy asks the model, runs the tool
+the model picks through the reverse `tool` call, and streams the model's final answer back.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,61 +23,27 @@ PYTHON_ENV = "DIFY_MOCK_OFFICIAL_AGENT_PYTHON"
 PROVIDER = "agent"
 ANSWER = "It is sunny and 21 °C in Paris."
 
-pytestmark = [
-    pytest.mark.skipif(not os.environ.get(PLUGIN_ENV), reason=f"set ${PLUGIN_ENV} to the cot_agent plugin folder"),
-    pytest.mark.mock_server(fixtures=["fixtures/official_agent.yaml"], strict=True),
-]
+pytestmark = pytest.mark.mock_server(fixtures=["tests/fixtures/official_agent.yaml"], strict=True)
 
 
-def i18n(text: str) -> dict[str, str]:
-    return {"en_US": text}
+INPUTS = Path(__file__).parents[1] / "fixtures" / "official_agent"
 
 
 def model_selector(features: list[str]) -> dict[str, Any]:
-    """The `model-selector` value Dify's agent node sends, with the model's schema in `entity`.
+    """The `model-selector` value Dify's agent node sends (the README's model.json), with these features.
 
-    No `context_size` in its properties: with one, the strategies count tokens with tiktoken, which downloads
-    its encoding on first use.
+    No `context_size` in its model properties: with one, the strategies count tokens with tiktoken, which
+    downloads its encoding on first use.
     """
-    return {
-        "provider": "langgenius/openai/openai",
-        "model": "gpt-4o-mini",
-        "model_type": "llm",
-        "mode": "chat",
-        "completion_params": {"temperature": 0},
-        "history_prompt_messages": [],
-        "entity": {
-            "model": "gpt-4o-mini",
-            "label": i18n("gpt-4o-mini"),
-            "model_type": "llm",
-            "features": features,
-            "model_properties": {"mode": "chat"},
-            "parameter_rules": [],
-        },
-    }
-
-
-GET_WEATHER = {
-    "identity": {"author": "dify-mock", "name": "get_weather", "label": i18n("get_weather"), "provider": "weather"},
-    "parameters": [
-        {
-            "name": "city",
-            "label": i18n("city"),
-            "human_description": i18n("the city"),
-            "llm_description": "the city",
-            "type": "string",
-            "form": "llm",
-            "required": True,
-        }
-    ],
-    "description": {"human": i18n("the weather in a city"), "llm": "Gets the weather in a city."},
-    "provider_type": "builtin",
-    "runtime_parameters": {},
-}
+    selector = json.loads((INPUTS / "model.json").read_text())
+    selector["entity"]["features"] = features
+    return selector
 
 
 @pytest.fixture
 def official_agent(mock_server: MockServer, sdk_python: str) -> Iterator[PluginProcess]:
+    if not os.environ.get(PLUGIN_ENV):
+        pytest.fail(f"set ${PLUGIN_ENV} to the cot_agent folder of a dify-official-plugins checkout", pytrace=False)
     folder = Path(os.environ[PLUGIN_ENV])
     plugin = mock_server.start_plugin(folder, python=os.environ.get(PYTHON_ENV) or sdk_python)
     try:
@@ -88,7 +56,7 @@ def official_agent(mock_server: MockServer, sdk_python: str) -> Iterator[PluginP
 def run(mock: MockServer, agent: PluginProcess, strategy: str, features: list[str]) -> list[dict[str, Any]]:
     params = {
         "model": model_selector(features),
-        "tools": [GET_WEATHER],
+        "tools": json.loads((INPUTS / "tools.json").read_text()),
         "instruction": "Answer weather questions with the get_weather tool.",
         "query": "What is the weather in Paris?",
         "maximum_iterations": 3,
