@@ -81,7 +81,7 @@ official-agent: setup
 	   echo "dify-official-plugins: $$(git -C '$(OFFICIAL)' log -1 --format='%H (%cs)' 2>/dev/null || echo 'not a git checkout')"; \
 	   echo "cot_agent: $$(grep -m1 '^version:' '$(OFFICIAL)/agent-strategies/cot_agent/manifest.yaml')"; \
 	   echo "dify-plugin: $$($(OFFICIAL_PYTHON) -c 'import importlib.metadata as m; print(m.version("dify-plugin"))')"; \
-	   echo "dify-mock: $$(git describe --always --dirty 2>/dev/null || echo unknown)"; echo; } > $(OFFICIAL_AGENT_REPORT)
+	   echo "dify-mock: $(shell git describe --always --dirty 2>/dev/null || echo unknown)"; echo; } > $(OFFICIAL_AGENT_REPORT)
 	set -o pipefail; DIFY_MOCK_OFFICIAL_AGENT_PLUGIN=$(abspath $(OFFICIAL))/agent-strategies/cot_agent \
 		DIFY_MOCK_OFFICIAL_AGENT_PYTHON=$(OFFICIAL_PYTHON) DIFY_MOCK_PLUGIN_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python \
 		$(VENV)/bin/pytest -v -p no:cacheprovider tests/official/test_agent_strategies.py 2>&1 | tee -a $(OFFICIAL_AGENT_REPORT)
