@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from dify_mock.cli.check import add_check_parser
 from dify_mock.cli.endpoints import add_endpoints_parser
 from dify_mock.cli.invoke import add_invoke_parser
 from dify_mock.cli.journal import add_journal_parser
@@ -42,4 +43,5 @@ def build_parser() -> argparse.ArgumentParser:
     add_invoke_parser(commands)
     add_endpoints_parser(commands)
     add_journal_parser(commands)
+    add_check_parser(commands)
     return parser

@@ -18,6 +18,7 @@ from dify_mock.answers.rules import FixtureError, RuleBook
 from dify_mock.cli.console import configure_logging
 from dify_mock.config.settings import ConfigError, add_serve_arguments, settings_from_arguments
 from dify_mock.config.specs import RUNTIMES, PluginLaunch
+from dify_mock.plugins.environments import PluginEnvironmentError
 from dify_mock.plugins.packages import PackageError, prepare_package
 
 PLUGIN_PYTHON_ENV = "DIFY_MOCK_PLUGIN_PYTHON"
@@ -53,7 +54,7 @@ def run_plugin(arguments: argparse.Namespace) -> int:
         settings = settings_from_arguments(arguments)
         rules = RuleBook.load(list(settings.fixtures))
         launch = prepare_launch(arguments.plugin, arguments.runtime, arguments.python, settings.data_dir)
-    except (ConfigError, FixtureError, DeclarationError, PackageError) as error:
+    except (ConfigError, FixtureError, DeclarationError, PluginEnvironmentError) as error:
         print(f"dify-mock: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)

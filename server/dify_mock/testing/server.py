@@ -37,6 +37,8 @@ class MockServer:
 
     `keys` are remote-debug keys (`--key KEY[=TENANT_ID]`; none: any key joins tenant "default");
     `server_key` is the X-Api-Key the plugin API requires (`--server-key`), sent on every request here.
+    With `run_plugin` (a folder or a .difypkg) the process is `dify-mock run`: the mock starts that plugin itself,
+    as Dify's daemon does, over stdin and stdout, with `plugin_python` as its interpreter.
     `DIFY_MOCK_*` variables of this process are not passed on (they are the server's flag defaults), so a test
     gets exactly the flags it asked for; use `env` to set some on purpose.
     """
@@ -54,6 +56,8 @@ class MockServer:
         env: Mapping[str, str] | None = None,
         *,
         server_key: str | None = None,
+        run_plugin: Path | None = None,
+        plugin_python: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.fixtures = [Path(f) for f in fixtures]
@@ -63,6 +67,8 @@ class MockServer:
         self.env = dict(env or {})
         self.tenant = DEFAULT_TENANT
         self.server_key = server_key
+        self.run_plugin = run_plugin
+        self.plugin_python = plugin_python
         self.log_path = self.data_dir / "server.log"
         self.port = 0
         self.debug_port = 0
@@ -85,7 +91,8 @@ class MockServer:
             sys.executable,
             "-m",
             "dify_mock",
-            "serve",
+            *(["run", str(self.run_plugin)] if self.run_plugin is not None else ["serve"]),
+            *(["--python", self.plugin_python] if self.run_plugin is not None and self.plugin_python else []),
             "--host",
             "127.0.0.1",
             "--port",

@@ -1,0 +1,229 @@
+"""Every entry point a plugin declares, invoked once through the mock's dispatch API, as Dify would call it.
+
+Tools and agent strategies get parameters their schema allows; a model provider validates made-up credentials and
+answers once per model type; an endpoint is set up and requested; datasources and triggers validate credentials.
+Each outcome is a finding: answered, needs network (the proxy saw the host), or failed with the plugin's error.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from dify_mock.check.findings import Finding, Status
+from dify_mock.check.network import RefusingProxy, hosts_in, is_network_failure
+from dify_mock.check.parameters import SAMPLE_TEXT, credentials_for, parameters_for
+from dify_mock.testing import MockServer, PluginError
+
+CREDENTIAL_ERRORS = (
+    "CredentialsValidateFailedError",
+    "ToolProviderCredentialValidationError",
+    "InvokeAuthorizationError",
+)
+WAV_SILENCE = b"RIFF$\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00@\x1f\x00\x00\x80>\x00\x00\x02\x00\x10\x00data\x00\x00\x00\x00"
+Call = Callable[[], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    name: str  # "tool google/search", "model openai llm gpt-4o", ...
+    call: Call
+    validates_credentials: bool = False
+
+
+def entry_points(
+    mock: MockServer, plugin_id: str, declarations: Mapping[str, list[dict[str, Any]]]
+) -> list[EntryPoint]:
+    files = _FileMaker(mock)
+    found: list[EntryPoint] = []
+    for provider in declarations.get("tools", []):
+        found += _tools(mock, plugin_id, provider, files)
+    for provider in declarations.get("agent_strategies", []):
+        found += _strategies(mock, plugin_id, provider, files)
+    for provider in declarations.get("models", []):
+        found += _models(mock, plugin_id, provider)
+    for provider in declarations.get("endpoints", []):
+        found += _endpoints(mock, plugin_id, provider)
+    for provider in declarations.get("datasources", []):
+        name = str(provider["identity"]["name"])
+        data = {"provider": name, "credentials": credentials_for(provider.get("credentials_schema"))}
+        found.append(
+            EntryPoint(
+                f"datasource {name} credentials",
+                _dispatch(mock, "datasource/validate_credentials", plugin_id, data),
+                True,
+            )
+        )
+    for provider in declarations.get("triggers", []):
+        name = str(provider["identity"]["name"])
+        schema = (provider.get("subscription_constructor") or {}).get("credentials_schema")
+        data = {"provider": name, "credentials": credentials_for(schema)}
+        found.append(
+            EntryPoint(
+                f"trigger {name} credentials", _dispatch(mock, "trigger/validate_credentials", plugin_id, data), True
+            )
+        )
+    return found
+
+
+def invoke(entry: EntryPoint, proxy: RefusingProxy) -> Finding:
+    started = time.monotonic()
+    try:
+        chunks = entry.call()
+    except PluginError as error:
+        return _failed(entry, f"{error.error_type}: {error.message}", error.error_type, proxy, started)
+    except httpx.TimeoutException:
+        return Finding(
+            entry.name, Status.FAIL, "no answer in time: the plugin hangs", seconds=time.monotonic() - started
+        )
+    except httpx.HTTPStatusError as error:
+        message = f"the mock answered HTTP {error.response.status_code}: {error.response.text[:300]}"
+        return _failed(entry, message, "HTTPStatusError", proxy, started)
+    except httpx.HTTPError as error:
+        message = f"the mock could not be reached: {error}"
+        return Finding(entry.name, Status.FAIL, message, seconds=time.monotonic() - started)
+    seconds = time.monotonic() - started
+    return Finding(entry.name, Status.PASS, f"answered: {_summary(chunks)}", seconds=seconds)
+
+
+def _failed(entry: EntryPoint, message: str, error_type: str, proxy: RefusingProxy, started: float) -> Finding:
+    seconds = time.monotonic() - started
+    hosts = sorted(set(proxy.hosts_since(started)) | set(hosts_in(message)))
+    short = _one_line(message)
+    if is_network_failure(message, hosts):
+        where = ", ".join(hosts) if hosts else "a host it did not name"
+        return Finding(entry.name, Status.NETWORK, f"needs network: {where}", seconds=seconds, hosts=hosts)
+    if entry.validates_credentials and any(kind in error_type or kind in message for kind in CREDENTIAL_ERRORS):
+        return Finding(entry.name, Status.PASS, f"refused made-up credentials: {short}", seconds=seconds)
+    if any(kind in error_type for kind in CREDENTIAL_ERRORS):
+        return Finding(entry.name, Status.SKIP, f"needs real credentials: {short}", seconds=seconds)
+    return Finding(entry.name, Status.FAIL, short, seconds=seconds)
+
+
+def _one_line(message: str, limit: int = 300) -> str:
+    text = " ".join(message.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _summary(chunks: list[dict[str, Any]]) -> str:
+    texts = []
+    for chunk in chunks:
+        if not isinstance(chunk, dict):
+            continue
+        message = chunk.get("message")
+        if chunk.get("type") == "text" and isinstance(message, dict):
+            texts.append(str(message.get("text", "")))
+    text = _one_line("".join(texts), 80)
+    return f"{len(chunks)} chunk{'s' if len(chunks) != 1 else ''}" + (f", text {text!r}" if text else "")
+
+
+def _dispatch(mock: MockServer, route: str, plugin_id: str, data: dict[str, Any]) -> Call:
+    return lambda: mock.dispatch(route, plugin_id, data)
+
+
+# -- the kinds
+
+
+class _FileMaker:
+    """Stores a small file on the mock for each `file` parameter, as Dify's form would upload one."""
+
+    def __init__(self, mock: MockServer) -> None:
+        self._mock = mock
+
+    def __call__(self, name: str) -> dict[str, Any]:
+        content = f"A file for the {name} parameter: {SAMPLE_TEXT}\n".encode()
+        response = self._mock.http.post("/mock/files", files={"file": (f"{name}.txt", content, "text/plain")})
+        response.raise_for_status()
+        file: dict[str, Any] = response.json()["file"]
+        return file
+
+
+def _tools(mock: MockServer, plugin_id: str, provider: dict[str, Any], files: _FileMaker) -> Iterator[EntryPoint]:
+    name = str(provider["identity"]["name"])
+    credentials = credentials_for(provider.get("credentials_schema"))
+    for tool in provider.get("tools") or []:
+        tool_name = str(tool["identity"]["name"])
+
+        def call(tool: dict[str, Any] = tool, tool_name: str = tool_name) -> list[dict[str, Any]]:
+            parameters = parameters_for(tool.get("parameters") or [], files)
+            return mock.invoke_tool(plugin_id, name, tool_name, parameters, credentials)
+
+        yield EntryPoint(f"tool {name}/{tool_name}", call)
+
+
+def _strategies(mock: MockServer, plugin_id: str, provider: dict[str, Any], files: _FileMaker) -> Iterator[EntryPoint]:
+    name = str(provider["identity"]["name"])
+    for strategy in provider.get("strategies") or []:
+        strategy_name = str(strategy["identity"]["name"])
+
+        def call(strategy: dict[str, Any] = strategy, strategy_name: str = strategy_name) -> list[dict[str, Any]]:
+            parameters = parameters_for(strategy.get("parameters") or [], files)
+            return mock.invoke_agent_strategy(plugin_id, name, strategy_name, parameters)
+
+        yield EntryPoint(f"agent strategy {name}/{strategy_name}", call)
+
+
+MODEL_CALLS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
+    "llm": (
+        "llm/invoke",
+        lambda: {"prompt_messages": [{"role": "user", "content": SAMPLE_TEXT}], "model_parameters": {}, "stream": True},
+    ),
+    "text-embedding": ("text_embedding/invoke", lambda: {"texts": [SAMPLE_TEXT], "input_type": "document"}),
+    "rerank": ("rerank/invoke", lambda: {"query": SAMPLE_TEXT, "docs": ["Paris is sunny.", "Tokyo is rainy."]}),
+    "tts": ("tts/invoke", lambda: {"content_text": SAMPLE_TEXT, "voice": "", "tenant_id": "default"}),
+    "speech2text": ("speech2text/invoke", lambda: {"file": WAV_SILENCE.hex()}),
+    "moderation": ("moderation/invoke", lambda: {"text": SAMPLE_TEXT}),
+}
+
+
+def _models(mock: MockServer, plugin_id: str, provider: dict[str, Any]) -> Iterator[EntryPoint]:
+    name = str(provider["provider"])
+    schema = (provider.get("provider_credential_schema") or {}).get("credential_form_schemas")
+    credentials = credentials_for(schema)
+    data = {"provider": name, "credentials": credentials}
+    yield EntryPoint(
+        f"model {name} credentials", _dispatch(mock, "model/validate_provider_credentials", plugin_id, data), True
+    )
+    seen: set[str] = set()
+    for model in provider.get("models") or []:
+        model_type = str(model.get("model_type"))
+        if model_type in seen or model_type not in MODEL_CALLS:
+            continue
+        seen.add(model_type)
+        route, body = MODEL_CALLS[model_type]
+        request = {"provider": name, "model_type": model_type, "model": model["model"], "credentials": credentials}
+        yield EntryPoint(
+            f"model {name} {model_type} {model['model']}", _dispatch(mock, route, plugin_id, {**request, **body()})
+        )
+
+
+def _endpoints(mock: MockServer, plugin_id: str, provider: dict[str, Any]) -> Iterator[EntryPoint]:
+    settings = credentials_for(provider.get("settings"))
+    hook: dict[str, str] = {}
+
+    def hook_id() -> str:
+        if not hook:
+            body = {"plugin_unique_identifier": plugin_id, "name": "dify-mock-check", "settings": settings}
+            mock.http.post(f"/plugin/{mock.tenant}/endpoint/setup", json=body).raise_for_status()
+            listed = mock.http.get(f"/plugin/{mock.tenant}/endpoint/list/plugin", params={"plugin_id": plugin_id})
+            entries = listed.raise_for_status().json().get("data") or []
+            hook["id"] = str(entries[-1]["hook_id"])
+        return hook["id"]
+
+    for endpoint in provider.get("endpoints") or []:
+        method, path = str(endpoint.get("method", "GET")).upper(), str(endpoint.get("path", "/"))
+
+        def call(method: str = method, path: str = path) -> list[dict[str, Any]]:
+            concrete = re.sub(r"\{[^}]+\}", "dify-mock", path)
+            body = {"query": SAMPLE_TEXT} if method in ("POST", "PUT", "PATCH") else None
+            response = mock.http.request(method, f"/e/{hook_id()}{concrete}", json=body)
+            if response.status_code >= 500:
+                raise PluginError("EndpointError", f"HTTP {response.status_code}: {response.text[:300]}")
+            return [{"type": "http", "status": response.status_code, "bytes": len(response.content)}]
+
+        yield EntryPoint(f"endpoint {method} {path}", call)

@@ -1,0 +1,178 @@
+"""One plugin, checked from its files to its reverse calls: the steps of `dify-mock check`, in order.
+
+1. the files, as the daemon validates them (`static.py`);
+2. its environment, made from its dependency files and cached by their hash (`plugins/environments.py`);
+3. a mock that starts it as Dify's daemon does (`dify-mock run`, over stdin and stdout), and waits until it
+   registers, telling a crash, a hang and garbage on stdout apart;
+4. each entry point invoked (`invocations.py`), with the network closed (`network.py`);
+5. its reverse calls against its manifest (`permissions.py`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dify_mock.check.findings import Finding, PluginReport, Status
+from dify_mock.check.invocations import entry_points, invoke
+from dify_mock.check.network import RefusingProxy
+from dify_mock.check.permissions import audit_reverse_calls
+from dify_mock.check.static import check_files
+from dify_mock.plugins.environments import PluginEnvironmentError, prepare_environment
+from dify_mock.plugins.packages import PackageError, unpack
+from dify_mock.testing import MockServer
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    python: str | None = None  # the plugin's interpreter; default: an environment made from its dependency files
+    cache_dir: Path = Path.home() / ".cache" / "dify-mock"  # environments (venvs/) and unpacked packages (packages/)
+    start_timeout: float = 60.0
+    invoke_timeout: float = 60.0
+    fixtures: tuple[Path, ...] = field(default_factory=tuple)
+    keep_logs: Path | None = None  # copy the mock's log here
+
+
+def check_plugin(target: Path, options: CheckOptions, progress: Progress = lambda _: None) -> PluginReport:
+    started = time.monotonic()
+    report = PluginReport(path=str(target))
+    try:
+        _check(target, options, progress, report)
+    finally:
+        report.seconds = round(time.monotonic() - started, 2)
+    return report
+
+
+def _check(target: Path, options: CheckOptions, progress: Progress, report: PluginReport) -> None:
+    root = target
+    if target.is_file():
+        progress("unpacking")
+        try:
+            root = unpack(target, options.cache_dir / "packages", lambda _: None)
+        except PackageError as error:
+            report.add(Finding("package", Status.FAIL, str(error), target.name))
+            return
+        report.add(Finding("package", Status.PASS, f"a zip with manifest.yaml at its root, unpacked to {root}"))
+    elif not target.is_dir():
+        report.add(Finding("plugin", Status.FAIL, f"{target} is neither a plugin folder nor a .difypkg"))
+        return
+    progress("reading files")
+    folder = check_files(root, report)
+    if folder is None:
+        return
+    python = options.python
+    if python is None:
+        progress("making its environment")
+        lines: list[str] = []
+        try:
+            python = prepare_environment(root, options.cache_dir / "venvs", None, lines.append, name=report.plugin_id)
+        except PluginEnvironmentError as error:
+            report.add(Finding("environment", Status.FAIL, str(error)))
+            return
+        report.add(Finding("environment", Status.PASS, lines[-1] if lines else "ready"))
+    _run(root, python, folder.declarations, folder.manifest, options, progress, report)
+
+
+def _run(
+    root: Path,
+    python: str,
+    declarations: dict[str, list[dict[str, Any]]],
+    manifest: dict[str, Any],
+    options: CheckOptions,
+    progress: Progress,
+    report: PluginReport,
+) -> None:
+    assert report.plugin_id is not None
+    proxy = RefusingProxy()
+    data_dir = Path(tempfile.mkdtemp(prefix="dify-mock-check-"))
+    mock = MockServer(
+        data_dir,
+        fixtures=options.fixtures,
+        run_plugin=root.resolve(),
+        plugin_python=python,
+        env=proxy.environment(),
+        extra_args=["--invoke-timeout", str(options.invoke_timeout)],
+    )
+    mock.request_timeout = options.invoke_timeout + 5
+    try:
+        progress("starting")
+        try:
+            mock.start()
+        except RuntimeError as error:
+            report.add(Finding("start", Status.FAIL, f"the mock could not start the plugin: {_tail(str(error))}"))
+            return
+        if not _registered(mock, report, options, progress):
+            return
+        points = entry_points(mock, report.plugin_id, declarations)
+        report.entry_points = len(points)
+        for index, point in enumerate(points, 1):
+            progress(f"invoking {index}/{len(points)}: {point.name}")
+            finding = report.add(invoke(point, proxy))
+            if finding.status in (Status.PASS, Status.NETWORK):
+                report.invoked += 1
+        audit_reverse_calls(mock.journal(kind="reverse", plugin_id=report.plugin_id), dict(manifest), report)
+    finally:
+        if options.keep_logs is not None and mock.log_path.is_file():
+            options.keep_logs.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(mock.log_path, options.keep_logs)
+        mock.stop()
+        proxy.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _registered(mock: MockServer, report: PluginReport, options: CheckOptions, progress: Progress) -> bool:
+    assert report.plugin_id is not None
+    started = time.monotonic()
+    deadline = started + options.start_timeout
+    while time.monotonic() < deadline:
+        if report.plugin_id in mock.plugin_ids():
+            seconds = time.monotonic() - started
+            report.registered = True
+            report.add(Finding("start", Status.PASS, f"started and registered in {seconds:.1f} s", seconds=seconds))
+            return True
+        if not mock.running:
+            break
+        progress(f"starting ({time.monotonic() - started:.0f} s)")
+        time.sleep(0.2)
+    report.add(Finding("start", Status.FAIL, _why_not_registered(mock, options), seconds=time.monotonic() - started))
+    return False
+
+
+def _why_not_registered(mock: MockServer, options: CheckOptions) -> str:
+    log = mock.log()
+    crash = log.rfind("before it was ready")
+    if crash >= 0:
+        begin = log.rfind("plugin ", 0, crash)
+        report = log[begin : log.find("starting it again", crash)].strip()
+        return f"the plugin exited before it registered: {report}"
+    stdout = [entry for entry in _journal(mock, "log") if (entry.get("request") or {}).get("source") == "stdout"]
+    if stdout:
+        first = str(stdout[0]["request"].get("message", ""))[:200]
+        return (
+            f"the plugin wrote {len(stdout)} lines on stdout that are not the protocol (the first: {first!r}) and "
+            f"did not register within {options.start_timeout:.0f} s: over stdio, stdout is the daemon's channel, "
+            "so print to stderr or use the SDK's logger"
+        )
+    return (
+        f"the plugin did not register within {options.start_timeout:.0f} s: it hangs at start-up "
+        f"(--start-timeout if it is only slow); the mock's log ends:\n{_tail(log, 12)}"
+    )
+
+
+def _journal(mock: MockServer, kind: str) -> list[dict[str, Any]]:
+    try:
+        return mock.journal(kind=kind)
+    except (OSError, RuntimeError, ValueError):
+        return []
+
+
+def _tail(text: str, lines: int = 1) -> str:
+    kept = [line for line in text.strip().splitlines() if line.strip()][-lines:]
+    return "\n".join(kept)

@@ -1,0 +1,188 @@
+"""`dify-mock check PLUGIN ...`: what Dify would do with a plugin, offline, before it is published.
+
+    dify-mock check .                        # a plugin folder
+    dify-mock check my_plugin.difypkg        # a package, unpacked as the daemon installs it
+    dify-mock check a/ b/ --json             # one JSON report per plugin, one per line
+    dify-mock check . --junit report.xml     # and a JUnit file for CI; --strict: warnings fail too
+
+Exit status: 0 when nothing failed, 1 when something did, 2 when the command line is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+from xml.etree import ElementTree
+
+from dify_mock.check.findings import PluginReport, Status
+
+DEFAULT_CACHE = Path.home() / ".cache" / "dify-mock"
+
+MARKS = {
+    Status.PASS: ("✓", "32"),
+    Status.WARN: ("!", "33"),
+    Status.FAIL: ("✗", "31"),
+    Status.NETWORK: ("~", "36"),
+    Status.SKIP: ("-", "2"),
+}
+WORDS = {
+    Status.PASS: "passed",
+    Status.WARN: "warned",
+    Status.FAIL: "failed",
+    Status.NETWORK: "need network",
+    Status.SKIP: "skipped",
+}
+
+
+def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    check = commands.add_parser(
+        "check",
+        help="check a plugin offline: its files as the daemon validates them, its start, every entry point invoked, "
+        "its reverse calls against its manifest",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("plugins", nargs="+", type=Path, metavar="PLUGIN", help="a plugin folder or a .difypkg")
+    check.add_argument("--json", action="store_true", help="print one JSON report per plugin instead of text")
+    check.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report")
+    check.add_argument("--strict", action="store_true", help="warnings fail too")
+    check.add_argument(
+        "--python",
+        help="the Python that runs the plugin (default: an environment made from its pyproject.toml and uv.lock, or "
+        "requirements.txt, cached by their hash)",
+    )
+    check.add_argument("--cache-dir", type=Path, default=Path(os.environ.get("DIFY_MOCK_CACHE_DIR", DEFAULT_CACHE)))
+    check.add_argument("--fixtures", type=Path, action="append", default=[], help="rules for its reverse calls")
+    check.add_argument("--start-timeout", type=float, default=60.0, help="seconds to wait for it to register")
+    check.add_argument("--invoke-timeout", type=float, default=60.0, help="seconds to wait for each invocation")
+    check.add_argument("--keep-logs", type=Path, metavar="DIR", help="keep the mock's log of each plugin here")
+    check.set_defaults(run=run_check)
+
+
+def run_check(arguments: argparse.Namespace) -> int:
+    from dify_mock.check.runner import CheckOptions, check_plugin  # the mock's client: more than the parser needs
+
+    progress = Progress(sys.stderr, len(arguments.plugins), enabled=not arguments.json)
+    reports = []
+    for index, target in enumerate(arguments.plugins, 1):
+        logs = arguments.keep_logs / f"{index:03d}-{target.resolve().name}.log" if arguments.keep_logs else None
+        options = CheckOptions(
+            python=arguments.python,
+            cache_dir=arguments.cache_dir,
+            start_timeout=arguments.start_timeout,
+            invoke_timeout=arguments.invoke_timeout,
+            fixtures=tuple(arguments.fixtures),
+            keep_logs=logs,
+        )
+        report = check_plugin(target, options, progress.for_plugin(index, str(target)))
+        progress.clear()
+        reports.append(report)
+        if arguments.json:
+            print(json.dumps(report.to_json(), ensure_ascii=False), flush=True)
+        else:
+            print_report(report, arguments.strict, sys.stdout)
+    if arguments.junit:
+        write_junit(reports, arguments.strict, arguments.junit)
+    return 1 if any(report.failed(arguments.strict) for report in reports) else 0
+
+
+class Progress:
+    """One line on stderr, rewritten in place, while a plugin is prepared and started: only on a terminal."""
+
+    def __init__(self, stream: TextIO, total: int, enabled: bool) -> None:
+        self.stream = stream
+        self.total = total
+        self.enabled = enabled and stream.isatty()
+        self.started = time.monotonic()
+
+    def for_plugin(self, index: int, name: str) -> Callable[[str], None]:
+        return lambda step: self.show(index, name, step)
+
+    def show(self, index: int, name: str, step: str) -> None:
+        if not self.enabled:
+            return
+        done = int(20 * (index - 1) / self.total)
+        bar = "█" * done + "░" * (20 - done)
+        line = f"\r{bar} {index}/{self.total} {name}: {step}"[: _columns()]
+        self.stream.write(line + "\033[K")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        if self.enabled:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def _columns() -> int:
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except OSError:
+        return 100
+
+
+def print_report(report: PluginReport, strict: bool, stream: TextIO) -> None:
+    color = stream.isatty() and not os.environ.get("NO_COLOR")
+
+    def paint(text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if color else text
+
+    title = " ".join(part for part in (report.plugin_id or report.path, report.version, report.category) if part)
+    print(paint(title, "1") + f"  ({report.path})", file=stream)
+    width = max((len(finding.check) for finding in report.findings), default=10)
+    for finding in report.findings:
+        status = finding.status
+        if status is Status.WARN and strict:
+            status = Status.FAIL
+        mark, code = MARKS[status]
+        where = f"{finding.where}: " if finding.where else ""
+        lines = f"{where}{finding.message}".splitlines() or [""]
+        print(f"  {paint(mark, code)} {finding.check:<{width}}  {lines[0]}", file=stream)
+        for more in lines[1:]:
+            print(f"  {'':<{width + 2}}  {more}", file=stream)
+    if report.reverse_calls:
+        calls = ", ".join(f"{kind} {count}" for kind, count in report.reverse_calls.items())
+        print(f"  reverse calls: {calls}", file=stream)
+    counts = report.counts()
+    summary = ", ".join(f"{counts[status.value]} {WORDS[status]}" for status in Status if counts[status.value])
+    verdict = paint("FAILED", "31;1") if report.failed(strict) else paint("OK", "32;1")
+    invoked = f"{report.invoked}/{report.entry_points} entry points invoked" if report.registered else "not started"
+    print(f"  {verdict}: {summary}; {invoked}; {report.seconds:.1f} s\n", file=stream)
+
+
+def write_junit(reports: list[PluginReport], strict: bool, path: Path) -> None:
+    suites = ElementTree.Element("testsuites", name="dify-mock check")
+    for report in reports:
+        counts = report.counts()
+        failures = counts["fail"] + (counts["warn"] if strict else 0)
+        suite = ElementTree.SubElement(
+            suites,
+            "testsuite",
+            name=report.plugin_id or report.path,
+            tests=str(len(report.findings)),
+            failures=str(failures),
+            skipped=str(counts["network"] + counts["skip"]),
+            time=f"{report.seconds:.3f}",
+        )
+        for finding in report.findings:
+            case = ElementTree.SubElement(
+                suite,
+                "testcase",
+                classname=report.plugin_id or report.path,
+                name=finding.check,
+                time=f"{finding.seconds:.3f}",
+            )
+            text = f"{finding.where}: {finding.message}" if finding.where else finding.message
+            if finding.status is Status.FAIL or (finding.status is Status.WARN and strict):
+                ElementTree.SubElement(case, "failure", message=text.splitlines()[0] if text else "").text = text
+            elif finding.status in (Status.NETWORK, Status.SKIP):
+                ElementTree.SubElement(case, "skipped", message=text)
+            else:
+                ElementTree.SubElement(case, "system-out").text = text
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ElementTree.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
