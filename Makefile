@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then command -v $$p; break; fi; done)
 
-.PHONY: run test lint typecheck unit bench setup clean compat compat-venvs official-agent
+.PHONY: run test lint typecheck unit bench setup clean compat compat-venvs official-agent official-sweep
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.12 not found: install it or run make PYTHON=/path/to/python3.12"; exit 1; }
@@ -85,6 +85,13 @@ official-agent: setup
 	set -o pipefail; DIFY_MOCK_OFFICIAL_AGENT_PLUGIN=$(abspath $(OFFICIAL))/agent-strategies/cot_agent \
 		DIFY_MOCK_OFFICIAL_AGENT_PYTHON=$(OFFICIAL_PYTHON) DIFY_MOCK_PLUGIN_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python \
 		$(VENV)/bin/pytest -v -p no:cacheprovider tests/official/test_agent_strategies.py 2>&1 | tee -a $(OFFICIAL_AGENT_REPORT)
+
+# `dify-mock check` over every plugin of a dify-official-plugins checkout (OFFICIAL, as for official-agent; nothing is
+# fetched): docs/official-plugins.md. Environments are cached under ~/.cache/dify-mock; SWEEP_JOBS plugins at a time.
+SWEEP_JOBS ?= 3
+official-sweep: $(VENV)/.installed
+	@test -n "$(OFFICIAL)" || { echo "usage: make official-sweep OFFICIAL=/path/to/dify-official-plugins (a checkout; nothing is fetched)"; exit 2; }
+	$(PY) -m bench.official_sweep $(OFFICIAL) --jobs $(SWEEP_JOBS)
 
 clean:
 	rm -rf $(VENV) $(SDK_VENV) .venv-compat .dify-mock .pytest_cache .mypy_cache .ruff_cache

@@ -111,6 +111,8 @@ def _one_line(message: str, limit: int = 300) -> str:
 
 
 def _summary(chunks: list[dict[str, Any]]) -> str:
+    if len(chunks) == 1 and chunks[0].get("type") == "http":
+        return f"HTTP {chunks[0]['status']}, {chunks[0]['bytes']} bytes"
     texts = []
     for chunk in chunks:
         if not isinstance(chunk, dict):

@@ -56,9 +56,9 @@ def credentials_for(schema: list[Mapping[str, Any]] | Mapping[str, Any] | None) 
     fields = list(schema.values()) if isinstance(schema, Mapping) else list(schema or [])
     values: dict[str, Any] = {}
     for field in fields:
-        if not isinstance(field, Mapping) or "name" not in field:
+        if not isinstance(field, Mapping) or not (field.get("name") or field.get("variable")):
             continue
-        name = str(field["name"])
+        name = str(field.get("name") or field.get("variable"))  # model providers' forms say `variable`
         if field.get("default") not in (None, ""):
             values[name] = field["default"]
         else:
