@@ -23,8 +23,11 @@ from dify_mock.testing import MockServer, PluginError
 CREDENTIAL_ERRORS = (
     "CredentialsValidateFailedError",
     "ToolProviderCredentialValidationError",
+    "TriggerProviderCredentialValidationError",
+    "DatasourceProviderCredentialValidationError",
     "InvokeAuthorizationError",
 )
+REFUSED = "refused made-up credentials"
 WAV_SILENCE = b"RIFF$\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00@\x1f\x00\x00\x80>\x00\x00\x02\x00\x10\x00data\x00\x00\x00\x00"
 Call = Callable[[], list[dict[str, Any]]]
 
@@ -34,6 +37,7 @@ class EntryPoint:
     name: str  # "tool google/search", "model openai llm gpt-4o", ...
     call: Call
     validates_credentials: bool = False
+    provider: str = ""  # entry points of one provider share its credentials
 
 
 def entry_points(
@@ -71,7 +75,19 @@ def entry_points(
     return found
 
 
-def invoke(entry: EntryPoint, proxy: RefusingProxy) -> Finding:
+def invoke(entry: EntryPoint, proxy: RefusingProxy, refused: set[str]) -> Finding:
+    """`refused`: the providers whose made-up credentials were refused so far; Dify would invoke them only with
+    credentials that validated, so what fails after that needs real ones rather than being the plugin's fault."""
+    finding = _invoke(entry, proxy)
+    if entry.validates_credentials and finding.message.startswith(REFUSED):
+        refused.add(entry.provider)
+    elif finding.status is Status.FAIL and entry.provider in refused:
+        finding.status = Status.SKIP
+        finding.message = f"needs real credentials (the provider refused made-up ones): {finding.message}"
+    return finding
+
+
+def _invoke(entry: EntryPoint, proxy: RefusingProxy) -> Finding:
     started = time.monotonic()
     try:
         chunks = entry.call()
@@ -99,7 +115,7 @@ def _failed(entry: EntryPoint, message: str, error_type: str, proxy: RefusingPro
         where = ", ".join(hosts) if hosts else "a host it did not name"
         return Finding(entry.name, Status.NETWORK, f"needs network: {where}", seconds=seconds, hosts=hosts)
     if entry.validates_credentials and any(kind in error_type or kind in message for kind in CREDENTIAL_ERRORS):
-        return Finding(entry.name, Status.PASS, f"refused made-up credentials: {short}", seconds=seconds)
+        return Finding(entry.name, Status.PASS, f"{REFUSED}: {short}", seconds=seconds)
     if any(kind in error_type for kind in CREDENTIAL_ERRORS):
         return Finding(entry.name, Status.SKIP, f"needs real credentials: {short}", seconds=seconds)
     return Finding(entry.name, Status.FAIL, short, seconds=seconds)
@@ -148,6 +164,10 @@ class _FileMaker:
 def _tools(mock: MockServer, plugin_id: str, provider: dict[str, Any], files: _FileMaker) -> Iterator[EntryPoint]:
     name = str(provider["identity"]["name"])
     credentials = credentials_for(provider.get("credentials_schema"))
+    if provider.get("credentials_schema"):
+        data = {"provider": name, "credentials": credentials}
+        call = _dispatch(mock, "tool/validate_credentials", plugin_id, data)
+        yield EntryPoint(f"tool {name} credentials", call, True, f"tool {name}")
     for tool in provider.get("tools") or []:
         tool_name = str(tool["identity"]["name"])
 
@@ -155,7 +175,7 @@ def _tools(mock: MockServer, plugin_id: str, provider: dict[str, Any], files: _F
             parameters = parameters_for(tool.get("parameters") or [], files)
             return mock.invoke_tool(plugin_id, name, tool_name, parameters, credentials)
 
-        yield EntryPoint(f"tool {name}/{tool_name}", call)
+        yield EntryPoint(f"tool {name}/{tool_name}", call, provider=f"tool {name}")
 
 
 def _strategies(mock: MockServer, plugin_id: str, provider: dict[str, Any], files: _FileMaker) -> Iterator[EntryPoint]:
@@ -221,7 +241,8 @@ def _endpoints(mock: MockServer, plugin_id: str, provider: dict[str, Any]) -> It
         method, path = str(endpoint.get("method", "GET")).upper(), str(endpoint.get("path", "/"))
 
         def call(method: str = method, path: str = path) -> list[dict[str, Any]]:
-            concrete = re.sub(r"\{[^}]+\}", "dify-mock", path)
+            concrete = re.sub(r"<int:[^>]+>", "200", path)
+            concrete = re.sub(r"\{[^}]+\}|<[^>]+>", "dify-mock", concrete)
             body = {"query": SAMPLE_TEXT} if method in ("POST", "PUT", "PATCH") else None
             response = mock.http.request(method, f"/e/{hook_id()}{concrete}", json=body)
             if response.status_code >= 500:

@@ -21,7 +21,7 @@ REFUSAL = (
 )
 HOST_IN_MESSAGE = re.compile(
     r"(?:host=['\"](?P<host>[\w.-]+)['\"])|(?:https?://(?P<url>[\w.-]+\.[a-z]{2,}))|"
-    r"(?:(?:resolve|lookup|connect to|getaddrinfo)\D{0,20}['\"]?(?P<name>[a-z0-9.-]+\.[a-z]{2,}))",
+    r"(?:(?:resolve|lookup|connect to|getaddrinfo|server at)[\s:'\"(]*(?:host[\s:'\"]*)?(?P<name>[a-z0-9.-]+\.[a-z]{2,}))",
     re.IGNORECASE,
 )
 NO_NETWORK_WORDS = (
@@ -41,6 +41,8 @@ NO_NETWORK_WORDS = (
     "no network access",
     "getaddrinfo failed",
     "cannot connect to host",
+    "unable to find the server",
+    "could not resolve",
 )
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 

@@ -16,7 +16,15 @@ FileFor = Callable[[str], dict[str, Any]]  # parameter name -> the `file` value 
 SAMPLE_TEXT = "What is the weather in Paris?"
 SAMPLE_URL = "https://example.com/"
 SAMPLE_SECRET = "dify-mock-check-secret"
-MODEL_TYPES = ("llm", "text-embedding", "rerank", "speech2text", "moderation", "tts", "text2img")  # a scope's others are features
+MODEL_TYPES = (
+    "llm",
+    "text-embedding",
+    "rerank",
+    "speech2text",
+    "moderation",
+    "tts",
+    "text2img",
+)  # a scope's others are features
 
 
 def model_selector(model_type: str = "llm") -> dict[str, Any]:
@@ -52,7 +60,8 @@ def parameters_for(declared: list[Mapping[str, Any]], file_for: FileFor) -> dict
 
 
 def credentials_for(schema: list[Mapping[str, Any]] | Mapping[str, Any] | None) -> dict[str, Any]:
-    """Values for a provider's credentials form: the real services are out of reach, so any value of the type."""
+    """Values for a provider's credentials form, as a user would fill it in: the required fields and the defaults.
+    The real services are out of reach, so any value of the type."""
     fields = list(schema.values()) if isinstance(schema, Mapping) else list(schema or [])
     values: dict[str, Any] = {}
     for field in fields:
@@ -61,7 +70,7 @@ def credentials_for(schema: list[Mapping[str, Any]] | Mapping[str, Any] | None) 
         name = str(field.get("name") or field.get("variable"))  # model providers' forms say `variable`
         if field.get("default") not in (None, ""):
             values[name] = field["default"]
-        else:
+        elif field.get("required"):
             values[name] = value_for(field, lambda _: {})
     return values
 

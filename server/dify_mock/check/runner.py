@@ -112,9 +112,10 @@ def _run(
             return
         points = entry_points(mock, report.plugin_id, declarations)
         report.entry_points = len(points)
+        refused: set[str] = set()
         for index, point in enumerate(points, 1):
             progress(f"invoking {index}/{len(points)}: {point.name}")
-            finding = report.add(invoke(point, proxy))
+            finding = report.add(invoke(point, proxy, refused))
             if finding.status in (Status.PASS, Status.NETWORK):
                 report.invoked += 1
         audit_reverse_calls(mock.journal(kind="reverse", plugin_id=report.plugin_id), dict(manifest), report)

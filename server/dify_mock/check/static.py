@@ -15,11 +15,10 @@ import yaml
 
 from dify_mock.check.findings import Finding, PluginReport, Status
 from dify_mock.config.yaml_lines import line_of
-from dify_mock.plugins.environments import dependency_files
+from dify_mock.plugins.environments import DAEMON_PYTHON, dependency_files
 from dify_mock.plugins.folder import MANIFEST, DeclarationError, PluginFolder, load_plugin_folder
 
 MAX_PACKAGE_BYTES = 52_428_800  # the daemon's MAX_PLUGIN_PACKAGE_SIZE default
-DAEMON_PYTHON = "3.12"  # the daemon makes every environment with `uv venv --python 3.12`
 LEFT_OUT = {".venv", ".git", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", "node_modules"}
 SDK_REQUIREMENT = re.compile(r"^\s*dify[-_]plugin\b\s*(\[[^\]]*\])?\s*(?P<spec>[^;#\n]*)", re.IGNORECASE | re.MULTILINE)
 CATEGORIES = {

@@ -24,10 +24,9 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import yaml
-
 READY = ".dify-mock-ready"
 QUIET_LINES = ("Processing ", "Requirement already satisfied", "Using cached", "Looking in ", "Obtaining ")
+DAEMON_PYTHON = "3.12"  # the daemon runs `uv venv --python 3.12` whatever the manifest's meta.runner.version says
 INSTALL_TIMEOUT = 600.0  # the daemon's own limit: 10 minutes
 Say = Callable[[str], None]
 
@@ -46,17 +45,6 @@ def dependency_files(folder: Path) -> list[Path]:
     return [requirements] if requirements.is_file() else []
 
 
-def runner_version(folder: Path) -> str:
-    """The Python version the manifest asks for (`meta.runner.version`), 3.12 when it says nothing usable."""
-    try:
-        manifest = yaml.safe_load((folder / "manifest.yaml").read_text(encoding="utf-8"))
-        version = str(manifest["meta"]["runner"]["version"])
-    except (yaml.YAMLError, OSError, KeyError, TypeError):
-        return "3.12"
-    parts = version.split(".")
-    return version if len(parts) == 2 and all(part.isdigit() for part in parts) else "3.12"
-
-
 def environment_key(files: list[Path], version: str) -> str:
     digest = hashlib.sha256(version.encode())
     for path in files:
@@ -67,7 +55,7 @@ def environment_key(files: list[Path], version: str) -> str:
 def prepare_environment(folder: Path, venvs: Path, python: str | None, say: Say, *, name: str | None = None) -> str:
     """The Python of an environment with the folder's dependencies installed, made once per set of files."""
     name = name or folder.name
-    version = runner_version(folder)
+    version = DAEMON_PYTHON
     base = find_python(version, python)
     files = dependency_files(folder)
     venv = (venvs / environment_key(files, version)).absolute()
@@ -83,7 +71,9 @@ def find_python(version: str, preferred: str | None) -> str:
     """An interpreter of the wanted version: the one given, this one, or a `pythonX.Y` found in the usual places."""
     if preferred:
         if _version_of(preferred) != version:
-            raise PluginEnvironmentError(f"--python {preferred} is not Python {version}, which the manifest asks for")
+            raise PluginEnvironmentError(
+                f"--python {preferred} is not Python {version}, which Dify's daemon runs plugins with"
+            )
         return preferred
     if f"{sys.version_info[0]}.{sys.version_info[1]}" == version:
         return sys.executable
@@ -143,7 +133,15 @@ def _uv_sync(venv: Path, base: str, files: list[Path], name: str, say: Say) -> N
     if len(files) > 1:
         say(f"installing the dependencies of {name} with uv sync --no-dev --frozen; this can take a minute")
         env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv), "VIRTUAL_ENV": str(venv)}
-        command = [uv, "sync", "--no-dev", "--frozen", "--no-install-project", "--project", str(files[0].parent.resolve())]
+        command = [
+            uv,
+            "sync",
+            "--no-dev",
+            "--frozen",
+            "--no-install-project",
+            "--project",
+            str(files[0].parent.resolve()),
+        ]
         _run(command, "installing the dependencies", name, say, env=env, cwd=venv)
     else:
         say(f"installing the dependencies of {name} from pyproject.toml with uv; this can take a minute")
