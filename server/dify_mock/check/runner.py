@@ -67,6 +67,9 @@ def _check(target: Path, options: CheckOptions, progress: Progress, report: Plug
     folder = check_files(root, report)
     if folder is None:
         return
+    if report.failed():
+        report.add(Finding("start", Status.SKIP, "not started: Dify would refuse or fail to load the files above"))
+        return
     python = options.python
     if python is None:
         progress("making its environment")

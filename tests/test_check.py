@@ -1,0 +1,211 @@
+"""`dify-mock check` on plugins of our own shaped like the official ones, and on broken copies of them.
+
+Each runs the real command in a subprocess: the plugin starts over stdio under a real mock, its entry points are
+invoked through the dispatch API, and its HTTP calls go to the check's refusing proxy.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import pytest
+
+PLUGINS = Path(__file__).parent / "plugins"
+
+
+def check(*args: str | Path, python: str | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "dify_mock", "check", *map(str, args)]
+    if python:
+        command += ["--python", python]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def reports(result: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+def findings(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {finding["check"]: finding for finding in report["findings"]}
+
+
+def copy_plugin(name: str, tmp_path: Path) -> Path:
+    target = tmp_path / name
+    shutil.copytree(PLUGINS / name, target, ignore=shutil.ignore_patterns("__pycache__", ".venv"))
+    return target
+
+
+def test_our_plugins_of_every_kind_register_and_every_entry_point_answers(sdk_python: str, tmp_path: Path) -> None:
+    kinds = ["web_search", "simple_agent", "model_provider", "datasource_plugin", "trigger_plugin"]
+    junit = tmp_path / "check.xml"
+    result = check(*(PLUGINS / kind for kind in kinds), "--json", "--junit", junit, python=sdk_python)
+    assert result.returncode == 0, result.stdout + result.stderr
+    by_id = {report["plugin_id"]: report for report in reports(result)}
+    assert sorted(by_id) == sorted(f"dify-mock-tests/{kind}" for kind in kinds)
+    for report in by_id.values():
+        assert report["registered"] and report["entry_points"] > 0
+        assert report["invoked"] == report["entry_points"], report["findings"]
+
+    web = by_id["dify-mock-tests/web_search"]
+    checks = findings(web)
+    assert checks["tool web_search credentials"]["status"] == "pass"
+    assert "refused made-up credentials" in checks["tool web_search credentials"]["message"]
+    # the search tool got parameters its schema allows (it raises otherwise), then tried the network
+    assert checks["tool web_search/search"]["status"] == "network"
+    assert checks["tool web_search/search"]["message"] == "needs network: api.websearch.example"
+    assert web["hosts"] == ["api.websearch.example"]
+    assert checks["tool web_search/summarize"]["status"] == "pass"
+    assert web["reverse_calls"] == {"llm": 1} and checks["permission llm"]["status"] == "pass"
+
+    models = findings(by_id["dify-mock-tests/model_provider"])
+    assert {name for name in models if name.startswith("model fake ")} == {
+        "model fake credentials",
+        "model fake llm fake-llm",
+        "model fake text-embedding fake-embed",
+        "model fake rerank fake-rerank",
+        "model fake tts fake-tts",
+        "model fake speech2text fake-s2t",
+        "model fake moderation fake-mod",
+    }
+    strategies = findings(by_id["dify-mock-tests/simple_agent"])
+    assert strategies["agent strategy simple_agent/react"]["status"] == "pass"
+
+    suites = ElementTree.parse(junit).getroot().findall("testsuite")
+    assert sorted(suite.get("name") for suite in suites) == sorted(by_id)
+    web_suite = next(suite for suite in suites if suite.get("name") == "dify-mock-tests/web_search")
+    assert web_suite.get("failures") == "0" and web_suite.get("skipped") == "1"
+
+
+def test_an_endpoint_plugin_is_set_up_and_requested_and_its_failures_are_named(sdk_python: str) -> None:
+    result = check(PLUGINS / "endpoint_plugin", "--json", python=sdk_python)
+    assert result.returncode == 1
+    checks = findings(reports(result)[0])
+    assert checks["endpoint GET /echo/<path:rest>"]["message"].startswith("answered: HTTP 200")
+    assert checks["endpoint POST /status/<int:code>"]["message"].startswith("answered: HTTP 200")
+    assert checks["endpoint GET /fail"]["status"] == "fail"
+    assert "asked to fail" in checks["endpoint GET /fail"]["message"]
+
+
+def test_a_reverse_call_the_manifest_does_not_grant_fails_with_the_line_to_add(sdk_python: str, tmp_path: Path) -> None:
+    plugin = copy_plugin("web_search", tmp_path)
+    manifest = plugin / "manifest.yaml"
+    manifest.write_text(manifest.read_text().replace("      llm: true\n", "      llm: false\n"))
+    result = check(plugin, python=sdk_python)
+    assert result.returncode == 1
+    assert "✗ permission llm" in result.stdout
+    assert (
+        "manifest.yaml: the plugin calls llm, which manifest.yaml does not grant (permission denied, you need to "
+        "enable llm access in plugin manifest): add resource.permission.model: {enabled: true, llm: true}"
+    ) in result.stdout
+
+
+def test_a_package_is_unpacked_and_checked(sdk_python: str, tmp_path: Path) -> None:
+    package = tmp_path / "web_search.difypkg"
+    with zipfile.ZipFile(package, "w") as archive:
+        for path in (PLUGINS / "web_search").rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                archive.write(path, path.relative_to(PLUGINS / "web_search").as_posix())
+    result = check(package, "--json", "--cache-dir", tmp_path / "cache", python=sdk_python)
+    report = reports(result)[0]
+    assert result.returncode == 0, result.stdout
+    assert findings(report)["package"]["status"] == "pass"
+    assert report["registered"] and report["invoked"] == 3
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["lenient", "strict"])
+def test_warnings_fail_only_with_strict(sdk_python: str, tmp_path: Path, strict: bool) -> None:
+    plugin = copy_plugin("simple_agent", tmp_path)
+    manifest = plugin / "manifest.yaml"
+    manifest.write_text(manifest.read_text().replace('version: "3.12"', 'version: "3.11"'))
+    result = check(plugin, *(["--strict"] if strict else []), python=sdk_python)
+    assert result.returncode == (1 if strict else 0), result.stdout
+    assert "meta.runner.version is '3.11'; the daemon makes every environment with Python 3.12" in result.stdout
+
+
+# -- bad input: each named with its file, key and what the daemon would say, and none crashes the check
+
+
+def test_a_manifest_that_is_not_yaml(tmp_path: Path) -> None:
+    plugin = copy_plugin("web_search", tmp_path)
+    (plugin / "manifest.yaml").write_text("version: 0.0.1\nauthor: [unclosed\nname: x\n")
+    result = check(plugin)
+    assert result.returncode == 1
+    assert "✗ manifest  manifest.yaml:3: not valid YAML" in result.stdout
+    assert "the daemon refuses the package (it cannot decode the manifest)" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_missing_icon(tmp_path: Path) -> None:
+    plugin = copy_plugin("web_search", tmp_path)
+    (plugin / "_assets" / "icon.svg").unlink()
+    (plugin / "_assets" / "other.svg").write_text("<svg/>")
+    result = check(plugin)
+    assert result.returncode == 1
+    assert (
+        "manifest.yaml:10: icon: _assets/icon.svg does not exist; the daemon refuses the package: plugin icon not found"
+        in result.stdout
+    )
+    assert (
+        "provider/web_search.yaml:8: identity.icon: _assets/icon.svg does not exist; the daemon refuses the "
+        "package: tool icon not found" in result.stdout
+    )
+
+
+def test_a_tool_yaml_that_points_at_a_missing_python_file(tmp_path: Path) -> None:
+    plugin = copy_plugin("web_search", tmp_path)
+    (plugin / "tools" / "search.py").unlink()
+    result = check(plugin)
+    assert result.returncode == 1
+    assert (
+        "tools/search.yaml:47: extra.python.source: tools/search.py does not exist; the SDK cannot load this declaration"
+        in result.stdout
+    )
+
+
+def test_a_plugin_that_hangs_at_start_up(sdk_python: str, tmp_path: Path) -> None:
+    plugin = copy_plugin("web_search", tmp_path)
+    (plugin / "main.py").write_text("import time\n\ntime.sleep(600)\n")
+    result = check(plugin, "--start-timeout", "4", "--json", python=sdk_python)
+    assert result.returncode == 1
+    start = findings(reports(result)[0])["start"]
+    assert start["status"] == "fail"
+    assert start["message"].startswith("the plugin did not register within 4 s: it hangs at start-up")
+
+
+def test_a_plugin_that_prints_garbage_on_stdout(sdk_python: str, tmp_path: Path) -> None:
+    plugin = copy_plugin("web_search", tmp_path)
+    (plugin / "main.py").write_text(
+        "import sys, time\n\nfor _ in range(3):\n    print('hello from a print statement', flush=True)\ntime.sleep(600)\n"
+    )
+    result = check(plugin, "--start-timeout", "4", "--json", python=sdk_python)
+    assert result.returncode == 1
+    start = findings(reports(result)[0])["start"]
+    assert start["message"].startswith(
+        "the plugin wrote 3 lines on stdout that are not the protocol (the first: 'hello from a print statement')"
+    )
+    assert "print to stderr or use the SDK's logger" in start["message"]
+
+
+def test_a_plugin_that_crashes_at_start_up(sdk_python: str, tmp_path: Path) -> None:
+    plugin = copy_plugin("web_search", tmp_path)
+    (plugin / "main.py").write_text("import no_such_module_anywhere\n")
+    result = check(plugin, "--start-timeout", "20", "--json", python=sdk_python)
+    start = findings(reports(result)[0])["start"]
+    assert start["message"].startswith("the plugin exited before it registered: plugin dify-mock-tests/web_search")
+    assert "No module named 'no_such_module_anywhere'" in start["message"]
+
+
+def test_a_path_that_is_no_plugin(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes.difypkg").write_text("not a zip")
+    result = check(tmp_path / "empty", tmp_path / "notes.difypkg", tmp_path / "missing")
+    assert result.returncode == 1
+    assert "there is no manifest.yaml" in result.stdout
+    assert "is not a .difypkg package: it is not a zip file" in result.stdout
+    assert "is neither a plugin folder nor a .difypkg" in result.stdout
