@@ -27,6 +27,7 @@ PLUGIN_BUG = "plugin's own bug"
 NEEDS_SERVICE = "needs a third-party service"
 DEPENDENCY = "dependency will not install here"
 MOCK_DEFECT = "dify-mock defect"
+INCOMPLETE = "checkout incomplete"  # files the checkout's git index has but its work tree lacks
 MOCK_WORDS = (
     "the mock answered HTTP",
     "the mock could not be reached",
@@ -153,6 +154,12 @@ def _static_failure(report: dict[str, Any]) -> bool:
     return any(f["status"] == "fail" and f["check"] in STATIC for f in report.get("findings") or [])
 
 
+def missing_files(checkout: Path) -> list[str]:
+    """Files deleted from the work tree (a blob the clone could not fetch, say): their plugins cannot be judged."""
+    status = _git(checkout, "status", "--porcelain", "--no-renames")
+    return [line[3:] for line in status.splitlines() if line.startswith(" D ")]
+
+
 def _git(folder: Path, *args: str) -> str:
     try:
         done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=30)
@@ -186,10 +193,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     rows: list[Row] = []
 
+    missing = missing_files(arguments.checkout)
+
     def one(item: tuple[str, Path]) -> Row:
         category, folder = item
         report = check(folder, arguments)
         outcome, detail = classify(report)
+        lacking = [path for path in missing if path.startswith(f"{category}/{folder.name}/")]
+        if lacking and outcome != "ok":
+            outcome, detail = INCOMPLETE, f"the checkout lacks {', '.join(lacking)}; {detail}"
         (arguments.raw / f"{category}--{folder.name}.json").write_text(json.dumps(report, indent=1))
         print(f"{len(rows) + 1:>4}/{len(folders)} {category}/{folder.name}: {outcome} {detail[:120]}", flush=True)
         row = Row(folder, category, report, outcome, detail)

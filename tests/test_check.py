@@ -100,9 +100,10 @@ def test_a_reverse_call_the_manifest_does_not_grant_fails_with_the_line_to_add(s
     assert result.returncode == 1
     assert "✗ permission llm" in result.stdout
     assert (
-        "manifest.yaml: the plugin calls llm, which manifest.yaml does not grant (permission denied, you need to "
-        "enable llm access in plugin manifest): add resource.permission.model: {enabled: true, llm: true}"
+        "manifest.yaml:13: the plugin calls llm, which is not granted (permission denied, you need to enable llm "
+        "access in plugin manifest): add resource.permission.model: {enabled: true, llm: true}"
     ) in result.stdout
+    assert "✗ tool web_search/summarize" in result.stdout
 
 
 def test_a_package_is_unpacked_and_checked(sdk_python: str, tmp_path: Path) -> None:

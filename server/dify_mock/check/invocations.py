@@ -28,6 +28,22 @@ CREDENTIAL_ERRORS = (
     "InvokeAuthorizationError",
 )
 REFUSED = "refused made-up credentials"
+# Errors no validation raises on purpose: a credentials check that ends in one of these is the plugin's bug.
+CRASHES = (
+    "NotImplementedError",
+    "AttributeError",
+    "KeyError",
+    "TypeError",
+    "NameError",
+    "UnboundLocalError",
+    "ImportError",
+    "ModuleNotFoundError",
+    "IndexError",
+    "ZeroDivisionError",
+    "RecursionError",
+    "JSONDecodeError",
+    "HTTPStatusError",
+)
 WAV_SILENCE = b"RIFF$\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00@\x1f\x00\x00\x80>\x00\x00\x02\x00\x10\x00data\x00\x00\x00\x00"
 Call = Callable[[], list[dict[str, Any]]]
 
@@ -53,25 +69,21 @@ def entry_points(
         found += _models(mock, plugin_id, provider)
     for provider in declarations.get("endpoints", []):
         found += _endpoints(mock, plugin_id, provider)
+    # Dify asks to validate credentials only through a form it shows: a provider that declares none (OAuth only,
+    # or no subscription constructor) never gets the call.
     for provider in declarations.get("datasources", []):
         name = str(provider["identity"]["name"])
-        data = {"provider": name, "credentials": credentials_for(provider.get("credentials_schema"))}
-        found.append(
-            EntryPoint(
-                f"datasource {name} credentials",
-                _dispatch(mock, "datasource/validate_credentials", plugin_id, data),
-                True,
-            )
-        )
+        if provider.get("credentials_schema"):
+            data = {"provider": name, "credentials": credentials_for(provider["credentials_schema"])}
+            call = _dispatch(mock, "datasource/validate_credentials", plugin_id, data)
+            found.append(EntryPoint(f"datasource {name} credentials", call, True, f"datasource {name}"))
     for provider in declarations.get("triggers", []):
         name = str(provider["identity"]["name"])
         schema = (provider.get("subscription_constructor") or {}).get("credentials_schema")
-        data = {"provider": name, "credentials": credentials_for(schema)}
-        found.append(
-            EntryPoint(
-                f"trigger {name} credentials", _dispatch(mock, "trigger/validate_credentials", plugin_id, data), True
-            )
-        )
+        if schema:
+            data = {"provider": name, "credentials": credentials_for(schema)}
+            call = _dispatch(mock, "trigger/validate_credentials", plugin_id, data)
+            found.append(EntryPoint(f"trigger {name} credentials", call, True, f"trigger {name}"))
     return found
 
 
@@ -81,7 +93,7 @@ def invoke(entry: EntryPoint, proxy: RefusingProxy, refused: set[str]) -> Findin
     finding = _invoke(entry, proxy)
     if entry.validates_credentials and finding.message.startswith(REFUSED):
         refused.add(entry.provider)
-    elif finding.status is Status.FAIL and entry.provider in refused:
+    elif finding.status is Status.FAIL and entry.provider in refused and "permission denied" not in finding.message:
         finding.status = Status.SKIP
         finding.message = f"needs real credentials (the provider refused made-up ones): {finding.message}"
     return finding
@@ -114,7 +126,7 @@ def _failed(entry: EntryPoint, message: str, error_type: str, proxy: RefusingPro
     if is_network_failure(message, hosts):
         where = ", ".join(hosts) if hosts else "a host it did not name"
         return Finding(entry.name, Status.NETWORK, f"needs network: {where}", seconds=seconds, hosts=hosts)
-    if entry.validates_credentials and any(kind in error_type or kind in message for kind in CREDENTIAL_ERRORS):
+    if entry.validates_credentials and not any(crash in error_type for crash in CRASHES):
         return Finding(entry.name, Status.PASS, f"{REFUSED}: {short}", seconds=seconds)
     if any(kind in error_type for kind in CREDENTIAL_ERRORS):
         return Finding(entry.name, Status.SKIP, f"needs real credentials: {short}", seconds=seconds)
@@ -208,9 +220,8 @@ def _models(mock: MockServer, plugin_id: str, provider: dict[str, Any]) -> Itera
     schema = (provider.get("provider_credential_schema") or {}).get("credential_form_schemas")
     credentials = credentials_for(schema)
     data = {"provider": name, "credentials": credentials}
-    yield EntryPoint(
-        f"model {name} credentials", _dispatch(mock, "model/validate_provider_credentials", plugin_id, data), True
-    )
+    validate = _dispatch(mock, "model/validate_provider_credentials", plugin_id, data)
+    yield EntryPoint(f"model {name} credentials", validate, True, f"model {name}")
     seen: set[str] = set()
     for model in provider.get("models") or []:
         model_type = str(model.get("model_type"))
@@ -219,9 +230,8 @@ def _models(mock: MockServer, plugin_id: str, provider: dict[str, Any]) -> Itera
         seen.add(model_type)
         route, body = MODEL_CALLS[model_type]
         request = {"provider": name, "model_type": model_type, "model": model["model"], "credentials": credentials}
-        yield EntryPoint(
-            f"model {name} {model_type} {model['model']}", _dispatch(mock, route, plugin_id, {**request, **body()})
-        )
+        call = _dispatch(mock, route, plugin_id, {**request, **body()})
+        yield EntryPoint(f"model {name} {model_type} {model['model']}", call, provider=f"model {name}")
 
 
 def _endpoints(mock: MockServer, plugin_id: str, provider: dict[str, Any]) -> Iterator[EntryPoint]:

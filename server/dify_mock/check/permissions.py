@@ -11,7 +11,9 @@ from dify_mock.plugins.folder import MANIFEST
 from dify_mock.reverse.permissions import REQUIRED_PERMISSION, permission_error
 
 
-def audit_reverse_calls(entries: Sequence[Mapping[str, Any]], manifest: dict[str, Any], report: PluginReport) -> None:
+def audit_reverse_calls(
+    entries: Sequence[Mapping[str, Any]], manifest: dict[str, Any], report: PluginReport, line: int | None = None
+) -> None:
     """Counts the calls by type; a call of a type the manifest does not grant fails, with the lines to add."""
     calls = Counter(str(entry.get("type")) for entry in entries)
     report.reverse_calls = dict(sorted(calls.items()))
@@ -20,10 +22,8 @@ def audit_reverse_calls(entries: Sequence[Mapping[str, Any]], manifest: dict[str
         if refused is None:
             report.add(Finding(f"permission {invoke_type}", Status.PASS, f"granted ({calls[invoke_type]} calls)"))
             continue
-        message = (
-            f"the plugin calls {invoke_type}, which {MANIFEST} does not grant ({refused}): add {grant(invoke_type)}"
-        )
-        report.add(Finding(f"permission {invoke_type}", Status.FAIL, message, MANIFEST))
+        message = f"the plugin calls {invoke_type}, which is not granted ({refused}): add {grant(invoke_type)}"
+        report.add(Finding(f"permission {invoke_type}", Status.FAIL, message, MANIFEST, line))
 
 
 def grant(invoke_type: str) -> str:

@@ -22,7 +22,7 @@ from dify_mock.check.findings import Finding, PluginReport, Status
 from dify_mock.check.invocations import entry_points, invoke
 from dify_mock.check.network import RefusingProxy
 from dify_mock.check.permissions import audit_reverse_calls
-from dify_mock.check.static import check_files
+from dify_mock.check.static import check_files, permission_line
 from dify_mock.plugins.environments import PluginEnvironmentError, prepare_environment
 from dify_mock.plugins.packages import PackageError, unpack
 from dify_mock.testing import MockServer
@@ -121,7 +121,8 @@ def _run(
             finding = report.add(invoke(point, proxy, refused))
             if finding.status in (Status.PASS, Status.NETWORK):
                 report.invoked += 1
-        audit_reverse_calls(mock.journal(kind="reverse", plugin_id=report.plugin_id), dict(manifest), report)
+        entries = mock.journal(kind="reverse", plugin_id=report.plugin_id)
+        audit_reverse_calls(entries, dict(manifest), report, permission_line(root))
     finally:
         if options.keep_logs is not None and mock.log_path.is_file():
             options.keep_logs.parent.mkdir(parents=True, exist_ok=True)

@@ -158,6 +158,11 @@ def _load(root: Path, relative: Any) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def permission_line(root: Path) -> int | None:
+    """The line of `resource.permission` in the manifest (or of the deepest part of it there is)."""
+    return _line(root / MANIFEST, ["resource", "permission"])
+
+
 def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
