@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -27,6 +28,12 @@ PLUGIN_BUG = "plugin's own bug"
 NEEDS_SERVICE = "needs a third-party service"
 DEPENDENCY = "dependency will not install here"
 MOCK_DEFECT = "dify-mock defect"
+REFUSED_INPUT = "refused the made-up input"  # a deliberate, clear error on values its schema allows: not a crash
+CRASHES = (
+    "KeyError", "AttributeError", "TypeError", "NameError", "UnboundLocalError", "IndexError", "NotImplementedError",
+    "JSONDecodeError", "ImportError", "ModuleNotFoundError", "ZeroDivisionError", "RecursionError", "UnicodeDecodeError",
+)  # fmt: skip
+INVOCATIONS = ("tool ", "agent strategy ", "model ", "endpoint ", "datasource ", "trigger ")
 INCOMPLETE = "checkout incomplete"  # files the checkout's git index has but its work tree lacks
 MOCK_WORDS = (
     "the mock answered HTTP",
@@ -95,10 +102,21 @@ def classify(report: dict[str, Any]) -> tuple[str, str]:
         return MOCK_DEFECT, f"{defect['check']}: {defect['message']}"
     if first["check"] == "environment":
         return DEPENDENCY, text
-    return PLUGIN_BUG, text
+    crashes = [finding for finding in failures if not finding["check"].startswith(INVOCATIONS) or crashed(finding)]
+    if crashes:
+        return PLUGIN_BUG, f"{crashes[0]['check']}: {crashes[0]['message']}"
+    return REFUSED_INPUT, text
 
 
-def markdown(rows: list[Row], arguments: argparse.Namespace, seconds: float) -> str:
+def crashed(finding: dict[str, Any]) -> bool:
+    """An invocation that ended in an error no plugin raises on purpose, or in a bare KeyError wrapped by the SDK."""
+    message = finding["message"]
+    error_type = message.split(":", 1)[0]
+    return error_type in CRASHES or bool(re.search(r"Error: '[\w.-]+'$", message))
+
+
+def markdown(rows: list[Row], arguments: argparse.Namespace) -> str:
+    run = arguments.run
     outcomes: dict[str, int] = {}
     for row in rows:
         outcomes[row.outcome] = outcomes.get(row.outcome, 0) + 1
@@ -117,8 +135,8 @@ def markdown(rows: list[Row], arguments: argparse.Namespace, seconds: float) -> 
         "```",
         "",
         f"- checkout: `{_git(arguments.checkout, 'log', '-1', '--format=%H (%cs)')}`",
-        f"- dify-mock: `{_git(ROOT, 'describe', '--always', '--dirty')}`; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())};"
-        f" {seconds / 60:.0f} min with {arguments.jobs} jobs",
+        f"- dify-mock: `{run['dify_mock']}`; finished {run['finished']}; {run['seconds'] / 60:.0f} min with {run['jobs']} jobs"
+        f" on {os.cpu_count()} cores",
         "- no network: every call to a third-party service is refused by the check's proxy, and named",
         "",
         "## Summary",
@@ -131,6 +149,17 @@ def markdown(rows: list[Row], arguments: argparse.Namespace, seconds: float) -> 
         "| outcome | plugins |",
         "|---|---|",
         *(f"| {outcome} | {count} |" for outcome, count in sorted(outcomes.items(), key=lambda item: -item[1])),
+        "",
+        "- **ok**: every entry point answered (a provider that refused made-up credentials counts as answered);",
+        f"- **{NEEDS_SERVICE}**: nothing failed but calls to the hosts named, which the check's proxy refused;",
+        f"- **{REFUSED_INPUT}**: an entry point raised a deliberate error on values its declared schema allows "
+        "(a string where it wanted JSON or a number, say): worth a look, but no crash;",
+        f"- **{PLUGIN_BUG}**: files the daemon or the SDK refuses, a start that fails, a permission the manifest "
+        "lacks, or a crash (KeyError, AttributeError, NotImplementedError...) on values the schema allows;",
+        f"- **{DEPENDENCY}**: `uv sync --frozen` fails here (a git dependency, a mirror outside the registries);",
+        f"- **{INCOMPLETE}**: the checkout lacks files of the plugin (`git status` shows them deleted);",
+        f"- **{MOCK_DEFECT}**: the mock answered an HTTP error, or the check itself broke: "
+        + (f"{outcomes[MOCK_DEFECT]} in this sweep, to fix." if outcomes.get(MOCK_DEFECT) else "none in this sweep."),
         "",
         "## Plugins",
         "",
@@ -180,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start-timeout", type=float, default=90.0)
     parser.add_argument("--invoke-timeout", type=float, default=60.0)
     parser.add_argument("--plugin-timeout", type=float, default=1800.0)
+    parser.add_argument(
+        "--from-raw", action="store_true", help="no checks: write --out again from the reports a sweep left in --raw"
+    )
     arguments = parser.parse_args(argv)
     if not (arguments.checkout / "tools").is_dir():
         parser.error(f"{arguments.checkout} is not a dify-official-plugins checkout (no tools/ folder)")
@@ -197,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def one(item: tuple[str, Path]) -> Row:
         category, folder = item
-        report = check(folder, arguments)
+        saved = arguments.raw / f"{category}--{folder.name}.json"
+        report = json.loads(saved.read_text()) if arguments.from_raw else check(folder, arguments)
         outcome, detail = classify(report)
         lacking = [path for path in missing if path.startswith(f"{category}/{folder.name}/")]
         if lacking and outcome != "ok":
@@ -210,7 +243,13 @@ def main(argv: list[str] | None = None) -> int:
 
     with ThreadPoolExecutor(arguments.jobs) as pool:
         ordered = list(pool.map(one, folders))
-    arguments.out.write_text(markdown(ordered, arguments, time.monotonic() - started))
+    run = arguments.raw / "sweep.json"
+    if not arguments.from_raw:
+        finished = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        facts = {"seconds": time.monotonic() - started, "jobs": arguments.jobs, "finished": finished}
+        run.write_text(json.dumps({**facts, "dify_mock": _git(ROOT, "describe", "--always", "--dirty")}))
+    arguments.run = json.loads(run.read_text())
+    arguments.out.write_text(markdown(ordered, arguments))
     print(f"wrote {arguments.out}")
     return 0
 
