@@ -185,16 +185,18 @@ def _static_failure(report: dict[str, Any]) -> bool:
 
 def missing_files(checkout: Path) -> list[str]:
     """Files deleted from the work tree (a blob the clone could not fetch, say): their plugins cannot be judged."""
-    status = _git(checkout, "status", "--porcelain", "--no-renames")
+    status = _git(checkout, "status", "--porcelain", "--no-renames", strip=False)
     return [line[3:] for line in status.splitlines() if line.startswith(" D ")]
 
 
-def _git(folder: Path, *args: str) -> str:
+def _git(folder: Path, *args: str, strip: bool = True) -> str:
     try:
         done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=30)
     except OSError:
         return "unknown"
-    return done.stdout.strip() or "not a git checkout"
+    if done.returncode != 0:
+        return "not a git checkout"
+    return done.stdout.strip() if strip else done.stdout
 
 
 def main(argv: list[str] | None = None) -> int:
