@@ -28,6 +28,7 @@ from dify_mock.plugins.packages import PackageError, unpack
 from dify_mock.testing import MockServer
 
 Progress = Callable[[str], None]
+CRASHED = "before it was ready"  # how the supervisor reports a plugin that exited while starting
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,8 @@ def _registered(mock: MockServer, report: PluginReport, options: CheckOptions, p
             report.registered = True
             report.add(Finding("start", Status.PASS, f"started and registered in {seconds:.1f} s", seconds=seconds))
             return True
-        if not mock.running:
-            break
+        if not mock.running or CRASHED in mock.log():
+            break  # the daemon would restart it, again and again: one crash says enough
         progress(f"starting ({time.monotonic() - started:.0f} s)")
         time.sleep(0.2)
     report.add(Finding("start", Status.FAIL, _why_not_registered(mock, options), seconds=time.monotonic() - started))
@@ -152,7 +153,7 @@ def _registered(mock: MockServer, report: PluginReport, options: CheckOptions, p
 
 def _why_not_registered(mock: MockServer, options: CheckOptions) -> str:
     log = mock.log()
-    crash = log.rfind("before it was ready")
+    crash = log.rfind(CRASHED)
     if crash >= 0:
         begin = log.rfind("plugin ", 0, crash)
         report = log[begin : log.find("starting it again", crash)].strip()
