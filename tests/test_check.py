@@ -73,6 +73,9 @@ def test_our_plugins_of_every_kind_register_and_every_entry_point_answers(sdk_py
         "model fake speech2text fake-s2t",
         "model fake moderation fake-mod",
     }
+    sources = findings(by_id["dify-mock-tests/datasource_plugin"])
+    for browsed in ("datasource crawler/crawler", "datasource docs/docs", "datasource drive/drive"):
+        assert sources[browsed]["status"] == "pass", sources[browsed]
     strategies = findings(by_id["dify-mock-tests/simple_agent"])
     assert strategies["agent strategy simple_agent/react"]["status"] == "pass"
 

@@ -55,3 +55,15 @@ def test_a_refusal_is_an_answer_a_crash_is_not_and_what_follows_a_refusal_needs_
         assert (offline.status, offline.message) == (Status.NETWORK, "needs network: api.x.io")
     finally:
         proxy.stop()
+
+
+def test_a_provider_with_oauth_only_needs_dify_to_run_its_flow() -> None:
+    proxy = RefusingProxy()
+    try:
+        call = raising(PluginError("ValueError", "Credentials not found")).call
+        point = EntryPoint("datasource box/box", call, provider="datasource box", oauth_only=True)
+        finding = invoke(point, proxy, set())
+        assert finding.status is Status.SKIP
+        assert finding.message.startswith("needs OAuth credentials, which only Dify's OAuth flow gives")
+    finally:
+        proxy.stop()

@@ -54,6 +54,7 @@ class EntryPoint:
     call: Call
     validates_credentials: bool = False
     provider: str = ""  # entry points of one provider share its credentials
+    oauth_only: bool = False  # its provider's credentials come only from Dify's OAuth flow
 
 
 def entry_points(
@@ -77,6 +78,8 @@ def entry_points(
             data = {"provider": name, "credentials": credentials_for(provider["credentials_schema"])}
             call = _dispatch(mock, "datasource/validate_credentials", plugin_id, data)
             found.append(EntryPoint(f"datasource {name} credentials", call, True, f"datasource {name}"))
+    for provider in declarations.get("datasources", []):
+        found += _datasources(mock, plugin_id, provider, files)
     for provider in declarations.get("triggers", []):
         name = str(provider["identity"]["name"])
         schema = (provider.get("subscription_constructor") or {}).get("credentials_schema")
@@ -93,6 +96,9 @@ def invoke(entry: EntryPoint, proxy: RefusingProxy, refused: set[str]) -> Findin
     finding = _invoke(entry, proxy)
     if entry.validates_credentials and finding.message.startswith(REFUSED):
         refused.add(entry.provider)
+    elif finding.status is Status.FAIL and entry.oauth_only and "permission denied" not in finding.message:
+        finding.status = Status.SKIP
+        finding.message = f"needs OAuth credentials, which only Dify's OAuth flow gives: {finding.message}"
     elif finding.status is Status.FAIL and entry.provider in refused and "permission denied" not in finding.message:
         finding.status = Status.SKIP
         finding.message = f"needs real credentials (the provider refused made-up ones): {finding.message}"
@@ -187,7 +193,7 @@ def _tools(mock: MockServer, plugin_id: str, provider: dict[str, Any], files: _F
             parameters = parameters_for(tool.get("parameters") or [], files)
             return mock.invoke_tool(plugin_id, name, tool_name, parameters, credentials)
 
-        yield EntryPoint(f"tool {name}/{tool_name}", call, provider=f"tool {name}")
+        yield EntryPoint(f"tool {name}/{tool_name}", call, provider=f"tool {name}", oauth_only=_oauth_only(provider))
 
 
 def _strategies(mock: MockServer, plugin_id: str, provider: dict[str, Any], files: _FileMaker) -> Iterator[EntryPoint]:
@@ -232,6 +238,46 @@ def _models(mock: MockServer, plugin_id: str, provider: dict[str, Any]) -> Itera
         request = {"provider": name, "model_type": model_type, "model": model["model"], "credentials": credentials}
         call = _dispatch(mock, route, plugin_id, {**request, **body()})
         yield EntryPoint(f"model {name} {model_type} {model['model']}", call, provider=f"model {name}")
+
+
+def _oauth_only(provider: dict[str, Any]) -> bool:
+    oauth = provider.get("oauth_schema") or {}
+    return not provider.get("credentials_schema") and bool(
+        oauth.get("credentials_schema") or oauth.get("client_schema")
+    )
+
+
+DATASOURCE_ROUTES = {  # provider_type -> the first call Dify makes when a user browses it
+    "website_crawl": "datasource/get_website_crawl",
+    "online_document": "datasource/get_online_document_pages",
+    "online_drive": "datasource/online_drive_browse_files",
+}
+
+
+def _datasources(mock: MockServer, plugin_id: str, provider: dict[str, Any], files: _FileMaker) -> Iterator[EntryPoint]:
+    name = str(provider["identity"]["name"])
+    route = DATASOURCE_ROUTES.get(str(provider.get("provider_type")))
+    if route is None:
+        return  # local_file: Dify reads the upload itself
+    credentials = credentials_for(provider.get("credentials_schema"))
+    for datasource in provider.get("datasources") or []:
+        datasource_name = str(datasource["identity"]["name"])
+
+        def call(
+            datasource: dict[str, Any] = datasource, datasource_name: str = datasource_name
+        ) -> list[dict[str, Any]]:
+            data: dict[str, Any] = {"provider": name, "datasource": datasource_name, "credentials": credentials}
+            parameters = parameters_for(datasource.get("parameters") or [], files)
+            if route == "datasource/online_drive_browse_files":
+                data["request"] = {"prefix": None, "bucket": None, "max_keys": 20, "next_page_parameters": None}
+            else:
+                data["datasource_parameters"] = parameters
+            return mock.dispatch(route, plugin_id, data)
+
+        oauth_only = _oauth_only(provider)
+        yield EntryPoint(
+            f"datasource {name}/{datasource_name}", call, provider=f"datasource {name}", oauth_only=oauth_only
+        )
 
 
 def _endpoints(mock: MockServer, plugin_id: str, provider: dict[str, Any]) -> Iterator[EntryPoint]:
