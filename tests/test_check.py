@@ -76,6 +76,9 @@ def test_our_plugins_of_every_kind_register_and_every_entry_point_answers(sdk_py
     sources = findings(by_id["dify-mock-tests/datasource_plugin"])
     for browsed in ("datasource crawler/crawler", "datasource docs/docs", "datasource drive/drive"):
         assert sources[browsed]["status"] == "pass", sources[browsed]
+    triggers = findings(by_id["dify-mock-tests/trigger_plugin"])
+    assert triggers["trigger repo_events webhook"]["status"] == "pass"
+    assert triggers["trigger repo_events/issue_opened"]["status"] == "pass"
     strategies = findings(by_id["dify-mock-tests/simple_agent"])
     assert strategies["agent strategy simple_agent/react"]["status"] == "pass"
 

@@ -7,6 +7,7 @@ Each outcome is a finding: answered, needs network (the proxy saw the host), or 
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -18,6 +19,7 @@ import httpx
 from dify_mock.check.findings import Finding, Status
 from dify_mock.check.network import RefusingProxy, hosts_in, is_network_failure
 from dify_mock.check.parameters import SAMPLE_TEXT, credentials_for, parameters_for
+from dify_mock.protocol.raw_http import build_request
 from dify_mock.testing import MockServer, PluginError
 
 CREDENTIAL_ERRORS = (
@@ -87,6 +89,7 @@ def entry_points(
             data = {"provider": name, "credentials": credentials_for(schema)}
             call = _dispatch(mock, "trigger/validate_credentials", plugin_id, data)
             found.append(EntryPoint(f"trigger {name} credentials", call, True, f"trigger {name}"))
+        found += _trigger_events(mock, plugin_id, provider, files)
     return found
 
 
@@ -278,6 +281,53 @@ def _datasources(mock: MockServer, plugin_id: str, provider: dict[str, Any], fil
         yield EntryPoint(
             f"datasource {name}/{datasource_name}", call, provider=f"datasource {name}", oauth_only=oauth_only
         )
+
+
+def _webhook(mock: MockServer) -> str:
+    """A webhook call as the daemon hands it to the plugin: the raw request, hex-encoded."""
+    body = json.dumps({"event": "dify-mock-check", "text": SAMPLE_TEXT}).encode()
+    headers = [("Content-Type", "application/json")]
+    return build_request("POST", "/", headers, body, mock.url.split("://", 1)[1]).hex()
+
+
+def _trigger_events(
+    mock: MockServer, plugin_id: str, provider: dict[str, Any], files: _FileMaker
+) -> Iterator[EntryPoint]:
+    """The webhook dispatched once, then each event invoked on it, as Dify does when a subscription fires."""
+    name = str(provider["identity"]["name"])
+    constructor = provider.get("subscription_constructor") or {}
+    credentials = credentials_for(constructor.get("credentials_schema"))
+    subscription = {
+        "expires_at": -1,
+        "endpoint": f"{mock.url}/triggers/dify-mock-check",
+        "parameters": {},
+        "properties": {},
+    }
+    common = {"provider": name, "subscription": subscription, "credentials": credentials or None}
+    common["credential_type"] = "api-key" if credentials else None
+    oauth_only = _oauth_only(constructor)
+
+    def dispatch() -> list[dict[str, Any]]:
+        return mock.dispatch("trigger/dispatch_event", plugin_id, {**common, "raw_http_request": _webhook(mock)})
+
+    yield EntryPoint(f"trigger {name} webhook", dispatch, provider=f"trigger {name}", oauth_only=oauth_only)
+    for event in provider.get("events") or []:
+        event_name = str(event["identity"]["name"])
+
+        def call(event: dict[str, Any] = event, event_name: str = event_name) -> list[dict[str, Any]]:
+            data = {
+                **common,
+                # an event always gets a mapping: "unauthorized" when the subscription was made without credentials
+                "credentials": credentials,
+                "credential_type": "api-key" if credentials else "unauthorized",
+                "event": event_name,
+                "raw_http_request": _webhook(mock),
+                "parameters": parameters_for(event.get("parameters") or [], files),
+                "payload": {"event": "dify-mock-check", "text": SAMPLE_TEXT},
+            }
+            return mock.dispatch("trigger/invoke_event", plugin_id, data)
+
+        yield EntryPoint(f"trigger {name}/{event_name}", call, provider=f"trigger {name}", oauth_only=oauth_only)
 
 
 def _endpoints(mock: MockServer, plugin_id: str, provider: dict[str, Any]) -> Iterator[EntryPoint]:
