@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -68,6 +69,8 @@ def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
 def run_check(arguments: argparse.Namespace) -> int:
     from dify_mock.check.runner import CheckOptions, check_plugin  # the mock's client: more than the parser needs
 
+    # A SIGTERM (a CI timeout, a sweep stopped) unwinds like Ctrl-C, so the mock and the plugin it started go too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     progress = Progress(sys.stderr, len(arguments.plugins), enabled=not arguments.json)
     reports = []
     for index, target in enumerate(arguments.plugins, 1):
