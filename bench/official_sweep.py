@@ -33,6 +33,8 @@ CRASHES = (
     "KeyError", "AttributeError", "TypeError", "NameError", "UnboundLocalError", "IndexError", "NotImplementedError",
     "JSONDecodeError", "ImportError", "ModuleNotFoundError", "ZeroDivisionError", "RecursionError", "UnicodeDecodeError",
 )  # fmt: skip
+# ValueErrors that Python raises itself, not the plugin: a crash too
+BUILTIN_VALUE_ERRORS = ("could not convert string to", "invalid literal for int()", "values to unpack")
 INVOCATIONS = ("tool ", "agent strategy ", "model ", "endpoint ", "datasource ", "trigger ")
 INCOMPLETE = "checkout incomplete"  # files the checkout's git index has but its work tree lacks
 MOCK_WORDS = (
@@ -112,7 +114,8 @@ def crashed(finding: dict[str, Any]) -> bool:
     """An invocation that ended in an error no plugin raises on purpose, or in a bare KeyError wrapped by the SDK."""
     message = finding["message"]
     error_type = message.split(":", 1)[0]
-    return error_type in CRASHES or bool(re.search(r"Error: '[\w.-]+'$", message))
+    builtin = error_type == "ValueError" and any(words in message for words in BUILTIN_VALUE_ERRORS)
+    return error_type in CRASHES or builtin or bool(re.search(r"Error: '[\w.-]+'$", message))
 
 
 def markdown(rows: list[Row], arguments: argparse.Namespace) -> str:

@@ -28,6 +28,8 @@ def test_each_outcome() -> None:
     assert classify(report(("environment", "fail", "uv exited with 1")))[0] == DEPENDENCY
     assert classify(report(("tool a/b", "fail", "ValueError: row_id must be an integer")))[0] == REFUSED_INPUT
     assert classify(report(("tool a/b", "fail", "KeyError: 'token'")))[0] == PLUGIN_BUG
+    float_of_text = "ValueError: could not convert string to float: 'What is the weather in Paris?'"
+    assert classify(report(("tool a/b", "fail", float_of_text)))[0] == PLUGIN_BUG
     assert classify(report(("model m llm x", "fail", "InvokeError: [models] Error: 'mode'")))[0] == PLUGIN_BUG
     assert classify(report(("icons", "fail", "_assets/icon.svg does not exist")))[0] == PLUGIN_BUG
     refused_then_crash = report(("tool a/b", "fail", "ValueError: bad"), ("tool a/c", "fail", "AttributeError: x"))
