@@ -115,7 +115,7 @@ def crashed(finding: dict[str, Any]) -> bool:
     message = finding["message"]
     error_type = message.split(":", 1)[0]
     builtin = error_type == "ValueError" and any(words in message for words in BUILTIN_VALUE_ERRORS)
-    return error_type in CRASHES or builtin or bool(re.search(r"Error: '[\w.-]+'$", message))
+    return error_type in CRASHES or builtin or bool(re.search(r"Error[:,] '[\w.-]+'$", message))
 
 
 def markdown(rows: list[Row], arguments: argparse.Namespace) -> str:
