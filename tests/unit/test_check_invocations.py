@@ -21,12 +21,16 @@ def test_credentials_are_validated_only_where_dify_shows_a_form(tmp_path: Path) 
         "datasources": [{"identity": {"name": "docs"}, "credentials_schema": []}],
         "triggers": [{"identity": {"name": "hooks"}, "subscription_constructor": None}],
     }
-    assert names(without, tmp_path) == []
+    assert names(without, tmp_path) == ["trigger hooks webhook"]  # a webhook needs no credentials
     with_forms = {
         "datasources": [{"identity": {"name": "docs"}, "credentials_schema": FORM}],
         "triggers": [{"identity": {"name": "hooks"}, "subscription_constructor": {"credentials_schema": FORM}}],
     }
-    assert names(with_forms, tmp_path) == ["datasource docs credentials", "trigger hooks credentials"]
+    assert names(with_forms, tmp_path) == [
+        "datasource docs credentials",
+        "trigger hooks credentials",
+        "trigger hooks webhook",
+    ]
 
 
 def raising(error: Exception) -> EntryPoint:
