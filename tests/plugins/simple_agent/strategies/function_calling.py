@@ -12,9 +12,9 @@ from dify_plugin.entities.model.message import (
     ToolPromptMessage,
     UserPromptMessage,
 )
-from dify_plugin.entities.tool import ToolInvokeMessage
 from dify_plugin.interfaces.agent import AgentModelConfig, AgentStrategy, ToolEntity
 from pydantic import BaseModel, Field
+from strategies._tools import run_tool
 
 
 class FunctionCallingParams(BaseModel):
@@ -29,30 +29,6 @@ class FunctionCallingParams(BaseModel):
     tools: list[ToolEntity] | None = None
     query: str
     max_iterations: int = Field(default=3, ge=1)
-
-
-def _tool_result_text(messages: list[ToolInvokeMessage]) -> str:
-    """Flatten what a tool answered into the text the model sees next."""
-    kinds = ToolInvokeMessage.MessageType
-    parts: list[str] = []
-    saw_blob = False
-    for message in messages:
-        body: Any = message.message
-        if message.type in (kinds.TEXT, kinds.LINK):
-            parts.append(body.text)
-        elif message.type in (kinds.IMAGE, kinds.IMAGE_LINK):
-            parts.append(f"image: {body.text}")
-        elif message.type == kinds.JSON:
-            parts.append(json.dumps(body.json_object, ensure_ascii=False))
-        elif message.type == kinds.VARIABLE:
-            parts.append(f"{body.variable_name}: {body.variable_value}")
-        elif message.type in (kinds.BLOB, kinds.BLOB_CHUNK):
-            if not saw_blob:
-                parts.append("[binary data]")
-            saw_blob = True
-        elif message.type == kinds.FILE:
-            parts.append("[file]")
-    return "\n".join(parts)
 
 
 def _merge_tool_calls(
@@ -147,16 +123,4 @@ class FunctionCallingStrategy(AgentStrategy):
         return "".join(text_parts), tool_calls
 
     def _call_tool(self, tools_by_name: Mapping[str, ToolEntity], call: AssistantPromptMessage.ToolCall) -> str:
-        tool = tools_by_name.get(call.function.name)
-        if tool is None:
-            return f"there is no tool named {call.function.name}"
-        arguments = _parse_arguments(call.function.arguments)
-        # Any error of the reverse tool call propagates, so tests see it as the strategy's error.
-        responses = self.session.tool.invoke(
-            provider_type=tool.provider_type,
-            provider=tool.identity.provider,
-            tool_name=tool.identity.name,
-            parameters={**tool.runtime_parameters, **arguments},
-            credential_id=tool.credential_id,
-        )
-        return _tool_result_text(list(responses))
+        return run_tool(self.session, tools_by_name, call.function.name, _parse_arguments(call.function.arguments))

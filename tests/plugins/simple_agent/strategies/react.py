@@ -14,9 +14,9 @@ from typing import Any
 from dify_plugin.entities.agent import AgentInvokeMessage
 from dify_plugin.entities.model.llm import LLMModelConfig, LLMResult
 from dify_plugin.entities.model.message import AssistantPromptMessage, SystemPromptMessage, UserPromptMessage
-from dify_plugin.entities.tool import ToolInvokeMessage
 from dify_plugin.interfaces.agent import AgentModelConfig, AgentStrategy, ToolEntity
 from pydantic import BaseModel, Field
+from strategies._tools import run_tool
 
 SYSTEM = """Answer the question. You can use these tools: {tools}.
 Use this format:
@@ -62,7 +62,7 @@ class ReActStrategy(AgentStrategy):
                 yield self.create_text_message(text.strip())
                 return
             blob = json.loads(action.group(1))
-            observation = self._run_tool(tools, str(blob.get("action")), blob.get("action_input") or {})
+            observation = run_tool(self.session, tools, str(blob.get("action")), blob.get("action_input") or {})
             yield self.create_log_message(
                 label=f"step {iteration}", data={"action": blob, "observation": observation}
             )
@@ -76,22 +76,3 @@ class ReActStrategy(AgentStrategy):
         if isinstance(response, LLMResult):
             return response.message.get_text_content()
         return "".join(chunk.delta.message.get_text_content() for chunk in response)
-
-    def _run_tool(self, tools: Mapping[str, ToolEntity], name: str, arguments: dict[str, Any]) -> str:
-        tool = tools.get(name)
-        if tool is None:
-            return f"there is no tool named {name}"
-        answers = self.session.tool.invoke(
-            provider_type=tool.provider_type,
-            provider=tool.identity.provider,
-            tool_name=tool.identity.name,
-            parameters={**tool.runtime_parameters, **arguments},
-            credential_id=tool.credential_id,
-        )
-        texts = []
-        for answer in answers:
-            if answer.type == ToolInvokeMessage.MessageType.TEXT:
-                texts.append(answer.message.text)
-            elif answer.type == ToolInvokeMessage.MessageType.JSON:
-                texts.append(json.dumps(answer.message.json_object, ensure_ascii=False))
-        return "\n".join(texts)
