@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dify_mock.plugins.environments import DEFAULT_CACHE_DIR
+
 CATEGORIES = ("tools", "models", "extensions", "agent-strategies", "datasources", "triggers")
 STATIC = {"manifest", "declarations", "python sources", "icons", "dependencies", "size", "package", "plugin"}
 PLUGIN_BUG = "plugin's own bug"
@@ -210,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="only the first N plugins (0: all)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "official-plugins.md")
     parser.add_argument("--raw", type=Path, default=ROOT / ".dify-mock" / "official-sweep", help="reports and logs")
-    parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "dify-mock")
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     parser.add_argument("--start-timeout", type=float, default=90.0)
     parser.add_argument("--invoke-timeout", type=float, default=60.0)
     parser.add_argument("--plugin-timeout", type=float, default=1800.0)

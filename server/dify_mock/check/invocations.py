@@ -99,10 +99,14 @@ def invoke(entry: EntryPoint, proxy: RefusingProxy, refused: set[str]) -> Findin
     finding = _invoke(entry, proxy)
     if entry.validates_credentials and finding.message.startswith(REFUSED):
         refused.add(entry.provider)
-    elif finding.status is Status.FAIL and entry.oauth_only and "permission denied" not in finding.message:
+        return finding
+    # a permission the manifest lacks fails whatever the credentials
+    if finding.status is not Status.FAIL or "permission denied" in finding.message:
+        return finding
+    if entry.oauth_only:
         finding.status = Status.SKIP
         finding.message = f"needs OAuth credentials, which only Dify's OAuth flow gives: {finding.message}"
-    elif finding.status is Status.FAIL and entry.provider in refused and "permission denied" not in finding.message:
+    elif entry.provider in refused:
         finding.status = Status.SKIP
         finding.message = f"needs real credentials (the provider refused made-up ones): {finding.message}"
     return finding

@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from dify_mock.check.findings import Finding, PluginReport, Status
 from dify_mock.check.invocations import entry_points, invoke
 from dify_mock.check.network import RefusingProxy
 from dify_mock.check.permissions import audit_reverse_calls
 from dify_mock.check.static import check_files, permission_line
-from dify_mock.plugins.environments import PluginEnvironmentError, prepare_environment
+from dify_mock.plugins.environments import DEFAULT_CACHE_DIR, PluginEnvironmentError, prepare_environment
 from dify_mock.plugins.packages import PackageError, unpack
 from dify_mock.testing import MockServer
 
@@ -34,7 +36,7 @@ CRASHED = "before it was ready"  # how the supervisor reports a plugin that exit
 @dataclass(frozen=True)
 class CheckOptions:
     python: str | None = None  # the plugin's interpreter; default: an environment made from its dependency files
-    cache_dir: Path = Path.home() / ".cache" / "dify-mock"  # environments (venvs/) and unpacked packages (packages/)
+    cache_dir: Path = DEFAULT_CACHE_DIR  # environments (venvs/) and unpacked packages (packages/)
     start_timeout: float = 60.0
     invoke_timeout: float = 60.0
     fixtures: tuple[Path, ...] = field(default_factory=tuple)
@@ -175,7 +177,7 @@ def _why_not_registered(mock: MockServer, options: CheckOptions) -> str:
 def _journal(mock: MockServer, kind: str) -> list[dict[str, Any]]:
     try:
         return mock.journal(kind=kind)
-    except (OSError, RuntimeError, ValueError):
+    except httpx.HTTPError:  # the mock itself went away: the report says what its log says
         return []
 
 

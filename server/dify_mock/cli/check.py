@@ -22,8 +22,7 @@ from typing import TextIO
 from xml.etree import ElementTree
 
 from dify_mock.check.findings import PluginReport, Status
-
-DEFAULT_CACHE = Path.home() / ".cache" / "dify-mock"
+from dify_mock.plugins.environments import DEFAULT_CACHE_DIR
 
 MARKS = {
     Status.PASS: ("✓", "32"),
@@ -58,7 +57,7 @@ def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
         help="the Python that runs the plugin (default: an environment made from its pyproject.toml and uv.lock, or "
         "requirements.txt, cached by their hash)",
     )
-    check.add_argument("--cache-dir", type=Path, default=Path(os.environ.get("DIFY_MOCK_CACHE_DIR", DEFAULT_CACHE)))
+    check.add_argument("--cache-dir", type=Path, default=Path(os.environ.get("DIFY_MOCK_CACHE_DIR", DEFAULT_CACHE_DIR)))
     check.add_argument("--fixtures", type=Path, action="append", default=[], help="rules for its reverse calls")
     check.add_argument("--start-timeout", type=float, default=60.0, help="seconds to wait for it to register")
     check.add_argument("--invoke-timeout", type=float, default=60.0, help="seconds to wait for each invocation")
