@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 
-from dify_mock.answers.rules import STARTED, FixtureError, Rule, fixture_json_schema
+from dify_mock.answers.rules import FixtureError, Rule, fixture_json_schema, reached_states
 from dify_mock.http.dispatch import check_api_key, get_host
 
 router = APIRouter()
@@ -65,10 +65,7 @@ async def list_scenarios(request: Request, session_id: str | None = None) -> dic
     """Each scenario the rules name with the states they reach, and each invocation's scenario that has left
     `started` (a scenario not listed for an invocation is in `started` there)."""
     rules = get_host(request).rules
-    known: dict[str, set[str]] = {}
-    for rule in rules.rules():
-        if rule.scenario is not None:
-            known.setdefault(rule.scenario, {STARTED}).update({rule.state, rule.next_state or rule.state})
+    known = reached_states(rules.rules())  # every rule's `state` is among them: the book refuses one that is not
     states = [
         {"session_id": scope, "scenario": scenario, "state": state}
         for scope, moved in rules.scenarios.snapshot().items()

@@ -10,12 +10,12 @@ A fixture file maps fixture keys (`llm`, `tts`, ...) to lists of rules. A rule h
 from dify_mock.answers.rules.book import RuleBook
 from dify_mock.answers.rules.facts import FAMILIES, FIXTURE_KEYS, Fact, Family, audio_format
 from dify_mock.answers.rules.matching import Rule, RuleMatch
-from dify_mock.answers.rules.models import STARTED, FixtureError, fixture_json_schema
+from dify_mock.answers.rules.models import FixtureError, fixture_json_schema
+from dify_mock.answers.rules.scenarios import reached_states
 
 __all__ = [
     "FAMILIES",
     "FIXTURE_KEYS",
-    "STARTED",
     "Fact",
     "Family",
     "FixtureError",
@@ -24,4 +24,5 @@ __all__ = [
     "RuleMatch",
     "audio_format",
     "fixture_json_schema",
+    "reached_states",
 ]

@@ -60,14 +60,20 @@ class ScenarioStates:
             return {scope: dict(states) for scope, states in self._states.items()}
 
 
-def check_reachable(rules: Sequence[Rule]) -> None:
-    """Refuses a rule whose required state no rule of its scenario moves to (a typo, or a rule never reached)."""
+def reached_states(rules: Sequence[Rule]) -> dict[str, set[str]]:
+    """Each scenario the rules name, with the states it can be in: `started` and every `next_state`."""
     reached: dict[str, set[str]] = {}
     for rule in rules:
         if rule.scenario is not None:
             reached.setdefault(rule.scenario, {STARTED})
             if rule.next_state is not None:
                 reached[rule.scenario].add(rule.next_state)
+    return reached
+
+
+def check_reachable(rules: Sequence[Rule]) -> None:
+    """Refuses a rule whose required state no rule of its scenario moves to (a typo, or a rule never reached)."""
+    reached = reached_states(rules)
     problems = []
     for rule in rules:
         if rule.scenario is not None and rule.state not in reached[rule.scenario]:
