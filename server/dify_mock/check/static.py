@@ -89,15 +89,19 @@ def _file_and_line(message: str) -> tuple[str | None, int | None]:
 def _declared(folder: PluginFolder) -> str:
     counts = []
     for category, providers in folder.declarations.items():
-        items = sum(len(provider.get(_items_key(category)) or []) for provider in providers)
+        items = sum(len(provider.get(ITEMS[category]) or []) for provider in providers)
         counts.append(f"{category} {len(providers)}" + (f" ({items} inside)" if items else ""))
     return "the SDK reads every file the manifest lists: " + (", ".join(counts) or "nothing declared")
 
 
-def _items_key(category: str) -> str:
-    return {"tools": "tools", "agent_strategies": "strategies", "datasources": "datasources", "triggers": "events"}.get(
-        category, "models" if category == "models" else "endpoints"
-    )
+ITEMS = {  # manifest `plugins` key -> the key of a provider declaration that lists what it holds
+    "tools": "tools",
+    "models": "models",
+    "endpoints": "endpoints",
+    "agent_strategies": "strategies",
+    "datasources": "datasources",
+    "triggers": "events",
+}
 
 
 # -- Python sources
