@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -216,3 +218,42 @@ def test_a_path_that_is_no_plugin(tmp_path: Path) -> None:
     assert "there is no manifest.yaml" in result.stdout
     assert "is not a .difypkg package: it is not a zip file" in result.stdout
     assert "is neither a plugin folder nor a .difypkg" in result.stdout
+
+
+def _processes_of(plugin: Path) -> list[int]:
+    """The check, its mock (both name the folder) and the plugin (it runs in the folder)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if str(plugin).encode() in (proc / "cmdline").read_bytes() or (proc / "cwd").resolve() == plugin:
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_stopped_check_takes_its_mock_and_plugin_with_it(sdk_python: str, tmp_path: Path) -> None:
+    plugin = copy_plugin("web_search", tmp_path).resolve()
+    (plugin / "main.py").write_text("import time\n\ntime.sleep(600)\n")
+    command = [
+        sys.executable,
+        "-m",
+        "dify_mock",
+        "check",
+        str(plugin),
+        "--python",
+        sdk_python,
+        "--start-timeout",
+        "120",
+    ]
+    check_process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(_processes_of(plugin)) < 3:
+        time.sleep(0.2)
+    assert len(_processes_of(plugin)) >= 3, "the mock and the plugin never started"
+    check_process.send_signal(signal.SIGTERM)
+    assert check_process.wait(timeout=30) == 143
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and _processes_of(plugin):
+        time.sleep(0.2)
+    assert _processes_of(plugin) == []
