@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 
-from dify_mock.answers.rules import FixtureError, Rule, fixture_json_schema, reached_states
+from dify_mock.answers.rules import FixtureError, Rule, RuleBook, fixture_json_schema, reached_states
 from dify_mock.http.dispatch import check_api_key, get_host
 
 router = APIRouter()
@@ -51,13 +51,27 @@ async def add_rules(request: Request, body: dict[str, Any] = Body(...)) -> JSONR
     return JSONResponse({"added": [describe_rule(rule) for rule in added]}, status_code=201)
 
 
+def remove_api_rules(rules: RuleBook) -> int:
+    added = [rule for rule in rules.rules() if rule.source == "api"]
+    rules.remove(added)
+    return len(added)
+
+
 @guarded.delete("/mock/rules")
 async def remove_added_rules(request: Request) -> dict[str, Any]:
     """Removes every rule added through this API; rules from fixture files stay."""
-    rules = get_host(request).rules
-    added = [rule for rule in rules.rules() if rule.source == "api"]
-    rules.remove(added)
-    return {"removed": len(added)}
+    return {"removed": remove_api_rules(get_host(request).rules)}
+
+
+@guarded.post("/mock/reset")
+async def reset(request: Request) -> dict[str, Any]:
+    """Puts the mock back as its fixture files left it, as a test begins: removes the rules added through this
+    API and puts every scenario back in `started`. The journal stays; `journal_last_id` is its newest entry, so
+    that `GET /mock/journal?after_id=` shows only what follows."""
+    host = get_host(request)
+    removed = remove_api_rules(host.rules)
+    scenarios = host.rules.scenarios.reset(scenario=None, scope=None)
+    return {"removed_rules": removed, "reset_scenarios": scenarios, "journal_last_id": host.journal.last_id}
 
 
 @guarded.get("/mock/scenarios")

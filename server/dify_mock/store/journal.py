@@ -79,6 +79,11 @@ class Journal:
         self._open: dict[int, JournalEntry] = {}
         self.listeners: list[JournalListener] = []
 
+    @property
+    def last_id(self) -> int:
+        """The id of the newest entry, open or finished (0 before the first)."""
+        return self._next_id - 1
+
     def start(
         self, kind: str, type: str, tenant_id: str, plugin_id: str, session_id: str, request: Any
     ) -> JournalEntry:

@@ -1,4 +1,5 @@
-"""pytest fixtures for plugin tests: `dify_mock` (a mock per test) and `dify_plugin` (your plugin, connected).
+"""pytest fixtures for plugin tests: `dify_mock` (a mock, with this test's rules and journal) and `dify_plugin`
+(your plugin, connected). The mock and the plugin process stay up across tests.
 
     def test_weather(dify_mock):
         dify_mock.add_rules({"llm": [{"match": {"prompt": {"contains": "weather"}}, "reply": {"text": "sunny"}}]})
@@ -19,8 +20,8 @@ from typing import Any, Literal
 
 import pytest
 
+from dify_mock.testing.mock_pool import MockPool, SharedMock, mock_config, start_mock
 from dify_mock.testing.processes import PluginProcess
-from dify_mock.testing.server import MockServer
 
 PLUGIN_MARKER = "dify_plugin"
 MOCK_MARKER = "dify_mock"
@@ -99,12 +100,20 @@ class Plugin:
 
 
 class DifyMock:
-    """A dify-mock server for one test: rules added here answer in this test only."""
+    """One test's view of a dify-mock: the rules it adds answer in this test only, and `calls()` and
+    `invocations()` list only what happened since it began.
 
-    def __init__(self, server: MockServer, plugin_python: str | None) -> None:
-        self.server = server
+    The server and the plugin processes are shared by every test of the session that asks for the same
+    configuration (`SharedMock`); with `@pytest.mark.dify_mock(fresh=True)` a test gets a server of its own.
+    """
+
+    def __init__(self, shared: SharedMock, plugin_python: str | None, *, owns_server: bool = False) -> None:
+        self.shared = shared
+        self.server = shared.server
         self.plugin_python = plugin_python
+        self.owns_server = owns_server
         self.plugins: list[Plugin] = []
+        self.journal_start = self.server.reset()["journal_last_id"]
 
     @property
     def url(self) -> str:
@@ -120,25 +129,29 @@ class DifyMock:
         return added
 
     def start_plugin(self, path: str | Path, *, env: Mapping[str, str] | None = None, timeout: float = 30) -> Plugin:
-        """Starts the plugin in `path` against this mock and waits until it has registered."""
-        process = self.server.start_plugin(Path(path), python=self.plugin_python, env=env, timeout=timeout)
+        """The plugin in `path`, connected to this mock: started and awaited until it has registered, unless an
+        earlier test already did (with the same Python and `env`) and it is still running."""
+        process = self.shared.plugin(Path(path), self.plugin_python, env, timeout)
         plugin = Plugin(self, process)
         self.plugins.append(plugin)
         return plugin
 
     def calls(self, type: str | None = None) -> list[Call]:
-        """Reverse calls the plugins made (oldest first), optionally of one type such as `llm` or `tool`."""
-        return [Call.from_entry(entry) for entry in self.server.journal(kind="reverse", type=type)]
+        """Reverse calls the plugins made in this test (oldest first), optionally of one type (`llm`, `tool`...)."""
+        entries = self.server.journal(kind="reverse", type=type, after_id=self.journal_start)
+        return [Call.from_entry(entry) for entry in entries]
 
     def invocations(self) -> list[dict[str, Any]]:
-        """What the mock asked the plugins to do (tool invocations and so on), as journal entries."""
-        return self.server.journal(kind="dispatch")
+        """What the mock asked the plugins to do in this test (tool invocations and so on), as journal entries."""
+        return self.server.journal(kind="dispatch", after_id=self.journal_start)
 
     def rules(self) -> list[dict[str, Any]]:
+        """The rules in force: those of the fixture files and those this test added; `uses` counts this test's."""
         response = self.server.http.get("/mock/rules", headers=self.server._headers())
         response.raise_for_status()
         rules: list[dict[str, Any]] = response.json()["rules"]
-        return rules
+        used = self.server.journal_summary(kind="reverse", after_id=self.journal_start)["rules"]
+        return [{**rule, "uses": int(used.get(rule["label"], 0))} for rule in rules]
 
     def scenario_states(self) -> dict[tuple[str, str], str]:
         """{(session_id, scenario): state} for each scenario an invocation has moved out of `started`."""
@@ -167,10 +180,10 @@ class DifyMock:
             for call in unexpected
         )
 
-    def stop(self) -> None:
-        for plugin in self.plugins:
-            plugin.stop()
-        self.server.stop()
+    def finish(self) -> None:
+        """Ends the test; a server of its own stops. (A shared one is reset as the next test begins.)"""
+        if self.owns_server:
+            self.shared.stop()
 
 
 PATHS: Literal["paths"] = "paths"
@@ -188,7 +201,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", f"{MOCK_MARKER}(fixtures=[...], strict=False, args=[...]): how the dify_mock fixture starts"
+        "markers",
+        f"{MOCK_MARKER}(fixtures=[...], strict=False, args=[...], fresh=False): how the dify_mock fixture starts",
     )
     config.addinivalue_line("markers", f"{PLUGIN_MARKER}(path): the plugin folder the dify_plugin fixture starts")
 
@@ -202,26 +216,40 @@ def _plugin_python(config: pytest.Config) -> str | None:
     return str(python if python.is_absolute() else Path(str(config.rootpath)) / python)
 
 
+@pytest.fixture(scope="session")
+def dify_mock_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockPool]:
+    """The mocks and plugin processes this session's tests share; all stopped when the session ends."""
+    pool = MockPool(tmp_path_factory.mktemp("dify-mock"))
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
 @pytest.fixture
-def dify_mock(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DifyMock]:
-    """A dify-mock on free ports with its data in this test's tmp_path; stopped with its plugins afterwards."""
+def dify_mock(request: pytest.FixtureRequest, dify_mock_pool: MockPool) -> Iterator[DifyMock]:
+    """A dify-mock on free ports, shared with the session's other tests that configure it alike, seen through
+    this test's rules and journal; `@pytest.mark.dify_mock(fresh=True)` starts one for this test alone."""
     marker = request.node.get_closest_marker(MOCK_MARKER)
     options = dict(marker.kwargs) if marker else {}
     config = request.config
     fixtures: Sequence[Path] = [Path(p) for p in config.getini("dify_mock_fixtures")]
     fixtures = [*fixtures, *(Path(p) for p in options.get("fixtures", ()))]
-    server = MockServer(
-        tmp_path / "dify-mock",
-        fixtures=fixtures,
-        strict=bool(options.get("strict", config.getini("dify_mock_strict"))),
-        extra_args=list(options.get("args", ())),
+    wanted = mock_config(
+        fixtures, bool(options.get("strict", config.getini("dify_mock_strict"))), list(options.get("args", ()))
     )
-    server.start()
-    mock = DifyMock(server, _plugin_python(config))
+    fresh = bool(options.get("fresh", False))
+    shared = dify_mock_pool.get(wanted) if not fresh else SharedMock(start_mock(fresh_data_dir(request), wanted))
+    mock = DifyMock(shared, _plugin_python(config), owns_server=fresh)
     try:
         yield mock
     finally:
-        mock.stop()
+        mock.finish()
+
+
+def fresh_data_dir(request: pytest.FixtureRequest) -> Path:
+    tmp_path: Path = request.getfixturevalue("tmp_path")
+    return tmp_path / "dify-mock"
 
 
 @pytest.fixture

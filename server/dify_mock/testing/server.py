@@ -225,15 +225,30 @@ class MockServer:
             time.sleep(0.05)
 
     def journal(
-        self, kind: str | None = None, type: str | None = None, *, plugin_id: str | None = None
+        self,
+        kind: str | None = None,
+        type: str | None = None,
+        *,
+        plugin_id: str | None = None,
+        after_id: int | None = None,
+        limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Journal entries, oldest first, optionally only one `kind` (dispatch/reverse), `type` and plugin."""
+        """Journal entries, oldest first, optionally only one `kind` (dispatch/reverse), `type` and plugin, only
+        those after the entry `after_id`, and at most `limit` (the first after `after_id`, else the newest)."""
         wanted = {"kind": kind, "type": type, "plugin_id": plugin_id}
         params = {name: value for name, value in wanted.items() if value is not None}
-        response = self.http.get("/mock/journal", params=params, headers=self._headers())
+        window = {name: value for name, value in {"after_id": after_id, "limit": limit}.items() if value is not None}
+        response = self.http.get("/mock/journal", params={**params, **window}, headers=self._headers())
         response.raise_for_status()
         entries = response.json().get("entries", [])
         return [entry for entry in entries if all(entry.get(name) == value for name, value in params.items())]
+
+    def reset(self) -> dict[str, int]:
+        """`POST /mock/reset`: removes the rules added over HTTP and puts scenarios back in `started`. Returns
+        {"removed_rules", "reset_scenarios", "journal_last_id"}: pass the last as `after_id` to see what follows."""
+        response = self.http.post("/mock/reset", headers=self._headers())
+        found: dict[str, int] = response.raise_for_status().json()
+        return found
 
     def journal_summary(self, kind: str | None = None, type: str | None = None, **filters: Any) -> dict[str, Any]:
         """Counts of the journal (`GET /mock/journal/summary`): per kind and type, failed, running, and reverse
