@@ -12,6 +12,7 @@ import json
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -24,6 +25,7 @@ class ToolCall:
     done: asyncio.Future[float]  # resolves to the perf_counter() at which `end` was parsed
     chunks: list[Any] = field(default_factory=list)
     error: Any = None
+    on_chunk: Callable[[Any], None] | None = None  # hears each chunk as it is parsed (the HTTP bridge streams it)
 
 
 class Connection(asyncio.Protocol):
@@ -130,6 +132,8 @@ class ReferenceHost:
             return
         elif kind == "stream":
             call.chunks.append(body)
+            if call.on_chunk is not None:
+                call.on_chunk(body)
         elif kind == "error":
             call.error = body
         elif kind == "end":
@@ -161,9 +165,14 @@ class ReferenceHost:
         return await self._invoke_tool(str(uuid.uuid4()), provider, tool, parameters)
 
     async def _invoke_tool(
-        self, session_id: str, provider: str, tool: str, parameters: dict[str, Any]
+        self,
+        session_id: str,
+        provider: str,
+        tool: str,
+        parameters: dict[str, Any],
+        on_chunk: Callable[[Any], None] | None = None,
     ) -> tuple[float, ToolCall]:
-        call = ToolCall(asyncio.get_running_loop().create_future())
+        call = ToolCall(asyncio.get_running_loop().create_future(), on_chunk=on_chunk)
         self.calls[session_id] = call
         data = {
             "user_id": "bench",

@@ -1,7 +1,9 @@
-"""Tool-call latency over remote-debug TCP: dify-mock against a tuned and a naive reference host.
+"""Tool-call latency over remote-debug TCP: dify-mock against a tuned and a naive reference host, and dify-mock's
+HTTP face against the HTTP bridge (`http_bridge.py`: raw ASGI on uvicorn over a tuned reference host).
 
-The hosts take turns call by call (one mock call, one tuned reference call, one naive reference call, again), so a
-burst of load from elsewhere on a shared machine slows all of them alike and the ratios stay meaningful.
+The hosts take turns call by call (one mock call, one tuned reference call, one naive reference call, one bridge
+call, again), so a burst of load from elsewhere on a shared machine slows all of them alike and the ratios stay
+meaningful. The mock and the bridge are timed by the same kind of HTTP client, each on a keep-alive connection.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,11 +23,13 @@ from bench.common import (
     KEY,
     PLUGIN_ID,
     PROVIDER,
+    ROOT,
     START_TIMEOUT,
     TENANT,
     BenchError,
     LoopThread,
     Row,
+    free_port,
     journal_host_side,
     plugin_process,
     print_table,
@@ -34,13 +39,15 @@ from bench.common import (
     tail,
     tool_call_body,
     wait_registered,
+    wait_until,
 )
 from bench.hosts import ReferenceHost
 
-CASES: dict[str, tuple[str, dict[str, str]]] = {  # case -> (tool, parameters)
+CASES: dict[str, tuple[str, dict[str, Any]]] = {  # case -> (tool, parameters)
     "echo": ("echo", {"text": "hi"}),
     "llm_once": ("llm_once", {"prompt": "say hi"}),
     "llm_stream": ("llm_stream", {"prompt": "say hi"}),
+    "echo_x25": ("echo", {"text": "hi", "times": 25}),  # the tool streams 25 messages: 25 events on the HTTP face
 }
 
 
@@ -49,6 +56,9 @@ def check_result(case: str, chunks: list[Any]) -> dict[str, Any] | None:
     if case == "echo":
         if chunks != [{"type": "text", "message": {"text": "echo: hi"}, "meta": None}]:
             raise BenchError(f"echo answered {chunks!r}")
+    elif case == "echo_x25":
+        if chunks != [{"type": "text", "message": {"text": "echo: hi"}, "meta": None}] * 25:
+            raise BenchError(f"echo_x25 answered {chunks!r}")
     elif case == "llm_once":
         if len(chunks) != 1 or chunks[0].get("type") != "text" or not chunks[0]["message"].get("text"):
             raise BenchError(f"llm_once answered {chunks!r}")
@@ -105,8 +115,31 @@ def reference_thread(tuned: bool) -> Iterator[ReferenceThread]:
         reference.loop.close()
 
 
+@contextlib.contextmanager
+def http_bridge(stream_chunks: int, workdir: Path) -> Iterator[httpx.Client]:
+    """The HTTP bridge in a process of its own with its own copy of the bench plugin, registered: a client to it."""
+    port, debug_port = free_port(), free_port()
+    log = workdir / "bridge.log"
+    command = [sys.executable, "-m", "bench.http_bridge", "--port", str(port), "--debug-port", str(debug_port)]
+    command += ["--key", KEY, "--stream-chunks", str(stream_chunks)]
+    with log.open("wb") as output:
+        bridge = subprocess.Popen(
+            command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        with (
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client,
+            plugin_process(debug_port, workdir / "plugin-bridge.log") as plugin,
+        ):
+            wait_until("the HTTP bridge", lambda: client.get("/health/check").status_code == 200, plugin, log)
+            yield client
+    finally:
+        stop_group(bridge)
+
+
 def mock_call(client: httpx.Client, case: str) -> tuple[float, dict[str, Any] | None]:
-    """One tool call through dify-mock's dispatch API: HTTP-client milliseconds, and the llm_stream JSON if any."""
+    """One tool call through a dispatch API (dify-mock's, or the bridge's): HTTP-client milliseconds, and the
+    llm_stream JSON if any."""
     tool, parameters = CASES[case]
     started = time.perf_counter()
     response = client.post(
@@ -145,25 +178,41 @@ def measure(calls: int, warmup: int, workdir: Path) -> tuple[list[Row], int]:
             _, streamed = mock_call(client, "llm_stream")
             stream_chunks = int(streamed["chunks"]) if streamed else 1
             tuned.host.stream_chunks = stream_chunks  # both hosts stream the same number of chunks
-            for case in CASES:
-                others: list[ReferenceThread] = [tuned, naive] if case == "echo" else [tuned]
-                for _ in range(warmup):
-                    mock_call(client, case)
-                    for reference in others:
-                        reference.call(case)
-                client.delete("/mock/journal").raise_for_status()
-                client_side: list[float] = []
-                reference_side: dict[str, list[float]] = {reference.name: [] for reference in others}
-                for _ in range(calls):
-                    client_side.append(mock_call(client, case)[0])
-                    for reference in others:
-                        reference_side[reference.name].append(reference.call(case))
-                rows.append(Row("dify-mock", f"{case} host-side", journal_host_side(client, case, calls), case))
-                rows.append(Row("dify-mock", f"{case} HTTP client", client_side, case))
-                rows += [Row(name, f"{case} host-side", samples, case) for name, samples in reference_side.items()]
+            with http_bridge(stream_chunks, workdir) as bridge:
+                for case in CASES:
+                    rows += measure_case(
+                        case, calls, warmup, client, bridge, [tuned, naive] if case == "echo" else [tuned]
+                    )
     finally:
         stop_group(server)
     return rows, stream_chunks
+
+
+def measure_case(
+    case: str, calls: int, warmup: int, client: httpx.Client, bridge: httpx.Client, others: list[ReferenceThread]
+) -> list[Row]:
+    """`warmup` untimed, then `calls` timed calls of one case on every host in turn; the rows of the timed ones."""
+    for _ in range(warmup):
+        mock_call(client, case)
+        mock_call(bridge, case)
+        for reference in others:
+            reference.call(case)
+    client.delete("/mock/journal").raise_for_status()
+    client_side: list[float] = []
+    bridge_side: list[float] = []
+    reference_side: dict[str, list[float]] = {reference.name: [] for reference in others}
+    for _ in range(calls):
+        client_side.append(mock_call(client, case)[0])
+        bridge_side.append(mock_call(bridge, case)[0])
+        for reference in others:
+            reference_side[reference.name].append(reference.call(case))
+    http = f"{case} HTTP"
+    return [
+        Row("dify-mock", f"{case} host-side", journal_host_side(client, case, calls), case),
+        *(Row(name, f"{case} host-side", samples, case) for name, samples in reference_side.items()),
+        Row("dify-mock", f"{case} HTTP client", client_side, http),
+        Row("tuned reference", f"{case} HTTP bridge", bridge_side, http),
+    ]
 
 
 def run(arguments: argparse.Namespace, workdir: Path) -> list[str]:
@@ -174,11 +223,12 @@ def run(arguments: argparse.Namespace, workdir: Path) -> list[str]:
         rows, stream_chunks = measure(arguments.calls, arguments.warmup, workdir)
     except (BenchError, httpx.HTTPError, TimeoutError, ConnectionError, OSError) as error:
         return [f"latency: {error if isinstance(error, BenchError) else repr(error)}"]
-    print_table(sorted(rows, key=lambda row: (list(CASES).index(row.reference_case), row.host != "dify-mock")))
+    print_table(rows)
     print()
     print(
-        "host-side: from writing the request to the plugin's `end` (dify-mock: journal duration_ms). "
-        "HTTP client: POST /plugin/default/dispatch/tool/invoke, SSE read fully, one keep-alive connection. "
+        "host-side: from writing the request to the plugin's `end` (dify-mock: journal duration_ms), against the "
+        "tuned reference host's. HTTP client and HTTP bridge: POST /plugin/default/dispatch/tool/invoke, SSE read "
+        "fully, one keep-alive connection each; dify-mock against the bridge (target: at most 1.3x). "
         "The hosts take turns call by call."
     )
     print(f"The reference host streams {stream_chunks} LLM chunks per llm_stream call, as many as dify-mock did.")
