@@ -26,7 +26,7 @@ from dify_mock.http.dispatch import get_host
 from dify_mock.http.streaming import BoundedStream
 from dify_mock.plugins.registry import PluginRuntime, Session
 from dify_mock.protocol.framing import FrameTooLarge, length_prefixed_frame, sse_event
-from dify_mock.protocol.messages import BackwardsInvoke, dumps
+from dify_mock.protocol.messages import BackwardsInvoke, dump_bytes
 from dify_mock.reverse.service import answer_backwards
 
 log = logging.getLogger("dify_mock.inner_api")
@@ -249,7 +249,7 @@ async def streaming(
 def encode(value: dict[str, Any], sse: bool, max_bytes: int) -> bytes:
     """One envelope as a frame, or as an event (older daemons read lines of at most the same size)."""
     if not sse:
-        return length_prefixed_frame(dumps(value).encode(), max_bytes)
+        return length_prefixed_frame(dump_bytes(value), max_bytes)
     event = sse_event(value)
     if len(event) > max_bytes:
         raise FrameTooLarge(f"an event of {len(event)} bytes is over the limit of {max_bytes} bytes")

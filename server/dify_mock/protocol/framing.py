@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from dify_mock.protocol.messages import dumps
+from dify_mock.protocol.messages import dump_bytes
 
 DEFAULT_MAX_LINE_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_FRAME_BYTES = 30 * 1024 * 1024  # the daemon's RESPONSE_MAX_BUFFER_SIZE
@@ -63,16 +63,16 @@ class LineSplitter:
 
 
 def json_line(value: Any) -> bytes:
-    return dumps(value).encode() + b"\n"
+    return dump_bytes(value) + b"\n"
 
 
 def sse_event(value: Any) -> bytes:
-    return b"data: " + dumps(value).encode() + b"\n\n"
+    return b"data: " + dump_bytes(value) + b"\n\n"
 
 
 def transaction_line(value: Any) -> bytes:
     """One host -> plugin envelope in a serverless transaction answer: the daemon ends each with a blank line."""
-    return dumps(value).encode() + b"\n\n"
+    return dump_bytes(value) + b"\n\n"
 
 
 class FrameTooLarge(ValueError):

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 ENVELOPE_KEYS = ("conversation_id", "message_id", "app_id", "endpoint_id", "context")
 
 REGISTER_TYPES = (
@@ -69,8 +71,17 @@ class RegisterMessage:
     data: Any
 
 
+def dump_bytes(value: Any) -> bytes:
+    """Compact UTF-8 JSON. orjson writes it several times faster than the json module, which still takes what
+    orjson refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return dump_bytes(value).decode()
 
 
 def _load_object(line: bytes | str, what: str) -> dict[str, Any]:
