@@ -45,6 +45,10 @@ class Latency(BaseModel):
             return 1.0 / self.tokens_per_second
         return PRESETS[self.preset] if self.preset is not None else 0.0
 
+    def paces(self) -> bool:
+        """Whether it makes the answer wait at all."""
+        return bool(self.delay or self.first_chunk or self.per_chunk or self.seconds_per_token())
+
 
 FaultKind = Literal["error", "malformed_tool_arguments", "hang", "drop_connection"]
 

@@ -227,20 +227,23 @@ async def streaming(
         return invalid_param(first[1])
     sse = stream_format(settings, accept) == "sse"
 
+    max_bytes = settings.inner_api_max_frame_bytes
+
     async def body() -> AsyncIterator[bytes]:
-        pending = [first] if first is not None else []
-        async for outcome in _chain(pending, iterator):
+        outcome = first
+        while outcome is not None:
             data, error = outcome
             try:
-                yield encode(envelope(invoke_type, data, error), sse, settings.inner_api_max_frame_bytes)
+                yield encode(envelope(invoke_type, data, error), sse, max_bytes)
             except FrameTooLarge as too_large:
                 text = f"dify-mock: {too_large} (--inner-api-max-frame-bytes, the daemon's RESPONSE_MAX_BUFFER_SIZE)"
                 log.warning("inner API %s: %s", invoke_type, text)
-                yield encode(envelope(invoke_type, None, text), sse, settings.inner_api_max_frame_bytes)
+                yield encode(envelope(invoke_type, None, text), sse, max_bytes)
                 await _drain(iterator)
                 return
             if error:
                 return
+            outcome = await anext(iterator, None)
 
     # Dify's own media type for the framed answer; the daemon reads the status only.
     return BoundedStream(body(), media_type="text/event-stream")
@@ -254,13 +257,6 @@ def encode(value: dict[str, Any], sse: bool, max_bytes: int) -> bytes:
     if len(event) > max_bytes:
         raise FrameTooLarge(f"an event of {len(event)} bytes is over the limit of {max_bytes} bytes")
     return event
-
-
-async def _chain(first: list[tuple[Any, str]], rest: AsyncIterator[tuple[Any, str]]) -> AsyncIterator[tuple[Any, str]]:
-    for item in first:
-        yield item
-    async for item in rest:
-        yield item
 
 
 async def _drain(iterator: AsyncIterator[tuple[Any, str]]) -> None:

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from dify_mock.host import Host
 from dify_mock.http import cassettes as cassette_routes
 from dify_mock.http import dashboard, dispatch, endpoints, events, files, journal, mock
+from dify_mock.http.fast_lane import FastLane
 from dify_mock.http.inner_api import router as inner_api_router
 from dify_mock.http.live import LiveHub
 from dify_mock.http.transaction import router as transaction_router
@@ -23,7 +24,10 @@ from dify_mock.runtimes.tcp import start_debug_server, watch_heartbeats
 log = logging.getLogger("dify_mock")
 
 
-def create_app(host: Host) -> FastAPI:
+def create_app(host: Host) -> FastLane:
+    """The ASGI app uvicorn serves: the hot routes in the fast lane, the FastAPI app (which declares them too)
+    behind it."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         server = await start_debug_server(host)
@@ -72,4 +76,4 @@ def create_app(host: Host) -> FastAPI:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         return dispatch.daemon_error(400, "PluginDaemonBadRequestError", problems)
 
-    return app
+    return FastLane(app)

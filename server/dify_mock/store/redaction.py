@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Any
 
@@ -14,12 +13,16 @@ SECRET_KEY = re.compile(
 CREDENTIAL_CONTAINERS = frozenset({"credentials", "system_credentials", "tool_credentials"})
 
 
-@functools.lru_cache(maxsize=4096)
+MASKING_CACHE_SIZE = 4096
+_masking_of: dict[str, int] = {}  # a plain dict: a lookup per key is most of what redact() costs
+
+
 def _masking(key: str) -> int:
     """0: an ordinary key; 1: its value is a secret; 2: its value is a mapping of credentials."""
-    if key in CREDENTIAL_CONTAINERS:
-        return 2
-    return 1 if SECRET_KEY.search(key) else 0
+    masking = 2 if key in CREDENTIAL_CONTAINERS else 1 if SECRET_KEY.search(key) else 0
+    if len(_masking_of) < MASKING_CACHE_SIZE:
+        _masking_of[key] = masking
+    return masking
 
 
 def redact(value: Any) -> Any:
@@ -27,7 +30,9 @@ def redact(value: Any) -> Any:
     if type(value) is dict:
         result: dict[str, Any] = {}
         for key, item in value.items():
-            masking = _masking(key) if type(key) is str else 0
+            masking = _masking_of.get(key) if type(key) is str else 0
+            if masking is None:
+                masking = _masking(key)
             if masking == 0:
                 result[key] = redact(item) if type(item) in _CONTAINERS else item
             elif masking == 2 and isinstance(item, dict):
