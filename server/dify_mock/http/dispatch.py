@@ -6,6 +6,7 @@ import hmac
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -181,7 +182,7 @@ async def dispatch(request: Request) -> Response:
     if not x_plugin_id:
         return daemon_error(400, "PluginDaemonBadRequestError", "the X-Plugin-ID header (author/name) is required")
     try:
-        body = await request.json()
+        body = orjson.loads(await request.body())
     except ValueError as error:
         return daemon_error(400, "PluginDaemonBadRequestError", f"the body is not valid JSON: {error}")
     data = body.get("data") if isinstance(body, dict) else None

@@ -11,12 +11,12 @@ which plugin called, so the journal names the caller `dify-plugin-daemon/inner-a
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
@@ -189,7 +189,7 @@ async def inner_api(route: str, request: Request) -> Response:
     if invoke_type is None:
         return not_found()
     try:
-        body = json.loads(await request.body())
+        body = orjson.loads(await request.body())
     except ValueError as error:
         return invalid_param(f"invalid payload: the body is not JSON: {error}")
     if not isinstance(body, dict):
