@@ -130,38 +130,46 @@ def caller_session(
     return Session(str(uuid.uuid4()), runtime, "inner_api", invoke_type, user_id, {}, caller_gone=caller_gone)
 
 
-async def outcomes(
-    host: Host, invoke_type: str, body: dict[str, Any], request: Request
-) -> AsyncIterator[tuple[Any, str]]:
-    """(answer, "") for each answer of the call, or (None, error text) once when it fails."""
-    if invoke_type == "encrypt":
-        async for outcome in encrypt(host, body):
-            yield outcome
-        return
-    session = caller_session(str(body["tenant_id"]), str(body["user_id"]), invoke_type, request.is_disconnected)
-    invoke = BackwardsInvoke(invoke_type, uuid.uuid4().hex, body)
-    async for event in answer_backwards(host, session, invoke):
-        if event["event"] == "response":
-            yield event["data"], ""
-        elif event["event"] == "error":
-            yield None, str(event["message"])
+class Outcomes:
+    """(answer, "") for each answer of the call, or (None, error text) once when it fails: the reverse handler's
+    events, read one `next()` at a time (an async generator here would cost a hop more per chunk)."""
+
+    def __init__(self, host: Host, invoke_type: str, body: dict[str, Any], request: Request) -> None:
+        if invoke_type == "encrypt":
+            self.events: AsyncIterator[dict[str, Any]] = encrypt(host, body)
+            return
+        session = caller_session(str(body["tenant_id"]), str(body["user_id"]), invoke_type, request.is_disconnected)
+        self.events = answer_backwards(host, session, BackwardsInvoke(invoke_type, uuid.uuid4().hex, body))
+
+    async def next(self) -> tuple[Any, str] | None:
+        async for event in self.events:
+            if event["event"] == "response":
+                return event["data"], ""
+            if event["event"] == "error":
+                return None, str(event["message"])
+        return None
+
+    async def drain(self) -> None:
+        async for _ in self.events:
+            pass
 
 
-async def encrypt(host: Host, body: dict[str, Any]) -> AsyncIterator[tuple[Any, str]]:
-    """The daemon's own call for endpoint settings: the mock keeps secrets as they are (the daemon's mock does too)."""
+async def encrypt(host: Host, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    """The daemon's own call for endpoint settings: the mock keeps secrets as they are (the daemon's mock does too).
+    Its events have the shape of the reverse handlers' (`event`, `data`, `message`)."""
     entry = host.journal.start("reverse", "encrypt", str(body["tenant_id"]), f"{CALLER_AUTHOR}/{CALLER_NAME}", "", body)
     operation, data = body.get("opt"), body.get("data")
     error = None
     if operation not in ("encrypt", "decrypt", "clear"):
         error = f"opt must be encrypt, decrypt or clear, got {operation!r}"
-        yield None, error
+        yield {"event": "error", "message": error, "data": None}
     elif not isinstance(data, dict):
         error = "data must be an object"
-        yield None, error
+        yield {"event": "error", "message": error, "data": None}
     else:
         answer = {} if operation == "clear" else data
         entry.add_chunk(answer)
-        yield answer, ""
+        yield {"event": "response", "message": "", "data": answer}
     host.journal.finish(entry, answered_by="builtin", error=error)
 
 
@@ -200,30 +208,27 @@ async def inner_api(route: str, request: Request) -> Response:
     if not body["tenant_id"]:
         return invalid_param("tenant not found: tenant_id is empty")
     body["user_id"] = body["user_id"] or "DEFAULT-USER"
+    answers = Outcomes(host, invoke_type, body, request)
     if route in UNARY_ROUTES:
-        return await unary(invoke_type, outcomes(host, invoke_type, body, request))
-    answers = outcomes(host, invoke_type, body, request)
+        return await unary(invoke_type, answers)
     return await streaming(settings, invoke_type, answers, request.headers.get("accept"))
 
 
-async def unary(invoke_type: str, answers: AsyncIterator[tuple[Any, str]]) -> JSONResponse:
+async def unary(invoke_type: str, answers: Outcomes) -> JSONResponse:
     """One envelope, status 200 even for an error, as Dify's unary routes answer."""
     result: tuple[Any, str] | None = None
-    async for data, error in answers:
-        if result is None or error:
-            result = (data, error)
+    while (outcome := await answers.next()) is not None:
+        if result is None or outcome[1]:
+            result = outcome
     data, error = result if result is not None else (None, "the call produced no answer")
     return JSONResponse(envelope(invoke_type, None if error else data, error))
 
 
-async def streaming(
-    settings: Settings, invoke_type: str, answers: AsyncIterator[tuple[Any, str]], accept: str | None
-) -> Response:
-    iterator = aiter(answers)
-    first = await anext(iterator, None)
+async def streaming(settings: Settings, invoke_type: str, answers: Outcomes, accept: str | None) -> Response:
+    first = await answers.next()
     if first is not None and first[1]:
         # Dify calls the model synchronously before it streams: an early failure is an HTTP 400, not a frame.
-        await _drain(iterator)
+        await answers.drain()
         return invalid_param(first[1])
     sse = stream_format(settings, accept) == "sse"
 
@@ -239,11 +244,12 @@ async def streaming(
                 text = f"dify-mock: {too_large} (--inner-api-max-frame-bytes, the daemon's RESPONSE_MAX_BUFFER_SIZE)"
                 log.warning("inner API %s: %s", invoke_type, text)
                 yield encode(envelope(invoke_type, None, text), sse, max_bytes)
-                await _drain(iterator)
+                await answers.drain()
                 return
             if error:
+                await answers.drain()  # the handler's `end`: its journal entry is finished now
                 return
-            outcome = await anext(iterator, None)
+            outcome = await answers.next()
 
     # Dify's own media type for the framed answer; the daemon reads the status only.
     return BoundedStream(body(), media_type="text/event-stream")
@@ -257,8 +263,3 @@ def encode(value: dict[str, Any], sse: bool, max_bytes: int) -> bytes:
     if len(event) > max_bytes:
         raise FrameTooLarge(f"an event of {len(event)} bytes is over the limit of {max_bytes} bytes")
     return event
-
-
-async def _drain(iterator: AsyncIterator[tuple[Any, str]]) -> None:
-    async for _ in iterator:
-        pass
