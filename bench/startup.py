@@ -1,8 +1,10 @@
 """Start-up to ready: from spawning a server until `GET /health/check` answers 200.
 
 dify-mock (`python -m dify_mock serve --fixtures fixtures`) against a bare Starlette app on uvicorn
-(`bench/reference_app.py`), both on this interpreter; `python -c pass` (spawn to exit) is the floor. The runs are
-interleaved, one of each in turn, so that a busy moment of the machine falls on all three alike.
+(`bench/reference_app.py`), both on this interpreter; `python -c pass` (spawn to exit) is the floor. Two more
+rows say where the mock's time goes, each from spawn to exit: `import fastapi` alone, and `import mock` (every
+module `serve` loads before it builds anything). The runs are interleaved, one of each in turn, so that a busy
+moment of the machine falls on all of them alike.
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from bench.common import ROOT, START_TIMEOUT, BenchError, free_port, percentile,
 POLL = 0.002  # seconds between attempts to connect
 
 
-CONTENDERS = ("dify-mock", "reference", "python -c pass")
+CONTENDERS = ("dify-mock", "reference", "python -c pass", "import fastapi", "import mock")
+EXITING = {  # contenders timed from spawn to exit: the statement each runs
+    "python -c pass": "pass",
+    "import fastapi": "import fastapi",
+    "import mock": "import dify_mock.cli.main, dify_mock.startup.serve",
+}
 
 
 def command(name: str, port: int, workdir: Path) -> list[str]:
@@ -30,7 +37,7 @@ def command(name: str, port: int, workdir: Path) -> list[str]:
         return [*mock, "--data-dir", str(workdir / "data"), "--log-level", "warning"]
     if name == "reference":
         return [sys.executable, "-m", "bench.reference_app", "--port", str(port)]
-    return [sys.executable, "-c", "pass"]
+    return [sys.executable, "-c", EXITING[name]]
 
 
 def answers(port: int) -> bool:
@@ -46,14 +53,14 @@ def answers(port: int) -> bool:
 
 
 def time_to_ready(name: str, command: list[str], port: int, log: Path) -> float:
-    """Seconds from spawning `command` until it answers on `port` (or, for the floor, until it exits)."""
+    """Seconds from spawning `command` until it answers on `port` (or, for EXITING ones, until it exits)."""
     with log.open("wb") as output:
         started = time.perf_counter()
         process = subprocess.Popen(
             command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        if name == "python -c pass":
+        if name in EXITING:
             process.wait(START_TIMEOUT)
             return time.perf_counter() - started
         while time.perf_counter() - started < START_TIMEOUT:
@@ -98,7 +105,8 @@ def run(arguments: argparse.Namespace, workdir: Path) -> list[str]:
         )
     print()
     print(
-        "From spawning the process until GET /health/check answered 200 (python -c pass: until it exited); "
+        "From spawning the process until GET /health/check answered 200 (python -c and import rows: until it "
+        "exited); "
         "ref = the bare Starlette app on uvicorn. Runs: "
         + "; ".join(f"{name} " + ", ".join(f"{value:.2f}" for value in seconds) for name, seconds in samples.items())
     )
