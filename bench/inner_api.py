@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import httpx
 import uvloop
 
+from bench import profile
 from bench.common import (
     ROOT,
     BenchError,
@@ -71,6 +72,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--inner-api-rounds", type=int, default=3, help="alternating rounds per server (default 3)")
     group.add_argument(
         "--inner-api-warmup", type=float, default=1.0, help="untimed seconds before each round (default 1)"
+    )
+    group.add_argument(
+        "--inner-api-profile",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="after the rounds, sample the mock with py-spy under the same load for this long and print where its "
+        "time goes (default 0: off)",
     )
     group.add_argument(
         "--inner-api-client",
@@ -364,6 +373,8 @@ def run(arguments: argparse.Namespace, workdir: Path) -> list[str]:
                         failures.append(f"{server.name} log:\n{tail(server.log)}")
                 if failures:
                     break
+            if arguments.inner_api_profile > 0 and not failures:
+                failures += profile_mock(runner, servers[0], arguments, workdir)
         except (BenchError, OSError, EOFError, ValueError) as failed:
             failures.append(f"inner_api: {type(failed).__name__}: {failed}")
         finally:
@@ -372,6 +383,24 @@ def run(arguments: argparse.Namespace, workdir: Path) -> list[str]:
     if rounds and not failures:
         print_report(rounds)
     return failures
+
+
+def profile_mock(runner: asyncio.Runner, mock: Server, arguments: argparse.Namespace, workdir: Path) -> list[str]:
+    """One more round on the mock, sampled by py-spy; prints the profile's top lines."""
+    seconds = arguments.inner_api_profile
+    raw = workdir / "inner_api.profile.txt"
+    try:
+        spy = profile.start(mock.process.pid, seconds, raw)
+    except FileNotFoundError as missing:
+        return [f"inner_api: --inner-api-profile: {missing}"]
+    timed = argparse.Namespace(**{**vars(arguments), "inner_api_seconds": seconds + 1, "inner_api_warmup": 0.0})
+    measured = runner.run(measure(mock, timed))
+    _, problems = spy.communicate(timeout=seconds + 30)
+    if spy.returncode != 0 or not raw.exists():
+        return [f"inner_api: py-spy failed ({spy.returncode}): {problems.decode(errors='replace')[-500:]}"]
+    print(f"\nprofile of dify-mock over {seconds:g} s of the same load ({len(measured.latencies)} streams), by py-spy:")
+    print("\n".join(profile.top_lines(raw)))
+    return measured.failures[:1]
 
 
 def print_report(rounds: list[Round]) -> None:
