@@ -425,9 +425,15 @@ def print_report(rounds: list[Round]) -> None:
             f"{server_cpu / seconds:>10.0%} {client_cpu / seconds:>10.0%}"
         )
     mock, reference = totals["dify-mock"], totals["reference"]
+    rate, cpu = mock[0] / reference[0], mock[2] / reference[2]
     print(
-        f"\ndify-mock / reference: streams/s {mock[0] / reference[0]:.2f}x, p50 {mock[1] / reference[1]:.2f}x, "
-        f"server CPU per stream {mock[2] / reference[2]:.2f}x"
+        f"\ndify-mock / reference: streams/s {rate:.2f}x, p50 {mock[1] / reference[1]:.2f}x, "
+        f"server CPU per stream {cpu:.2f}x"
+    )
+    print(
+        f"targets: streams/s at least 0.7x: {'met' if rate >= 0.7 else 'missed'} ({rate:.2f}x); CPU per stream at "
+        f"most 2x: {'met' if cpu <= 2 else 'missed'} ({cpu:.2f}x)"
+        + ("" if rate >= 0.7 and cpu <= 2 else "; where the time goes: --inner-api-profile (docs/performance.md)")
     )
     for name in ("dify-mock", "reference"):
         per_round = " ".join(f"{len(m.latencies) / m.seconds:.0f}" for m in rounds if m.server == name)

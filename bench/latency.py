@@ -31,6 +31,7 @@ from bench.common import (
     Row,
     free_port,
     journal_host_side,
+    percentile,
     plugin_process,
     print_table,
     sse_chunks,
@@ -232,4 +233,18 @@ def run(arguments: argparse.Namespace, workdir: Path) -> list[str]:
         "The hosts take turns call by call."
     )
     print(f"The reference host streams {stream_chunks} LLM chunks per llm_stream call, as many as dify-mock did.")
+    print(http_verdict(rows))
     return []
+
+
+def http_verdict(rows: list[Row]) -> str:
+    """Issue 14's target: from an HTTP client, at most 1.3x the HTTP bridge (p50), case by case."""
+    bridge = {row.reference_case: row for row in rows if row.case.endswith("HTTP bridge")}
+    verdicts = []
+    for row in rows:
+        if row.host == "dify-mock" and row.case.endswith("HTTP client") and row.reference_case in bridge:
+            ratio = percentile(row.samples, 0.5) / percentile(bridge[row.reference_case].samples, 0.5)
+            verdicts.append(
+                f"{row.case.removesuffix(' HTTP client')} {ratio:.2f}x {'met' if ratio <= 1.3 else 'MISSED'}"
+            )
+    return "target, HTTP client at most 1.3x the HTTP bridge (p50): " + ", ".join(verdicts)
