@@ -63,8 +63,10 @@ unit: setup $(foreach release,$(COMPAT_CI_RELEASES),.venv-compat/$(release)/.ins
 
 test: lint typecheck unit
 
+# Every section; the inner API's is followed by where its time goes (py-spy). `make bench BENCH_ARGS="--only startup"`.
+BENCH_ARGS ?= --inner-api-profile 5
 bench: setup
-	DIFY_MOCK_PLUGIN_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python $(PY) -m bench
+	DIFY_MOCK_PLUGIN_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python $(PY) -m bench $(BENCH_ARGS)
 
 # The official agent strategies (dify-official-plugins/agent-strategies/cot_agent) scripted by
 # tests/fixtures/official_agent.yaml. It fetches nothing: OFFICIAL is a checkout you made, e.g.
