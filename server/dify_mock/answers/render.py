@@ -227,6 +227,13 @@ def render_tts(request: dict[str, Any], reply: TTSReply) -> Iterator[Chunk]:
         yield {"result": segment.hex(), "mime_type": "audio/mpeg"}
 
 
+def holds_no_credentials(invoke_type: str) -> bool:
+    """Whether every chunk render() makes for this type has only its shape's fixed keys, none of which names a
+    credential, whatever the request and the reply hold: every type but llm_structured_output, whose
+    `structured_output` is the fixture's own object. tests/unit/test_render_shapes.py holds render to it."""
+    return invoke_type != "llm_structured_output"
+
+
 def render(invoke_type: str, request: dict[str, Any], reply: Reply, started: float) -> Iterator[Chunk]:
     """The chunks of one reply; a reply's `error` raises ReverseError when the first chunk is asked for."""
     if reply.error:

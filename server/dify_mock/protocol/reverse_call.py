@@ -22,3 +22,6 @@ class ReverseCall:
     answered_by: str = "builtin"
     caller_gone: Callable[[], Awaitable[bool]] | None = None  # see Session.caller_gone
     scenario_changes: list[dict[str, str]] = field(default_factory=list)  # {scenario, from, to, rule}, in order
+    # Set by the answer chain when the answer is rendered from a reply: its chunks cannot hold a credential (see
+    # answers/render.py holds_no_credentials), so the journal keeps them as they are instead of redacting each.
+    answer_holds_no_credentials: bool = False

@@ -56,9 +56,8 @@ def choose_reply(host: Host, call: ReverseCall) -> Reply:
     return reply
 
 
-async def answer_model(host: Host, call: ReverseCall) -> AsyncIterator[dict[str, Any]]:
-    async for chunk in host.chain.answer(call, host.rules, host.registry):
-        yield chunk
+def answer_model(host: Host, call: ReverseCall) -> AsyncIterator[dict[str, Any]]:
+    return host.chain.answer(call, host.rules, host.registry)
 
 
 async def answer_speech2text(host: Host, call: ReverseCall) -> AsyncIterator[dict[str, Any]]:

@@ -96,7 +96,7 @@ async def answer_backwards(host: Host, session: Session, invoke: BackwardsInvoke
                 if missing:
                     raise ReverseError(f"unmarshal backwards invoke request failed: missing {', '.join(missing)}")
                 async for data in handle(host, call):
-                    entry.add_chunk(data)
+                    entry.add_chunk(data, as_is=call.answer_holds_no_credentials)
                     yield backwards_response(request_id, "response", message, data)
             except ReverseError as failed:
                 error = f"{failure}: {failed}" if failure else str(failed)

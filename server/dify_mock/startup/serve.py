@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sqlite3
@@ -92,6 +93,9 @@ def serve(settings: Settings, rules: RuleBook) -> int:
     except (OSError, sqlite3.Error) as error:  # the data folder cannot be written: full, or read-only
         print(f"dify-mock: cannot start: {write_failure(error, settings.data_dir)}", file=sys.stderr)
         return 2
+    # What start-up built (modules, models, routes) lives as long as the process: out of the collector's sight,
+    # each collection of the oldest generation no longer walks it.
+    gc.freeze()
     try:
         _run_loop(run(host))
     except SystemExit as stop:

@@ -43,9 +43,11 @@ class JournalEntry:
     _on_chunk: Callable[[JournalEntry], None] | None = field(default=None, repr=False)
     _dropped: bool = field(default=False, repr=False)
 
-    def add_chunk(self, chunk: Any) -> None:
+    def add_chunk(self, chunk: Any, as_is: bool = False) -> None:
+        """Keeps a redacted copy of `chunk`; with `as_is`, the chunk itself, which its maker knows cannot hold a
+        credential and will not change."""
         if len(self.response) < MAX_CHUNKS_KEPT:
-            self.response.append(redact(chunk))
+            self.response.append(chunk if as_is else redact(chunk))
             if self._on_chunk is not None:
                 self._on_chunk(self)
 
