@@ -197,6 +197,7 @@ class JournalStore:
 
     @staticmethod
     def _prepare(db: sqlite3.Connection) -> sqlite3.Connection:
+        db.execute("PRAGMA page_size=16384")  # new files: an entry of a few kB fits one page, no overflow pages
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=5000")
