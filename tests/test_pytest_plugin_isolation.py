@@ -60,6 +60,22 @@ def test_rules_journal_and_scenarios_stay_with_the_test_that_made_them(user_proj
             assert [rule["label"] for rule in dify_mock.rules() if rule["label"] == "left-behind"] == []
             assert ask(dify_plugin, "hello") != "stale"
 
+        def test_a_rule_left_for_the_next(dify_mock):
+            dify_mock.add_rules({"llm": [{"name": "leftover", "reply": {"text": "old"}}]})
+
+        def test_reaching_the_mock_by_its_url_alone_sees_no_leftover(dify_mock):
+            import httpx
+
+            rules = httpx.get(dify_mock.url + "/mock/rules").json()["rules"]
+            assert "leftover" not in [rule["label"] for rule in rules]
+
+        def test_another_rule_left_for_the_next(dify_mock):
+            dify_mock.add_rules({"llm": [{"name": "again", "reply": {"text": "stale again"}}]})
+
+        def test_invoking_the_plugin_first_sees_no_leftover(dify_mock, dify_plugin):
+            assert ask(dify_plugin, "hello") != "stale again"
+            assert [call.answered_by for call in dify_mock.calls("llm")] == ["builtin"]
+
         def test_a_scenario_moves(dify_mock, dify_plugin):
             dify_mock.add_rules({"llm": [{"scenario": "s", "next_state": "moved", "reply": {"text": "go"}}]})
             assert ask(dify_plugin, "hello") == "go"
@@ -95,7 +111,7 @@ def test_rules_journal_and_scenarios_stay_with_the_test_that_made_them(user_proj
         """
     )
     result = user_project.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=9, failed=1)
+    result.assert_outcomes(passed=13, failed=1)
     result.stdout.fnmatch_lines(["*test_a_failing_test_adds_a_rule*"])
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from dify_mock.answers.rules import FixtureError, Rule, RuleBook, fixture_json_schema, reached_states
+from dify_mock.host import Host
 from dify_mock.http.dispatch import check_api_key, get_host
 
 router = APIRouter()
@@ -42,13 +43,22 @@ async def list_rules(request: Request, unused: bool = False) -> dict[str, Any]:
 
 
 @guarded.post("/mock/rules", response_model=None)
-async def add_rules(request: Request, body: dict[str, Any] = Body(...)) -> JSONResponse:  # noqa: B008
+async def add_rules(
+    request: Request,
+    body: dict[str, Any] = Body(...),  # noqa: B008
+    reset: Annotated[
+        bool, Query(description="first do what POST /mock/reset does; its answer is under `reset`")
+    ] = False,
+) -> JSONResponse:
     """Adds rules in the fixture-file format; they answer after the rules already loaded."""
+    host = get_host(request)
+    done = reset_for_a_test(host) if reset else None
     try:
-        added = get_host(request).rules.add(body, origin="api")
+        added = host.rules.add(body, origin="api")
     except FixtureError as error:
-        return JSONResponse({"error": str(error)}, status_code=400)
-    return JSONResponse({"added": [describe_rule(rule) for rule in added]}, status_code=201)
+        return JSONResponse({"error": str(error), **({"reset": done} if done else {})}, status_code=400)
+    answer: dict[str, Any] = {"added": [describe_rule(rule) for rule in added]}
+    return JSONResponse({**answer, "reset": done} if done else answer, status_code=201)
 
 
 def remove_api_rules(rules: RuleBook) -> int:
@@ -68,7 +78,10 @@ async def reset(request: Request) -> dict[str, Any]:
     """Puts the mock back as its fixture files left it, as a test begins: removes the rules added through this
     API and puts every scenario back in `started`. The journal stays; `journal_last_id` is its newest entry, so
     that `GET /mock/journal?after_id=` shows only what follows."""
-    host = get_host(request)
+    return reset_for_a_test(get_host(request))
+
+
+def reset_for_a_test(host: Host) -> dict[str, int]:
     removed = remove_api_rules(host.rules)
     scenarios = host.rules.scenarios.reset(scenario=None, scope=None)
     return {"removed_rules": removed, "reset_scenarios": scenarios, "journal_last_id": host.journal.last_id}

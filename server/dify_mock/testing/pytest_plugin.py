@@ -22,6 +22,7 @@ import pytest
 
 from dify_mock.testing.mock_pool import MockPool, SharedMock, mock_config, start_mock
 from dify_mock.testing.processes import PluginProcess
+from dify_mock.testing.server import MockServer
 
 PLUGIN_MARKER = "dify_plugin"
 MOCK_MARKER = "dify_mock"
@@ -109,11 +110,31 @@ class DifyMock:
 
     def __init__(self, shared: SharedMock, plugin_python: str | None, *, owns_server: bool = False) -> None:
         self.shared = shared
-        self.server = shared.server
         self.plugin_python = plugin_python
         self.owns_server = owns_server
         self.plugins: list[Plugin] = []
-        self.journal_start = self.server.reset()["journal_last_id"]
+        self._journal_start: int | None = None
+
+    # The mock is reset (POST /mock/reset: the last test's rules gone, scenarios back in `started`) the first time
+    # this test reaches it, so that adding rules can do it in the same request: every way to the server goes
+    # through begin().
+
+    def begin(self) -> None:
+        if self._journal_start is None:
+            self._journal_start = self.shared.server.reset()["journal_last_id"]
+
+    @property
+    def journal_start(self) -> int:
+        """The newest journal entry before this test reached the mock: calls() and invocations() show what follows."""
+        self.begin()
+        assert self._journal_start is not None
+        return self._journal_start
+
+    @property
+    def server(self) -> MockServer:
+        """The client of the shared server, for routes this class does not wrap."""
+        self.begin()
+        return self.shared.server
 
     @property
     def url(self) -> str:
@@ -121,12 +142,17 @@ class DifyMock:
 
     def add_rules(self, rules: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Adds fixture rules (the fixture-file format, as a dict); raises ValueError naming what is wrong."""
-        response = self.server.http.post("/mock/rules", json=dict(rules), headers=self.server._headers())
+        server = self.shared.server
+        first = self._journal_start is None
+        params = {"reset": "true"} if first else {}
+        response = server.http.post("/mock/rules", json=dict(rules), params=params, headers=server._headers())
+        answer: dict[str, Any] = response.json() if response.status_code in (201, 400) else {}
+        if first and "reset" in answer:
+            self._journal_start = int(answer["reset"]["journal_last_id"])
         if response.status_code == 400:
-            raise ValueError(response.json()["error"])
+            raise ValueError(answer["error"])
         response.raise_for_status()
-        added: list[dict[str, Any]] = response.json()["added"]
-        return added
+        return list(answer["added"])
 
     def start_plugin(self, path: str | Path, *, env: Mapping[str, str] | None = None, timeout: float = 30) -> Plugin:
         """The plugin in `path`, connected to this mock: started and awaited until it has registered, unless an
