@@ -45,6 +45,35 @@ def short_name(frame: str) -> str:
     return f"{matched['function']} ({path})"
 
 
+LAYERS = {  # own time by where the sampled frame's code lives: these add up, with "other", to all samples
+    "uvicorn's reads and writes": ("uvicorn/",),
+    "the journal": ("dify_mock/store/",),
+    "answering (rules, rendering, the reverse handler)": ("dify_mock/answers/", "dify_mock/reverse/"),
+    "the HTTP face and the wire format": ("dify_mock/http/", "dify_mock/protocol/", "starlette/", "fastapi/"),
+}
+
+
+def stacks(raw: Path) -> list[tuple[list[str], int]]:
+    found = []
+    for line in raw.read_text().splitlines():
+        stack, _, samples = line.rpartition(" ")
+        if stack and samples.isdigit():
+            found.append(([short_name(frame) for frame in stack.split(";")], int(samples)))
+    return found
+
+
+def layer_shares(raw: Path) -> dict[str, float]:
+    """The share of all samples whose running frame is in each of LAYERS, and "other"."""
+    shares: Counter[str] = Counter()
+    total = 0
+    for frames, samples in stacks(raw):
+        total += samples
+        leaf = frames[-1]
+        name = next((name for name, prefixes in LAYERS.items() if any(p in leaf for p in prefixes)), "other")
+        shares[name] += samples
+    return {name: shares[name] / total for name in (*LAYERS, "other")} if total else {}
+
+
 def top_lines(raw: Path, count: int = 20) -> list[str]:
     """The `count` functions with the most own time, then those with the most inclusive time, as percentages
     of all samples. Frames of the interpreter's start-up (runpy, the CLI, the event loop) are left out of the
@@ -52,15 +81,11 @@ def top_lines(raw: Path, count: int = 20) -> list[str]:
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
-    for line in raw.read_text().splitlines():
-        stack, _, samples = line.rpartition(" ")
-        if not stack or not samples.isdigit():
-            continue
-        frames = [short_name(frame) for frame in stack.split(";")]
-        total += int(samples)
-        own[frames[-1]] += int(samples)
+    for frames, samples in stacks(raw):
+        total += samples
+        own[frames[-1]] += samples
         for frame in set(frames):
-            inclusive[frame] += int(samples)
+            inclusive[frame] += samples
     if total == 0:
         return ["(no samples)"]
     outer = ("runpy", "dify_mock/cli/", "__main__", "startup/serve.py", "asyncio/runners", "uvloop/", "threading.py")
