@@ -163,6 +163,11 @@ class UnauthorizedError(Exception):
     pass
 
 
+def unauthorized() -> JSONResponse:
+    """What a request without the right X-Api-Key gets, on every route that asks for one."""
+    return daemon_error(401, "PluginDaemonUnauthorizedError", "unauthorized")
+
+
 router = APIRouter(dependencies=[Depends(check_api_key)])
 unguarded = APIRouter()  # its routes check the key themselves
 

@@ -58,7 +58,7 @@ class FastLane:
         try:
             response = await handler(Request(scope, receive))
         except dispatch.UnauthorizedError:
-            response = dispatch.daemon_error(401, "PluginDaemonUnauthorizedError", "unauthorized")
+            response = dispatch.unauthorized()
         except Exception:
             log.exception("%s %s failed inside dify-mock", scope["method"], scope["path"])
             response = PlainTextResponse("Internal Server Error", status_code=500)

@@ -69,7 +69,7 @@ def create_app(host: Host) -> FastLane:
 
     @app.exception_handler(dispatch.UnauthorizedError)
     async def unauthorized(request: Request, error: dispatch.UnauthorizedError) -> JSONResponse:
-        return dispatch.daemon_error(401, "PluginDaemonUnauthorizedError", "unauthorized")
+        return dispatch.unauthorized()
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, error: RequestValidationError) -> JSONResponse:

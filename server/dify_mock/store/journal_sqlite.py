@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import orjson
-
+from dify_mock.protocol.messages import dump_bytes
 from dify_mock.store.disk import write_failure
 
 log = logging.getLogger("dify_mock.store.journal")
@@ -55,10 +54,7 @@ SummaryRow = tuple[str, str, str, bool, int]  # (kind, type, answered_by, failed
 
 def dump_json(value: Any) -> str:
     """Compact JSON text; what JSON cannot hold is written as its str()."""
-    try:
-        return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:  # an integer beyond 64 bits
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return dump_bytes(value, default=str).decode()
 
 
 @dataclass(frozen=True)
