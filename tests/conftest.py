@@ -47,6 +47,20 @@ def sdk_python() -> str:
     return str(python)
 
 
+@pytest.fixture
+def user_project(pytester: pytest.Pytester, sdk_python: str) -> pytest.Pytester:
+    """A plugin developer's project under pytester: a pytest.ini naming tests/plugins/model_caller and the SDK's
+    Python, as the README says to write it (test modules that use it load the `pytester` plugin)."""
+    pytester.makeini(
+        f"""
+        [pytest]
+        dify_plugin_path = {TEST_PLUGINS / "model_caller"}
+        dify_plugin_python = {sdk_python}
+        """
+    )
+    return pytester
+
+
 def _resolve_fixture(path: str | Path, test_dir: Path) -> Path:
     candidate = Path(path)
     if candidate.is_absolute():

@@ -40,15 +40,8 @@ def test_bad_rules_are_refused_with_the_reason(dify_mock):
         dify_mock.assert_all_rules_used()
 
 
-def test_a_user_test_file_passes_with_only_the_installed_plugin(pytester, sdk_python):
-    pytester.makeini(
-        f"""
-        [pytest]
-        dify_plugin_path = {TEST_PLUGINS / "model_caller"}
-        dify_plugin_python = {sdk_python}
-        """
-    )
-    pytester.makepyfile(
+def test_a_user_test_file_passes_with_only_the_installed_plugin(user_project):
+    user_project.makepyfile(
         """
         def test_moderation(dify_mock, dify_plugin):
             dify_mock.add_rules({"moderation": [{"match": {"text": {"contains": "secret"}}, "reply": {"flagged": True}}]})
@@ -58,7 +51,7 @@ def test_a_user_test_file_passes_with_only_the_installed_plugin(pytester, sdk_py
             dify_mock.assert_all_rules_used()
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = user_project.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
 
 

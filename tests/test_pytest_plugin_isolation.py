@@ -7,28 +7,15 @@ on what the tests before them left behind.
 from __future__ import annotations
 
 import pytest
-from conftest import TEST_PLUGINS
 
 pytest_plugins = ["pytester"]
 
 
-@pytest.fixture
-def user_project(pytester: pytest.Pytester, sdk_python: str) -> pytest.Pytester:
-    pytester.makeini(
-        f"""
-        [pytest]
-        dify_plugin_path = {TEST_PLUGINS / "model_caller"}
-        dify_plugin_python = {sdk_python}
-        """
-    )
-    pytester.makefile(
+def test_rules_journal_and_scenarios_stay_with_the_test_that_made_them(user_project: pytest.Pytester) -> None:
+    user_project.makefile(
         ".yaml",
         shared_rules="llm:\n  - name: from-file\n    match: {prompt: {contains: file}}\n    reply: {text: filed}\n",
     )
-    return pytester
-
-
-def test_rules_journal_and_scenarios_stay_with_the_test_that_made_them(user_project: pytest.Pytester) -> None:
     user_project.makepyfile(
         """
         import pytest

@@ -52,13 +52,12 @@ async def add_rules(
 ) -> JSONResponse:
     """Adds rules in the fixture-file format; they answer after the rules already loaded."""
     host = get_host(request)
-    done = reset_for_a_test(host) if reset else None
+    answer: dict[str, Any] = {"reset": reset_for_a_test(host)} if reset else {}
     try:
         added = host.rules.add(body, origin="api")
     except FixtureError as error:
-        return JSONResponse({"error": str(error), **({"reset": done} if done else {})}, status_code=400)
-    answer: dict[str, Any] = {"added": [describe_rule(rule) for rule in added]}
-    return JSONResponse({**answer, "reset": done} if done else answer, status_code=201)
+        return JSONResponse({**answer, "error": str(error)}, status_code=400)
+    return JSONResponse({**answer, "added": [describe_rule(rule) for rule in added]}, status_code=201)
 
 
 def remove_api_rules(rules: RuleBook) -> int:

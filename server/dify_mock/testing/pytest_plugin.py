@@ -112,7 +112,6 @@ class DifyMock:
         self.shared = shared
         self.plugin_python = plugin_python
         self.owns_server = owns_server
-        self.plugins: list[Plugin] = []
         self._journal_start: int | None = None
 
     # The mock is reset (POST /mock/reset: the last test's rules gone, scenarios back in `started`) the first time
@@ -157,10 +156,7 @@ class DifyMock:
     def start_plugin(self, path: str | Path, *, env: Mapping[str, str] | None = None, timeout: float = 30) -> Plugin:
         """The plugin in `path`, connected to this mock: started and awaited until it has registered, unless an
         earlier test already did (with the same Python and `env`) and it is still running."""
-        process = self.shared.plugin(Path(path), self.plugin_python, env, timeout)
-        plugin = Plugin(self, process)
-        self.plugins.append(plugin)
-        return plugin
+        return Plugin(self, self.shared.plugin(Path(path), self.plugin_python, env, timeout))
 
     def calls(self, type: str | None = None) -> list[Call]:
         """Reverse calls the plugins made in this test (oldest first), optionally of one type (`llm`, `tool`...)."""

@@ -231,13 +231,12 @@ class MockServer:
         *,
         plugin_id: str | None = None,
         after_id: int | None = None,
-        limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Journal entries, oldest first, optionally only one `kind` (dispatch/reverse), `type` and plugin, only
-        those after the entry `after_id`, and at most `limit` (the first after `after_id`, else the newest)."""
+        """Journal entries, oldest first, optionally only one `kind` (dispatch/reverse), `type` and plugin, and only
+        those after the entry `after_id`."""
         wanted = {"kind": kind, "type": type, "plugin_id": plugin_id}
         params = {name: value for name, value in wanted.items() if value is not None}
-        window = {name: value for name, value in {"after_id": after_id, "limit": limit}.items() if value is not None}
+        window = {"after_id": after_id} if after_id is not None else {}
         response = self.http.get("/mock/journal", params={**params, **window}, headers=self._headers())
         response.raise_for_status()
         entries = response.json().get("entries", [])
