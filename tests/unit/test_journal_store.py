@@ -112,3 +112,20 @@ def test_the_journal_merges_running_entries_and_hides_cleared_ones() -> None:
             journal.close()
 
     asyncio.run(scenario())
+
+
+def test_a_new_journal_file_uses_16_kb_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    import sqlite3
+
+    old = tmp_path / "old.sqlite3"
+    with sqlite3.connect(old) as db:
+        db.execute("PRAGMA page_size=4096")
+        db.execute("CREATE TABLE t (x)")
+    db.close()
+    for path, expected in ((tmp_path / "new.sqlite3", 16384), (old, 4096)):
+        store = JournalStore(path, 100)
+        store.write(entry(1))
+        store.close()
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA page_size").fetchone()[0] == expected
+        db.close()
