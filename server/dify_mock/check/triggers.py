@@ -78,7 +78,9 @@ def trigger_entry_points(session: Session, declaration: Mapping[str, Any]) -> It
         ) -> Chunks:
             events = state.get("events")
             if events is None:
-                raise NotReached("the webhook dispatch did not answer, so Dify would invoke no event")
+                raise NotReached(
+                    "the webhook dispatch returned no events (it ended in an error); Dify invokes only those"
+                )
             if event_name not in events:
                 returned = ", ".join(events) if events else "no events"
                 raise NotReached(f"the webhook dispatch returned {returned}; Dify invokes only those")
