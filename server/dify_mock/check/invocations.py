@@ -8,6 +8,8 @@ which events run. Each outcome is judged by `verdicts.py`. Models and triggers h
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -76,8 +78,35 @@ class Session:
         return parameters_for(declared, self.file, self.inputs.parameters(entry_name))
 
 
-def invoke(point: EntryPoint, proxy: RefusingProxy, root: Path) -> Finding:
+class Tracebacks:
+    """The file the plugin's `plugin_site/sitecustomize.py` appends tracebacks to, for SDKs that send none."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def environment(self) -> dict[str, str]:
+        site = str(Path(__file__).with_name("plugin_site"))
+        return {"PYTHONPATH": site, "DIFYMOCK_CHECK_TRACEBACKS": str(self.path)}
+
+    def mark(self) -> int:
+        return self.path.stat().st_size if self.path.is_file() else 0
+
+    def since(self, mark: int) -> str | None:
+        """The last traceback written after `mark`."""
+        if not self.path.is_file():
+            return None
+        with self.path.open("rb") as file:
+            file.seek(mark)
+            lines = file.read().decode("utf-8", "replace").splitlines()
+        for line in reversed(lines):
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                return str(json.loads(line)["traceback"])
+        return None
+
+
+def invoke(point: EntryPoint, proxy: RefusingProxy, root: Path, tracebacks: Tracebacks | None = None) -> Finding:
     started = time.monotonic()
+    mark = tracebacks.mark() if tracebacks is not None else 0
 
     def context() -> Context:
         provider = point.provider
@@ -96,7 +125,8 @@ def invoke(point: EntryPoint, proxy: RefusingProxy, root: Path) -> Finding:
     except NotReached as why:
         return not_reached(point.name, str(why))
     except PluginError as error:
-        finding = judge_error(context(), error.error_type, error.message, error.traceback)
+        written = tracebacks.since(mark) if tracebacks is not None and not error.traceback else None
+        finding = judge_error(context(), error.error_type, error.message, error.traceback or written)
     except httpx.TimeoutException:
         finding = hung(context())
     except httpx.HTTPStatusError as error:

@@ -26,7 +26,16 @@ import yaml
 
 from dify_mock.check.findings import Finding, PluginReport, Status
 from dify_mock.check.inputs import Inputs
-from dify_mock.check.invocations import EntryPoint, Session, agent_strategies, datasources, endpoints, invoke, tools
+from dify_mock.check.invocations import (
+    EntryPoint,
+    Session,
+    Tracebacks,
+    agent_strategies,
+    datasources,
+    endpoints,
+    invoke,
+    tools,
+)
 from dify_mock.check.models import model_entry_points
 from dify_mock.check.network import RefusingProxy
 from dify_mock.check.permissions import audit_reverse_calls
@@ -109,12 +118,13 @@ def _run(
     proxy = RefusingProxy()
     data_dir = Path(tempfile.mkdtemp(prefix="dify-mock-check-"))
     watchdog.remove_later(data_dir)
+    tracebacks = Tracebacks(data_dir / "tracebacks.jsonl")
     mock = MockServer(
         data_dir,
         fixtures=options.fixtures,
         run_plugin=root.resolve(),
         plugin_python=python,
-        env={**proxy.environment(), **watchdog.environment()},
+        env={**proxy.environment(), **watchdog.environment(), **tracebacks.environment()},
         extra_args=["--invoke-timeout", str(options.invoke_timeout)],
     )
     mock.request_timeout = options.invoke_timeout + 5
@@ -131,7 +141,7 @@ def _run(
         points = entry_points(session, with_listed_forms(root, manifest, declarations))
         for index, point in enumerate(points, 1):
             progress(f"invoking {index}/{len(points)}: {point.name}")
-            report.add(invoke(point, proxy, root))
+            report.add(invoke(point, proxy, root, tracebacks))
         entries = mock.journal(kind="reverse", plugin_id=report.plugin_id)
         audit_reverse_calls(entries, dict(manifest), report, permission_line(root))
     finally:

@@ -100,8 +100,8 @@ def judge_error(context: Context, error_type: str, message: str, traceback: str 
     crash = crash_in(traceback, context.root, error_type, message)
     if crash is not None:
         if crash.file is None:
-            detail = f"{short} (raised inside the SDK or a library, from no file of the plugin's)"
-            return entry(context, Status.FAIL, detail, traceback=traceback)
+            origin = "no traceback came with it" if not traceback else "raised from no file of the plugin's"
+            return entry(context, Status.FAIL, f"{short} ({origin})", traceback=traceback)
         wrapped = "" if crash.error_type == error_type else f", wrapped in {error_type}"
         detail = f"{crash.error_type}: {_one_line(crash.message, 200)}{wrapped}"
         return entry(context, Status.FAIL, detail, file=crash.file, line=crash.line, traceback=traceback)
