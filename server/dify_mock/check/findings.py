@@ -43,7 +43,8 @@ RULES: tuple[tuple[str, str], ...] = (
      "of the refusal, even a normal-looking answer), or the error is a client's connection error"),
     ("plugin bug", "an error no plugin raises on purpose (KeyError, TypeError, AttributeError, IndexError, "
      "NameError, NotImplementedError, JSONDecodeError...) anywhere in the plugin's traceback, also when a credential "
-     "validation wraps it in its own error; shown with the deepest frame in the plugin's own files"),
+     "validation wraps it in its own error; shown with the deepest frame in the plugin's own files; or a reverse "
+     "call its manifest does not grant (permission denied)"),
     ("not exercised: needs OAuth", "any other error from a provider whose credentials come only from OAuth "
      "(it got made-up tokens)"),
     ("not exercised: needs real credentials", "a credentials error (CredentialsValidateFailedError, "

@@ -97,6 +97,8 @@ def judge_error(context: Context, error_type: str, message: str, traceback: str 
     if hosts or is_connection_error(text):
         where = ", ".join(hosts) if hosts else "a host its client did not name"
         return entry(context, Status.SKIP, f"{where} ({short})", Reason.NETWORK, hosts=hosts)
+    if "permission denied" in text:  # a reverse call its manifest does not grant: fails whatever the credentials
+        return entry(context, Status.FAIL, short, traceback=traceback)
     crash = crash_in(traceback, context.root, error_type, message)
     if crash is not None:
         if crash.file is None:
