@@ -89,6 +89,10 @@ def test_answers_that_are_errors_or_that_follow_a_refused_request_are_not_verifi
     assert judge_answer(context(tmp_path), text("Error: Execution failed - 401")).reason is Reason.ERROR_ANSWER
     assert judge_answer(context(tmp_path), text("No access token available")).reason is Reason.ERROR_ANSWER
     assert judge_answer(context(tmp_path), text("It is sunny in Paris.")).verdict == "verified"
+    assert (
+        judge_answer(context(tmp_path), text("Object slug must be in lower-case letters.")).reason
+        is Reason.ERROR_ANSWER
+    )
     caught = Context(name="tool a/b", root=tmp_path, seconds=1.0, hosts=["api.x.com"])
     finding = judge_answer(caught, text("403 Forbidden"))
     assert (finding.reason, finding.hosts) == (Reason.NETWORK, ["api.x.com"])
@@ -150,6 +154,8 @@ def test_parameters_are_cast_and_taken_from_what_the_form_says() -> None:
     values = parameters_for(declared, lambda _: {})
     assert values == {"count": 20, "exact": True, "pages": "1;2;3", "filter": '{"name": "dify-mock"}'}
     assert parameters_for(declared, lambda _: {}, {"pages": "7", "count": "2.5"})["count"] == 2.5
+    region = {"name": "region", "type": "string", "required": True, "human_description": {"en_US": "e.g. us-east-1"}}
+    assert parameters_for([region], lambda _: {}) == {"region": "us-east-1"}
 
 
 def test_inputs_files_are_read_and_their_mistakes_named(tmp_path: Path) -> None:

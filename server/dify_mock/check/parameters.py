@@ -1,7 +1,7 @@
 """Parameters as a user would fill them in, then cast as Dify's API casts them before it calls the plugin.
 
 A value comes from, in order: the user's own (`check --inputs`), the declared `default`, the first option, a value
-the placeholder or the description spells out ("1;2;3", a JSON literal, a URL), a value the name or description
+the placeholder or the description spells out (a JSON literal, "1;2;3", "e.g. us-east-1", a URL), a value the name or description
 asks for (a URL, an e-mail, a date, JSON, a number), and last a generic text. Required parameters always get one;
 optional ones get only their default, as Dify's form leaves them. Every value then goes through `cast_value`,
 which follows Dify's `cast_parameter_value` (`api/core/plugin/entities/parameters.py`), called by
@@ -23,6 +23,7 @@ FileFor = Callable[[str], dict[str, Any]]  # parameter name -> the `file` value 
 SAMPLE_TEXT = "What is the weather in Paris?"
 MODEL_TYPES = ("llm", "text-embedding", "rerank", "speech2text", "moderation", "tts", "text2img")
 JSON_LITERAL = re.compile(r"(\{.*\}|\[.*\])", re.DOTALL)
+EXAMPLE = re.compile(r"(?:e\.g\.|for example|such as|example:)[\s:,]*['\"`]?([\w./:@+-]*\w)", re.IGNORECASE)
 NUMBER_LIST = re.compile(r"\b\d+(?:\s*[;,]\s*\d+)+\b")
 
 
@@ -144,6 +145,9 @@ def text_for(parameter: Mapping[str, Any]) -> str:
     numbers = NUMBER_LIST.search(hints)
     if numbers:
         return numbers.group(0)
+    example = EXAMPLE.search(hints)
+    if example:
+        return example.group(1).rstrip(".,;)")
     if re.fullmatch(r"https?://\S+", placeholder):
         return placeholder
     lowered = hints.lower()

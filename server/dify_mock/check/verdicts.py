@@ -34,7 +34,9 @@ TIMEOUTS = ("InvokeTimeout", "killed by timeout")
 ERROR_TEXT = re.compile(
     r"^\W*(error|failed|failure|exception)\b|\berror\s*[:(]|\bfailed\b|\bfailure\b|unauthori[sz]ed|forbidden|"
     r"invalid (api[ _-]?)?(key|token|credential)|no (access )?token|api[ _-]?key is required|"
-    r"\b(status( code)?|http)\W*[45]\d\d\b|\b[45]\d\d (client|server) error|not authenticated",
+    r"\b(status( code)?|http)\W*[45]\d\d\b|\b[45]\d\d (client|server) error|not authenticated|"
+    r"\bmust be\b|\b(is|are) required\b|\binvalid\b|\bnot valid\b|\bplease provide\b|\bnot supported\b|"
+    r"\bnot found\b|\bmissing\b|\bcannot be\b",
     re.IGNORECASE,
 )
 SUBSTANCE = frozenset({"json", "blob", "image", "image_link", "link", "file", "variable", "log", "blob_chunk"})
