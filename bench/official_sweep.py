@@ -272,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         "--from-raw", action="store_true", help="no checks: write --out again from the reports a sweep left in --raw"
     )
     parser.add_argument("--note", action="append", default=[], help="a line to add to the page's header")
+    parser.add_argument(
+        "--rerun", action="append", default=[], metavar="CATEGORY/NAME", help="with --from-raw: check this one again"
+    )
     arguments = parser.parse_args(argv)
     if not (arguments.checkout / "tools").is_dir():
         parser.error(f"{arguments.checkout} is not a dify-official-plugins checkout (no tools/ folder)")
@@ -290,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     def one(item: tuple[str, Path]) -> Row:
         category, folder = item
         saved = arguments.raw / f"{category}--{folder.name}.json"
-        report = json.loads(saved.read_text()) if arguments.from_raw else check(folder, arguments)
+        fresh = not arguments.from_raw or f"{category}/{folder.name}" in arguments.rerun
+        report = check(folder, arguments) if fresh else json.loads(saved.read_text())
         outcome, detail = classify(report)
         lacking = [path for path in missing if path.startswith(f"{category}/{folder.name}/")]
         if lacking and outcome not in (VERIFIED, PARTLY):
