@@ -15,11 +15,12 @@ from typing import Any
 from dify_mock.check.findings import Finding, Reason, Status
 from dify_mock.check.network import client_hosts, is_connection_error
 
-# Errors no plugin raises on purpose: anywhere in its traceback, they are its bug.
+# Errors no plugin raises on purpose: anywhere in its traceback, they are its bug. ValueErrors (JSONDecodeError,
+# int() and float() of a text) are not among them: they are how a plugin refuses a value it could not parse.
 CRASHES = frozenset(
     {
         "KeyError", "TypeError", "AttributeError", "IndexError", "NameError", "UnboundLocalError",
-        "NotImplementedError", "JSONDecodeError", "ZeroDivisionError", "RecursionError", "ImportError",
+        "NotImplementedError", "ZeroDivisionError", "RecursionError", "ImportError",
         "ModuleNotFoundError", "UnicodeDecodeError", "UnicodeEncodeError", "AssertionError",
     }
 )  # fmt: skip
