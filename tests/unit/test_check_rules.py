@@ -132,6 +132,22 @@ def test_a_model_credential_form_is_filtered_as_dify_filters_it() -> None:
         "mode": "completion",
         "vision": False,
     }
+    by_method = [
+        {"variable": "auth", "type": "radio", "required": True, "options": [{"value": "key"}, {"value": "entra"}]},
+        {
+            "variable": "api_key",
+            "type": "secret-input",
+            "required": False,
+            "show_on": [{"variable": "auth", "value": "key"}],
+        },
+        {
+            "variable": "tenant",
+            "type": "text-input",
+            "required": False,
+            "show_on": [{"variable": "auth", "value": "entra"}],
+        },
+    ]
+    assert model_credentials(by_method, None, "llm") == {"auth": "key", "api_key": "dify-mock-check-secret"}
     chat = model_credentials(FORM, {"mode": "chat"}, "text-embedding")
     assert chat["mode"] == "chat" and chat["region"] == "eu" and chat["dims"] == "dify-mock-dims"
 
