@@ -38,7 +38,7 @@ class Example:
 
     @property
     def id(self) -> str:
-        return f"{self.path.name}:{self.line}"
+        return f"{self.setup}@{self.path.name}:{self.line}"
 
 
 @dataclass

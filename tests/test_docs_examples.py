@@ -57,7 +57,7 @@ SETUPS: dict[str, Setup] = {
     "journal": Setup(fixtures=("fixtures/examples.yaml",), plugins=("model_caller",)),
     "platform": Setup(plugins=("platform_caller",)),
     "kinds": Setup(plugins=("model_provider", "datasource_plugin", "trigger_plugin", "endpoint_plugin")),
-    "official-agent": Setup(
+    "official_agent": Setup(
         fixtures=("tests/fixtures/official_agent.yaml",),
         strict=True,
         run_plugin_from=OFFICIAL_AGENT_VARIABLE,
