@@ -6,7 +6,8 @@ has to run before it (a mock with plugins connected, for example): `tests/test_d
 
 Shown output and real output are compared after one normalisation, the same on both sides:
 - a line that is only `...` stands for any number of lines, and `...` inside a line for any text;
-- clock times (`08:57:19`, `08:57:19.622`) and durations (`0.9 ms`, `2.3 s`) are not compared;
+- clock times (`08:57:19`, `08:57:19.622`), durations (`0.9 ms`, `2.3 s`) and process ids (`pid 27903`) are not
+  compared;
 - trailing spaces, and blank lines at the end, are not compared.
 """
 
@@ -20,6 +21,7 @@ MARKER = re.compile(r"<!--\s*example:\s*(?P<setup>[\w-]+)\s*-->")
 FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[\w-]*)\s*$")
 CLOCK = re.compile(r"\b\d{2}:\d{2}:\d{2}(?:\.\d+)?\b")
 DURATION = re.compile(r"\b\d+(?:\.\d+)? ?(?:ms|s)\b")
+PID = re.compile(r"\bpid \d+")
 ANY_LINES = "..."
 
 
@@ -106,7 +108,7 @@ def shows_a_session(block: Block) -> bool:
 
 
 def normalise(line: str) -> str:
-    return DURATION.sub("<duration>", CLOCK.sub("<time>", line)).rstrip()
+    return PID.sub("pid <pid>", DURATION.sub("<duration>", CLOCK.sub("<time>", line))).rstrip()
 
 
 def pattern(shown: list[str]) -> re.Pattern[str]:
