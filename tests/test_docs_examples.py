@@ -110,6 +110,7 @@ SETUPS: dict[str, Setup] = {
     "tour": Setup(fixtures=("fixtures/examples.yaml",), plugins=("model_caller",)),
     "journal": Setup(fixtures=("fixtures/examples.yaml",), plugins=("model_caller",)),
     "platform": Setup(plugins=("platform_caller",)),
+    "inner_api": Setup(),
     "kinds": Setup(plugins=("model_provider", "datasource_plugin", "trigger_plugin", "endpoint_plugin")),
     "official_agent": Setup(
         fixtures=("tests/fixtures/official_agent.yaml",),
