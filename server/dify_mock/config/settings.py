@@ -18,6 +18,14 @@ from dify_mock.protocol.framing import DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_LINE
 DEFAULT_TENANT = "default"
 INNER_API_STREAMS = ("auto", "frames", "sse")
 DEFAULT_MAX_UPLOAD_BYTES = 15 * 1024 * 1024  # Dify's UPLOAD_FILE_SIZE_LIMIT
+# The daemon reads dispatch bodies whole, without a limit: its RESPONSE_MAX_BUFFER_SIZE (30 MiB), the largest message
+# it passes the other way, bounds them here.
+DEFAULT_MAX_REQUEST_BODY_BYTES = 30 * 1024 * 1024
+DEFAULT_MAX_HEADER_BYTES = 1024 * 1024  # Go's http.DefaultMaxHeaderBytes: the daemon's http.Server sets no other
+DEFAULT_REGISTRATION_TIMEOUT = 60.0  # the daemon has only its 10 s handshake timer; this bounds handshake to `end`
+DEFAULT_MAX_OUTGOING_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_EVENT_STREAMS = 64
+DEFAULT_MAX_JSON_DEPTH = 512
 
 
 RUN_CASSETTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -59,6 +67,16 @@ class Settings:
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     files_url: str | None = None  # the mock's address as plugins reach it; None: http://<host>:<port>
     journal_max_entries: int = 10_000
+    # Bounds on what a caller or a plugin can make the mock hold (docs/security.md, "Limits").
+    max_request_body_bytes: int = DEFAULT_MAX_REQUEST_BODY_BYTES
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    request_read_timeout: float = (
+        60.0  # the daemon sets no ReadTimeout: a head unfinished, or a body stalled, this long
+    )
+    registration_timeout: float = DEFAULT_REGISTRATION_TIMEOUT
+    max_outgoing_bytes: int = DEFAULT_MAX_OUTGOING_BYTES  # unread bytes to one plugin before it is dropped
+    max_event_streams: int = DEFAULT_MAX_EVENT_STREAMS
+    max_json_depth: int = DEFAULT_MAX_JSON_DEPTH  # Go's encoding/json allows 10,000; Python recurses far less
 
     def tenant_for_key(self, key: str) -> str | None:
         """The tenant a remote-debug key joins, or None when the key is refused."""
@@ -81,8 +99,18 @@ class Settings:
     def check(self) -> None:
         if self.files_url is not None and not self.files_url.startswith(("http://", "https://")):
             raise ConfigError(f"--files-url {self.files_url!r} must start with http:// or https://")
-        if self.max_upload_bytes < 1:
-            raise ConfigError(f"--max-upload-bytes must be at least 1, got {self.max_upload_bytes}")
+        for flag, value in (
+            ("--max-upload-bytes", self.max_upload_bytes),
+            ("--max-request-body-bytes", self.max_request_body_bytes),
+            ("--max-header-bytes", self.max_header_bytes),
+            ("--max-outgoing-bytes", self.max_outgoing_bytes),
+            ("--max-event-streams", self.max_event_streams),
+            ("--max-json-depth", self.max_json_depth),
+            ("--request-read-timeout", self.request_read_timeout),
+            ("--registration-timeout", self.registration_timeout),
+        ):
+            if value <= 0:
+                raise ConfigError(f"{flag} must be more than 0, got {value}")
         if not is_loopback(self.host):
             missing = [flag for flag, value in (("--key", self.keys), ("--server-key", self.server_key)) if not value]
             if missing:
@@ -283,6 +311,24 @@ def add_serve_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, s
         default=int(env("DIFY_MOCK_JOURNAL_MAX_ENTRIES", "10000")),
         help="keep this many of the newest journal entries in the data folder",
     )
+    _add_limit_arguments(parser, environ)
+
+
+def _add_limit_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
+    """The bounds on what callers and plugins can make the mock hold (docs/security.md, "Limits")."""
+    env = environ.get
+    limits: list[tuple[str, type[int] | type[float], float, str]] = [
+        ("max-request-body-bytes", int, DEFAULT_MAX_REQUEST_BODY_BYTES, "the largest HTTP request body; more: 413"),
+        ("max-header-bytes", int, DEFAULT_MAX_HEADER_BYTES, "the largest HTTP request head; more: 431"),
+        ("request-read-timeout", float, 60.0, "seconds for an HTTP request head, and the longest stall of a body"),
+        ("registration-timeout", float, DEFAULT_REGISTRATION_TIMEOUT, "seconds a TCP plugin has to register"),
+        ("max-outgoing-bytes", int, DEFAULT_MAX_OUTGOING_BYTES, "unread bytes to one plugin before it is dropped"),
+        ("max-event-streams", int, DEFAULT_MAX_EVENT_STREAMS, "open /mock/events streams; more: 503"),
+        ("max-json-depth", int, DEFAULT_MAX_JSON_DEPTH, "the deepest nesting of a plugin's reverse call"),
+    ]
+    for flag, kind, default, text in limits:
+        variable = "DIFY_MOCK_" + flag.upper().replace("-", "_")
+        parser.add_argument(f"--{flag}", type=kind, default=kind(env(variable, str(default))), help=text)
 
 
 def _answer_config(path: Path | None) -> AnswerConfig:
@@ -332,6 +378,13 @@ def settings_from_arguments(arguments: argparse.Namespace) -> Settings:
         max_upload_bytes=arguments.max_upload_bytes,
         files_url=arguments.files_url or None,
         journal_max_entries=arguments.journal_max_entries,
+        max_request_body_bytes=arguments.max_request_body_bytes,
+        max_header_bytes=arguments.max_header_bytes,
+        request_read_timeout=arguments.request_read_timeout,
+        registration_timeout=arguments.registration_timeout,
+        max_outgoing_bytes=arguments.max_outgoing_bytes,
+        max_event_streams=arguments.max_event_streams,
+        max_json_depth=arguments.max_json_depth,
     )
     settings.check()
     return settings
