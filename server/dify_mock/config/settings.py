@@ -260,7 +260,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, s
         "--max-line-bytes",
         type=int,
         default=int(env("DIFY_MOCK_MAX_LINE_BYTES", str(DEFAULT_MAX_LINE_BYTES))),
-        help="the longest line a plugin may send; a longer one is dropped with a warning, the connection kept",
+        help="the longest line a plugin may send (the daemon's PLUGIN_RUNTIME_MAX_BUFFER_SIZE): past it a local plugin is "
+        "stopped, as the daemon's stdout reader ends; over TCP the line is dropped, or before registration the connection",
     )
     parser.add_argument("--log-level", default=env("DIFY_MOCK_LOG_LEVEL", "info"))
     parser.add_argument(

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from dify_mock.host import Host
 
 MAX_PENDING_EVENTS = 2000
-MAX_PENDING_BYTES = 8 * 1024 * 1024
+MAX_PENDING_BYTES = 8 * 1024 * 1024  # the events themselves are shared by every subscriber: this is mostly references
+SNAPSHOT_MAX_BYTES = 2 * 1024 * 1024  # the history a stream opens with is its own copy: the newest entries within this
 PREVIEW_CHARACTERS = 400
 PREVIEW_ITEMS = 100
 PREVIEW_DEPTH = 12
@@ -136,7 +137,10 @@ class LiveHub:
         events = [LiveEvent("plugins", dump_json({"plugins": plugins}))]
         if history > 0:
             query = replace(subscriber.query, after_id=None, limit=history)
-            for text in await self.host.journal.query(query):
+            texts = await self.host.journal.query(query)
+            if subscriber.full:
+                _keep_newest(texts, SNAPSHOT_MAX_BYTES)
+            for text in texts:
                 events.append(LiveEvent("entry", text if subscriber.full else dump_json(preview_entry(text))))
         events.append(LiveEvent("ready", "{}"))
         return events
@@ -169,6 +173,16 @@ class LiveHub:
             if data is None:
                 data = made[subscriber.full] = dump_json(_payload(event, entry, subscriber.full))
             subscriber.push(LiveEvent(event, data))
+
+
+def _keep_newest(texts: list[str], max_bytes: int) -> None:
+    """Drops the oldest texts until the rest fit in `max_bytes`."""
+    kept = 0
+    for index in range(len(texts) - 1, -1, -1):
+        kept += len(texts[index])
+        if kept > max_bytes:
+            del texts[: index + 1]
+            return
 
 
 def _payload(event: str, entry: JournalEntry, full: bool) -> Any:
