@@ -23,7 +23,8 @@ DEFAULT_MAX_UPLOAD_BYTES = 15 * 1024 * 1024  # Dify's UPLOAD_FILE_SIZE_LIMIT
 DEFAULT_MAX_REQUEST_BODY_BYTES = 30 * 1024 * 1024
 DEFAULT_MAX_HEADER_BYTES = 1024 * 1024  # Go's http.DefaultMaxHeaderBytes: the daemon's http.Server sets no other
 DEFAULT_REGISTRATION_TIMEOUT = 60.0  # the daemon has only its 10 s handshake timer; this bounds handshake to `end`
-DEFAULT_MAX_OUTGOING_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_OUTGOING_BYTES = 32 * 1024 * 1024  # the largest message the daemon passes (30 MiB) fits, unread, once
+DEFAULT_MAX_CALLS_IN_FLIGHT = 256
 DEFAULT_MAX_EVENT_STREAMS = 64
 DEFAULT_MAX_JSON_DEPTH = 512
 
@@ -75,6 +76,7 @@ class Settings:
     )
     registration_timeout: float = DEFAULT_REGISTRATION_TIMEOUT
     max_outgoing_bytes: int = DEFAULT_MAX_OUTGOING_BYTES  # unread bytes to one plugin before it is dropped
+    max_calls_in_flight: int = DEFAULT_MAX_CALLS_IN_FLIGHT  # a plugin's reverse calls answered at once
     max_event_streams: int = DEFAULT_MAX_EVENT_STREAMS
     max_json_depth: int = DEFAULT_MAX_JSON_DEPTH  # Go's encoding/json allows 10,000; Python recurses far less
 
@@ -104,6 +106,7 @@ class Settings:
             ("--max-request-body-bytes", self.max_request_body_bytes),
             ("--max-header-bytes", self.max_header_bytes),
             ("--max-outgoing-bytes", self.max_outgoing_bytes),
+            ("--max-calls-in-flight", self.max_calls_in_flight),
             ("--max-event-streams", self.max_event_streams),
             ("--max-json-depth", self.max_json_depth),
             ("--request-read-timeout", self.request_read_timeout),
@@ -324,6 +327,7 @@ def _add_limit_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, 
         ("request-read-timeout", float, 60.0, "seconds for an HTTP request head, and the longest stall of a body"),
         ("registration-timeout", float, DEFAULT_REGISTRATION_TIMEOUT, "seconds a TCP plugin has to register"),
         ("max-outgoing-bytes", int, DEFAULT_MAX_OUTGOING_BYTES, "unread bytes to one plugin before it is dropped"),
+        ("max-calls-in-flight", int, DEFAULT_MAX_CALLS_IN_FLIGHT, "a TCP plugin's reverse calls answered at once"),
         ("max-event-streams", int, DEFAULT_MAX_EVENT_STREAMS, "open /mock/events streams; more: 503"),
         ("max-json-depth", int, DEFAULT_MAX_JSON_DEPTH, "the deepest nesting of a plugin's reverse call"),
     ]
@@ -384,6 +388,7 @@ def settings_from_arguments(arguments: argparse.Namespace) -> Settings:
         request_read_timeout=arguments.request_read_timeout,
         registration_timeout=arguments.registration_timeout,
         max_outgoing_bytes=arguments.max_outgoing_bytes,
+        max_calls_in_flight=arguments.max_calls_in_flight,
         max_event_streams=arguments.max_event_streams,
         max_json_depth=arguments.max_json_depth,
     )

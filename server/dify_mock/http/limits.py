@@ -117,7 +117,8 @@ class BoundedHeadProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.head_bytes = 0
+        self.head_bytes = 0  # bytes read since the last head began: httptools holds a header whole until its end
+        self.in_head = True
         self.head_refused = False
         self.head_timer: asyncio.TimerHandle | None = None
 
@@ -135,23 +136,20 @@ class BoundedHeadProtocol(HttpToolsProtocol):
             self._arm_head_timer()
 
     def data_received(self, data: bytes) -> None:
-        if not self.head_refused:
-            super().data_received(data)
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self.head_bytes = 0
-
-    def on_url(self, url: bytes) -> None:
-        if self._counted(len(url)):
-            super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if self._counted(len(name) + len(value) + 4):
-            super().on_header(name, value)
+        if self.head_refused:
+            return
+        if self.in_head:  # counted as read (with any body bytes that came along), before the parser holds them
+            self.head_bytes += len(data)
+            if self.head_bytes > self.max_head_bytes:
+                text = f"the request head is over the limit of {self.max_head_bytes} bytes (--max-header-bytes)"
+                self._close_head(431, text)
+                return
+        super().data_received(data)
 
     def on_headers_complete(self) -> None:
         if not self.head_refused:
+            self.in_head = False
+            self.head_bytes = 0
             self._disarm_head_timer()
             super().on_headers_complete()
 
@@ -161,17 +159,8 @@ class BoundedHeadProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         if not self.head_refused:
+            self.in_head = True
             super().on_message_complete()
-
-    def _counted(self, size: int) -> bool:
-        if self.head_refused:
-            return False
-        self.head_bytes += size
-        if self.head_bytes <= self.max_head_bytes:
-            return True
-        text = f"the request head is over the limit of {self.max_head_bytes} bytes (--max-header-bytes)"
-        self._close_head(431, text)
-        return False
 
     def _arm_head_timer(self) -> None:
         self._disarm_head_timer()

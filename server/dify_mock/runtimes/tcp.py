@@ -69,6 +69,8 @@ class DebugConnection(asyncio.Protocol):
         self.events: PluginEvents | None = None
         self.handshake_timer: asyncio.TimerHandle | None = None
         self.registration_timer: asyncio.TimerHandle | None = None
+        self.answers_unread = False  # reading is paused while either of these holds
+        self.calls_crowded = False
 
     @property
     def label(self) -> str:
@@ -108,6 +110,8 @@ class DebugConnection(asyncio.Protocol):
                 self._line(line)
             except Exception:
                 log.exception("%s: could not handle a line; skipped it", self.label)
+        if self.events is not None and len(self.events.tasks) >= self.host.settings.max_calls_in_flight:
+            self._crowded(self.events.tasks)
 
     def connection_lost(self, exc: Exception | None) -> None:
         for timer in (self.handshake_timer, self.registration_timer):
@@ -139,16 +143,43 @@ class DebugConnection(asyncio.Protocol):
     def pause_writing(self) -> None:
         """The plugin is not reading its answers: stop reading its calls until it catches up."""
         if self.transport is not None:
+            unread = self.transport.get_write_buffer_size()
+            log.info("%s is not reading its answers (%d bytes unread): reading from it paused", self.label, unread)
+            self.answers_unread = True
             self.transport.pause_reading()
 
     def resume_writing(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
+        self.answers_unread = False
+        self._resume_reading()
+
+    def _crowded(self, tasks: set[asyncio.Task[None]]) -> None:
+        """Too many of its reverse calls are being answered: read no more of them until half have ended."""
+        if self.calls_crowded or self.transport is None:
+            return
+        log.info("%s has %d reverse calls in flight: reading from it paused", self.label, len(tasks))
+        self.calls_crowded = True
+        self.transport.pause_reading()
+        for task in tasks:
+            task.add_done_callback(self._call_ended)
+
+    def _call_ended(self, _: asyncio.Task[None]) -> None:
+        in_flight = len(self.events.tasks) if self.events is not None else 0
+        if self.calls_crowded and in_flight <= self.host.settings.max_calls_in_flight // 2:
+            self.calls_crowded = False
+            self._resume_reading()
+
+    def _resume_reading(self) -> None:
+        paused = self.answers_unread or self.calls_crowded
+        if not paused and self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()
 
     def close(self, reason: str) -> None:
         if self.transport is not None and not self.transport.is_closing():
             log.info("closing %s: %s", self.label, reason)
-            self.transport.close()
+            if self.transport.get_write_buffer_size():
+                self.transport.abort()  # a plugin that does not read would keep its unread bytes here forever
+            else:
+                self.transport.close()
 
     # -- Registration
 
@@ -323,9 +354,8 @@ class DebugConnection(asyncio.Protocol):
     def _registration_expired(self) -> None:
         if self.state in ("handshake", "declaring"):
             timeout = self.host.settings.registration_timeout
-            self._refuse_now(
-                f"register failed, no end within {timeout:g} s", f"its registration did not end within {timeout:g} s"
-            )
+            text = self.rejection or f"register failed, no end within {timeout:g} s"
+            self._refuse_now(text, f"its registration did not end within {timeout:g} s")
             self._drop_assets()
 
     def _handshake_expired(self) -> None:
