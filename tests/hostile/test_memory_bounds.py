@@ -84,8 +84,8 @@ class Mock:
 @pytest.fixture(scope="module")
 def mock(tmp_path_factory: pytest.TempPathFactory, sdk_python: str) -> Iterator[Mock]:
     folder = tmp_path_factory.mktemp("bounds")
-    limits = ["--request-read-timeout", SHORT, "--registration-timeout", SHORT]
-    server = MockServer(folder / "data", keys=[KEY], extra_args=limits).start()
+    limits = {"DIFY_MOCK_REQUEST_READ_TIMEOUT": SHORT, "DIFY_MOCK_REGISTRATION_TIMEOUT": SHORT}
+    server = MockServer(folder / "data", keys=[KEY], env=limits).start()
     try:
         plugin_id = copy_plugin(folder / "calm", "calm")
         server.start_plugin(folder / "calm", python=sdk_python)
