@@ -146,6 +146,13 @@ class CassetteConfig(BaseModel):
         description="A call a live backend would answer but no entry matches fails with a diff; "
         "false lets it go on to the backend.",
     )
+    record_mode: Literal["none", "once", "new_episodes", "all"] | None = Field(
+        default=None,
+        description="As in vcrpy. none: replay only; once: record a cassette that does not exist yet, replay one "
+        "that does (a new call fails); new_episodes: replay what the cassette holds, record the rest into it; all: "
+        "record every call, in place of an equal earlier entry, keeping the others. Default: none with --replay, "
+        "all with --record, new_episodes with both on one folder. --record-mode overrides it.",
+    )
 
 
 def _serverless_entry(entry: str) -> str:

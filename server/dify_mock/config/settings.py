@@ -20,6 +20,10 @@ INNER_API_STREAMS = ("auto", "frames", "sse")
 DEFAULT_MAX_UPLOAD_BYTES = 15 * 1024 * 1024  # Dify's UPLOAD_FILE_SIZE_LIMIT
 
 
+# The example rules of a dify-mock checkout, loaded only when asked for (--examples).
+EXAMPLES = Path(__file__).resolve().parents[3] / "fixtures" / "examples.yaml"
+RECORD_MODES = ("none", "once", "new_episodes", "all")  # as in vcrpy
+
 RUN_CASSETTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 MAX_CASSETTE_NAME = 200
 
@@ -36,6 +40,8 @@ class Settings:
     keys: dict[str, str] = field(default_factory=dict)  # remote-debug key -> tenant id; empty: any key
     server_key: str | None = None
     fixtures: tuple[Path, ...] = ()
+    examples: bool = False  # --examples: fixtures/examples.yaml is among the fixtures
+    watch_fixtures: bool = True  # reload fixture files when they change
     strict: bool = False
     config_file: Path | None = None
     answers: AnswerConfig = field(default_factory=AnswerConfig)  # from the config file: backends, chains, faults
@@ -44,6 +50,7 @@ class Settings:
     cassette: str | None = None
     replay_timing: str | None = None
     replay_ignore: tuple[str, ...] = ()
+    record_mode: str | None = None  # none, once, new_episodes, all (vcrpy's); None: from the folders given
     data_dir: Path = Path(".dify-mock")
     heartbeat_timeout: float = 60.0
     handshake_timeout: float = 10.0
@@ -90,6 +97,11 @@ class Settings:
                     f"listening on {self.host} exposes the mock beyond this machine: "
                     f"set {' and '.join(missing)} (or DIFY_MOCK_KEY / DIFY_MOCK_SERVER_KEY), or use --host 127.0.0.1"
                 )
+        if self.examples and not EXAMPLES.is_file():
+            raise ConfigError(
+                f"--examples: {EXAMPLES} is not there: the example rules come with a dify-mock checkout, "
+                "not with an installed package; copy them from the repository and pass --fixtures"
+            )
         for path in self.fixtures:
             if not path.exists():
                 raise ConfigError(f"fixture path {path} does not exist")
@@ -100,6 +112,13 @@ class Settings:
             raise ConfigError(f"--inner-api-stream must be one of {', '.join(INNER_API_STREAMS)}")
         if self.replay_dir is not None and not self.replay_dir.is_dir():
             raise ConfigError(f"--replay {self.replay_dir}: no such folder of cassettes")
+        if self.record_mode is not None:
+            if self.record_dir is None and self.replay_dir is None:
+                raise ConfigError(f"--record-mode {self.record_mode} needs the cassette folder: --record DIR")
+            if self.record_mode == "all" and self.record_dir is None:
+                raise ConfigError(
+                    "--record-mode all records every call and replays none: give the folder as --record DIR"
+                )
         cassette_problem = run_name_problem(self.cassette or self.answers.cassettes.name)
         if cassette_problem is not None:
             given = "--cassette" if self.cassette else f"{self.config_file}: cassettes.name"
@@ -173,6 +192,19 @@ def add_serve_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, s
         help="a fixture file or folder (repeatable)",
     )
     parser.add_argument(
+        "--examples",
+        action="store_true",
+        default=env("DIFY_MOCK_EXAMPLES", "").lower() in ("1", "true", "yes"),
+        help=f"also load the example rules ({EXAMPLES.name} of a dify-mock checkout); they answer after yours",
+    )
+    parser.add_argument(
+        "--no-watch",
+        dest="watch_fixtures",
+        action="store_false",
+        default=env("DIFY_MOCK_WATCH", "1").lower() not in ("0", "false", "no"),
+        help="do not reload fixture files when they change (POST /mock/reload still does)",
+    )
+    parser.add_argument(
         "--strict",
         action="store_true",
         default=env("DIFY_MOCK_STRICT", "").lower() in ("1", "true", "yes"),
@@ -198,6 +230,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, s
         default=_env_path(environ, "DIFY_MOCK_REPLAY"),
         metavar="DIR",
         help="answer from the cassettes in DIR instead of live backends (strict: a new call fails with a diff)",
+    )
+    parser.add_argument(
+        "--record-mode",
+        choices=RECORD_MODES,
+        default=env("DIFY_MOCK_RECORD_MODE"),
+        help="as in vcrpy: none (replay only), once (record a cassette that does not exist, else replay it), "
+        "new_episodes (replay what it holds, record the rest into it), all (record every call again, keeping "
+        "the other entries); the folder is --record or --replay. Default: none with --replay, all with --record",
     )
     parser.add_argument(
         "--cassette", default=env("DIFY_MOCK_CASSETTE"), metavar="NAME", help="the run's cassette file name"
@@ -309,7 +349,9 @@ def settings_from_arguments(arguments: argparse.Namespace) -> Settings:
         debug_port=arguments.debug_port,
         keys=parse_keys(arguments.key),
         server_key=arguments.server_key or None,
-        fixtures=tuple(arguments.fixtures),
+        fixtures=(*arguments.fixtures, *([EXAMPLES] if arguments.examples else [])),
+        examples=arguments.examples,
+        watch_fixtures=arguments.watch_fixtures,
         strict=arguments.strict,
         config_file=arguments.config,
         answers=answers,
@@ -318,6 +360,7 @@ def settings_from_arguments(arguments: argparse.Namespace) -> Settings:
         cassette=arguments.cassette or None,
         replay_timing=arguments.replay_timing or None,
         replay_ignore=tuple(arguments.replay_ignore),
+        record_mode=arguments.record_mode or answers.cassettes.record_mode,
         data_dir=arguments.data_dir,
         heartbeat_timeout=arguments.heartbeat_timeout,
         invoke_timeout=arguments.invoke_timeout,

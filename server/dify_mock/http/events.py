@@ -60,7 +60,7 @@ async def _stream(
     stopper = asyncio.create_task(_stop_on(shutdown, subscriber))
     try:
         while not subscriber.stopped:
-            for event in await live.snapshot(subscriber, history):
+            async for event in live.snapshot(subscriber, history):
                 yield ServerSentEvent(data=event.data, event=event.name)
             while not subscriber.stopped:
                 batch = await subscriber.next()

@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import json
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -129,17 +130,19 @@ class LiveHub:
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
 
-    async def snapshot(self, subscriber: Subscriber, history: int) -> list[LiveEvent]:
-        """The connected plugins, then up to `history` of the newest matching journal entries, then `ready`."""
+    async def snapshot(self, subscriber: Subscriber, history: int) -> AsyncIterator[LiveEvent]:
+        """The connected plugins, then up to `history` of the newest matching journal entries, then `ready`.
+
+        The plugins go out before the journal is read: a page learns who is connected at once, even while the
+        journal's thread is busy writing."""
         tenant = subscriber.query.tenant_id
         plugins = [describe_plugin(runtime) for runtime in self.host.registry.runtimes(tenant)]
-        events = [LiveEvent("plugins", dump_json({"plugins": plugins}))]
+        yield LiveEvent("plugins", dump_json({"plugins": plugins}))
         if history > 0:
             query = replace(subscriber.query, after_id=None, limit=history)
             for text in await self.host.journal.query(query):
-                events.append(LiveEvent("entry", text if subscriber.full else dump_json(preview_entry(text))))
-        events.append(LiveEvent("ready", "{}"))
-        return events
+                yield LiveEvent("entry", text if subscriber.full else dump_json(preview_entry(text)))
+        yield LiveEvent("ready", "{}")
 
     def _on_plugin(self, event: str, runtime: PluginRuntime) -> None:
         if not self.subscribers:
