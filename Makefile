@@ -46,7 +46,7 @@ compat: setup compat-venvs
 		$(VENV)/bin/pytest -q tests/compat --durations=15
 
 run: $(VENV)/.installed
-	$(VENV)/bin/dify-mock serve --fixtures fixtures/
+	$(VENV)/bin/dify-mock serve $(ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check server tests bench
