@@ -43,9 +43,9 @@ def test_bad_rules_are_refused_with_the_reason(dify_mock):
 def test_a_user_test_file_passes_with_only_the_installed_plugin(user_project):
     user_project.makepyfile(
         """
-        def test_moderation(dify_mock, dify_plugin):
+        def test_moderation(dify_mock, connected_plugin):
             dify_mock.add_rules({"moderation": [{"match": {"text": {"contains": "secret"}}, "reply": {"flagged": True}}]})
-            messages = dify_plugin.invoke_tool("model_caller", "moderation", {"text": "a secret"})
+            messages = connected_plugin.invoke_tool("model_caller", "moderation", {"text": "a secret"})
             assert messages[0]["message"]["json_object"] == {"flagged": True}
             assert dify_mock.calls("moderation")[0].request["text"] == "a secret"
             dify_mock.assert_all_rules_used()
