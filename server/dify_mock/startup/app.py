@@ -33,7 +33,7 @@ def create_app(host: Host) -> FastLane:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         server = await start_debug_server(host)
         watcher = asyncio.create_task(watch_heartbeats(host))
-        fixtures = asyncio.create_task(watch_fixtures(host.rules)) if host.settings.watch_fixtures else None
+        fixtures = asyncio.create_task(watch_fixtures(host.rules)) if host.settings.watch else None
         started = StartedPlugins(host)
         await started.start()
         try:
