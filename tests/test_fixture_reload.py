@@ -11,6 +11,7 @@ from dify_mock.testing import MockServer
 from model_caller_calls import result
 
 WAIT_SECONDS = 60
+PAGE = REPO_ROOT / "docs" / "reloading.md"
 
 
 def wait_for(condition, what: str, timeout: float = WAIT_SECONDS) -> None:
@@ -31,6 +32,13 @@ def rules_file(folder: Path, name: str, text: str) -> Path:
     return path
 
 
+def assert_on_the_page(log: str, what: str, folder: Path) -> None:
+    """The log line saying `what`, as docs/reloading.md shows it (without the clock, the folder left out)."""
+    line = next(line for line in log.splitlines() if what in line)
+    shown = line.split(" ", 1)[1].replace(f"{folder}/", "")
+    assert f"\n{shown}\n" in PAGE.read_text(encoding="utf-8"), shown
+
+
 def test_an_edited_fixture_file_answers_at_once_and_a_broken_one_keeps_the_old_rules(tmp_path, sdk_python):
     fixtures = tmp_path / "fixtures"
     fixtures.mkdir()
@@ -44,6 +52,7 @@ def test_an_edited_fixture_file_answers_at_once_and_a_broken_one_keeps_the_old_r
 
         rules_file(fixtures, "second", "two")
         wait_for(lambda: rule_labels(server) == ["second"], "the edited rule to be loaded")
+        assert_on_the_page(server.log(), "fixtures reloaded", fixtures)
         assert result(server, plugin, "llm", prompt="hi")["text"] == "two"
         assert server.plugins() == registered  # the same registration: the plugin was never dropped
         assert plugin.alive()
@@ -56,6 +65,7 @@ def test_an_edited_fixture_file_answers_at_once_and_a_broken_one_keeps_the_old_r
             f"fixtures not reloaded, the earlier rules stay: {path}:3: llm[0].reply: unknown key 'txt' "
             "(did you mean 'text'?)"
         )
+        assert_on_the_page(server.log(), "fixtures not reloaded", fixtures)
         assert rule_labels(server) == ["second"]
         assert result(server, plugin, "llm", prompt="hi")["text"] == "two"
 
