@@ -168,7 +168,7 @@ def test_the_dashboard_says_loading_until_its_first_snapshot_and_never_that_no_p
     for prompt in ("hello", "weather in Paris?"):
         mock_server.invoke_tool(plugin.plugin_id, "model_caller", "llm", {"prompt": prompt, "with_tools": True})
     held: list[Any] = []
-    page.route("**/mock/events*", held.append)
+    page.route("**/mock/events*", lambda route: held.append(route))
     page.add_init_script(WATCH_FOR_NO_PLUGIN)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
