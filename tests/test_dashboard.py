@@ -195,3 +195,16 @@ def test_the_dashboard_says_loading_until_its_first_snapshot_and_never_that_no_p
     # The truth, both ways: once the plugin goes, the page says so.
     plugin.stop()
     expect(setup).to_contain_text("No plugin is connected")
+
+
+@pytest.mark.mock_server(server_key="dashboard-key-7")
+def test_a_mock_with_a_server_key_asks_for_it_then_goes_live(page: Any, mock_server: MockServer) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(mock_server.url + "/")
+    expect(page.locator("#key-form")).to_be_visible()
+    expect(page.locator("#status")).to_have_text("server key needed")
+    page.locator('#key-form [name="key"]').fill("dashboard-key-7")
+    page.locator("#key-form button[type=submit]").click()
+    expect(page.locator("#status")).to_have_attribute("data-state", "live")
+    expect(page.locator("#setup")).to_contain_text("No plugin is connected")

@@ -68,7 +68,9 @@ function updateSummary() {
 // Start-up and the event stream
 // ---------------------------------------------------------------------------------------------------------------
 
+// The event stream and /mock/info are asked for at once: the first snapshot is what tells who is connected.
 async function start() {
+  connect();
   const response = await fetch("/mock/info", { headers: keyHeaders() });
   if (response.status === 401) {
     askForKey();
@@ -76,10 +78,11 @@ async function start() {
   }
   state.info = await response.json();
   renderSetup();
-  connect();
 }
 
 function askForKey() {
+  if (state.source) state.source.close();
+  state.source = null;
   setStatus("disconnected", "server key needed");
   const form = $("#key-form");
   form.hidden = false;
@@ -98,6 +101,7 @@ function connect() {
   state.source = source;
   source.addEventListener("open", () => setStatus("connecting", "loading…"));
   source.addEventListener("error", () => {
+    if (state.source !== source) return; // closed on purpose (a key is needed)
     setStatus(source.readyState === EventSource.CLOSED ? "disconnected" : "reconnecting");
   });
   // A snapshot starts with `plugins`: everything shown so far is replaced by it.
