@@ -62,7 +62,7 @@ compat: setup compat-venvs
 		$(VENV)/bin/pytest -q tests/compat --durations=15
 
 run: $(VENV)/.installed-run
-	$(VENV)/bin/dify-mock serve --fixtures fixtures/
+	$(VENV)/bin/dify-mock serve $(ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check server tests bench

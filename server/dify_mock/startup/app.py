@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from dify_mock.answers.rules.reloading import watch_fixtures
 from dify_mock.host import Host
 from dify_mock.http import cassettes as cassette_routes
 from dify_mock.http import dashboard, dispatch, endpoints, events, files, journal, mock
@@ -32,12 +33,15 @@ def create_app(host: Host) -> FastLane:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         server = await start_debug_server(host)
         watcher = asyncio.create_task(watch_heartbeats(host))
+        fixtures = asyncio.create_task(watch_fixtures(host.rules)) if host.settings.watch else None
         started = StartedPlugins(host)
         await started.start()
         try:
             yield
         finally:
             watcher.cancel()
+            if fixtures is not None:
+                fixtures.cancel()
             await started.stop()
             server.close()
             for runtime in host.registry.runtimes():
