@@ -59,6 +59,8 @@ class Settings:
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     files_url: str | None = None  # the mock's address as plugins reach it; None: http://<host>:<port>
     journal_max_entries: int = 10_000
+    plugin_log_rate: int = 50  # log lines a second of one plugin that reach the log and journal; the rest are counted
+    allowed_hosts: tuple[str, ...] = ()  # Host names served besides loopback, the listen address and the public URL
 
     def tenant_for_key(self, key: str) -> str | None:
         """The tenant a remote-debug key joins, or None when the key is refused."""
@@ -81,6 +83,8 @@ class Settings:
     def check(self) -> None:
         if self.files_url is not None and not self.files_url.startswith(("http://", "https://")):
             raise ConfigError(f"--files-url {self.files_url!r} must start with http:// or https://")
+        if self.plugin_log_rate < 1:
+            raise ConfigError(f"--plugin-log-rate must be at least 1, got {self.plugin_log_rate}")
         if self.max_upload_bytes < 1:
             raise ConfigError(f"--max-upload-bytes must be at least 1, got {self.max_upload_bytes}")
         if not is_loopback(self.host):
@@ -281,7 +285,22 @@ def add_serve_arguments(parser: argparse.ArgumentParser, environ: Mapping[str, s
         "--journal-max-entries",
         type=int,
         default=int(env("DIFY_MOCK_JOURNAL_MAX_ENTRIES", "10000")),
-        help="keep this many of the newest journal entries in the data folder",
+        help="keep this many journal entries in the data folder, a fair share for each plugin (the newest of each)",
+    )
+    parser.add_argument(
+        "--plugin-log-rate",
+        type=int,
+        default=int(env("DIFY_MOCK_PLUGIN_LOG_RATE", "50")),
+        metavar="LINES",
+        help="log lines a second of one plugin that reach the log and the journal; past that they are counted",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=_env_list(environ, "DIFY_MOCK_ALLOWED_HOSTS"),
+        metavar="NAME",
+        help="a Host name to serve besides loopback, the --host address and the --files-url host (repeatable); "
+        "requests naming any other host are refused, against DNS rebinding",
     )
 
 
@@ -332,6 +351,8 @@ def settings_from_arguments(arguments: argparse.Namespace) -> Settings:
         max_upload_bytes=arguments.max_upload_bytes,
         files_url=arguments.files_url or None,
         journal_max_entries=arguments.journal_max_entries,
+        plugin_log_rate=arguments.plugin_log_rate,
+        allowed_hosts=tuple(host.strip().lower() for host in arguments.allowed_host if host.strip()),
     )
     settings.check()
     return settings
