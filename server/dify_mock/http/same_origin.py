@@ -89,7 +89,9 @@ class SameOriginGuard:
 
         async def hardened(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *HARDENING]
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                message["headers"] = headers + [header for header in HARDENING if header[0] not in present]
             await send(message)
 
         await self.app(scope, receive, hardened)
