@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dify_mock.protocol.messages import dump_bytes
-from dify_mock.store.disk import write_failure
+from dify_mock.store.disk import full_because, write_failure
 
 log = logging.getLogger("dify_mock.store.journal")
 
@@ -194,8 +194,8 @@ class JournalStore:
         try:
             return self._prepare(sqlite3.connect(self.path, check_same_thread=False, isolation_level=None))
         except sqlite3.DatabaseError as error:
-            if self.path == ":memory:":
-                raise
+            if self.path == ":memory:" or full_because(error, Path(self.path).parent) is not None:
+                raise  # a full disk is not a broken journal: nothing is moved aside, start-up says what is full
             aside = f"{self.path}.unreadable-{int(time.time())}"
             log.warning("journal %s is unreadable (%s); moved it to %s and started a new one", self.path, error, aside)
             for suffix in ("", "-wal", "-shm"):
