@@ -57,7 +57,7 @@ def is_ip_address(name: str) -> bool:
 
 
 def served_names(settings: Settings) -> frozenset[str]:
-    names = {"localhost", host_name(urlsplit(settings.public_url).netloc), *settings.allowed_hosts}
+    names = {"localhost", host_name(urlsplit(settings.public_url).netloc), *settings.allowed_host}
     if settings.host not in WILDCARDS:
         names.add(host_name(settings.host))
     return frozenset(host_name(name) if name != "*" else name for name in names)
