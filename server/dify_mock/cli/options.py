@@ -39,6 +39,8 @@ SERVER_SETTINGS = (
     "max_upload_bytes",
     "files_url",
     "journal_max_entries",
+    "plugin_log_rate",
+    "allowed_host",
 )
 # The settings of the commands that talk to a running mock.
 CLIENT_SETTINGS = ("url", "server_key", "tenant")
