@@ -1,8 +1,9 @@
 """Finished journal entries in SQLite, written and read by one thread of its own.
 
-Writes are queued and committed in batches at most BATCH_SECONDS after an entry finishes (WAL, synchronous=NORMAL):
-a mock that is killed loses at most the entries of that last fraction of a second; a commit survives the process
-but not necessarily a power loss. Reads go through the same queue, so they see every entry finished before them.
+Writes are queued and committed in batches BATCH_SECONDS after an entry finishes (WAL, synchronous=NORMAL) while
+the writer keeps up: a mock that is killed then loses the entries of that last fraction of a second. Under a flood
+faster than SQLite commits, the entries still queued are lost too: the window is the backlog's write time
+(`python -m bench.journal` measures it). A commit survives the process but not necessarily a power loss. Reads go through the same queue, so they see every entry finished before them.
 At most `max_entries` are kept, a fair share for each plugin: the newest of each. When a batch cannot be written (the
 data folder is full), its entries are dropped: one warning says why when it starts, one says how many were lost when writing works again.
 """
