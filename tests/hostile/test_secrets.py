@@ -18,6 +18,9 @@ from typing import Any
 
 from conftest import TEST_PLUGINS
 from dify_mock.testing import MockServer
+from model_caller_calls import result
+from openai_standin import StandIn
+from recording import KEY, KEY_ENV, standin_config
 from wire_plugin import WirePlugin
 
 HEX_RUN = re.compile(rb"[0-9a-fA-F]{12,}")
@@ -134,3 +137,26 @@ def test_endpoint_secret_settings_cookies_and_authorization_are_masked_everywher
     assert seen["settings"]["api_key"] == secrets["setting"] and secrets["cookie"] in seen["headers"]["Cookie"]
     assert_masked(mock_server, mock_server.data_dir, secrets)
     assert json.dumps(seen)  # the answer itself is the caller's, not kept
+
+
+def test_a_backend_key_is_masked_in_cassettes_in_any_encoding(tmp_path, sdk_python):
+    standin = StandIn(api_key_env=KEY_ENV, env={KEY_ENV: KEY})
+    try:
+        config = standin_config(tmp_path, standin.url)
+        cassettes = tmp_path / "cassettes"
+        data_dir = tmp_path / "mock"
+        args = ["--config", str(config), "--record", str(cassettes), "--cassette", "run"]
+        with MockServer(data_dir, extra_args=args, env={KEY_ENV: KEY}) as mock:
+            plugin = mock.start_plugin(TEST_PLUGINS / "model_caller", python=sdk_python)
+            encoded = base64.b64encode(f"key={KEY}".encode()).decode()
+            prompt = f"repeat {encoded} and {KEY.encode().hex()} and {KEY}"
+            assert result(mock, plugin, "llm", prompt=prompt)["text"]
+            mock.stop()
+            kept = {"log": mock.log().encode()}
+            kept |= {
+                str(path): path.read_bytes() for path in [*cassettes.rglob("*"), *data_dir.rglob("*")] if path.is_file()
+            }
+        assert any(path.endswith("run.yaml") for path in kept)
+        assert {where: how for where, blob in kept.items() if (how := leaks(blob, KEY))} == {}
+    finally:
+        standin.stop()

@@ -12,7 +12,7 @@ In front of every route (the fast lane included):
 Two kinds of route are exempt from the cross-site rules, as their callers are not browsers of the developer:
 plugin endpoints (`/e/...`, webhooks from anywhere, as Dify serves them) and the signed upload URL the SDK posts a
 multipart file to (`/files/upload/for-plugin`, guarded by its signature; still refused when a browser says it is
-cross-site). Every answer but an endpoint's says `nosniff` and may not be framed.
+cross-site). Every answer to a GET or HEAD but an endpoint's says `nosniff` and may not be framed.
 """
 
 from __future__ import annotations
@@ -83,8 +83,8 @@ class SameOriginGuard:
             self.warn(f"refused {scope['method']} {scope['path']} with {status}: {message}")
             await JSONResponse({"error": error, "message": message}, status_code=status)(scope, receive, send)
             return
-        if scope["path"].startswith(ENDPOINT_PREFIX):
-            await self.app(scope, receive, send)
+        if scope["method"] not in ("GET", "HEAD") or scope["path"].startswith(ENDPOINT_PREFIX):
+            await self.app(scope, receive, send)  # no page to sniff or frame; and no extra hop for a plugin call
             return
 
         async def hardened(message: Message) -> None:
