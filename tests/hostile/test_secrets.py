@@ -21,7 +21,7 @@ from dify_mock.testing import MockServer
 from model_caller_calls import result
 from openai_standin import StandIn
 from recording import KEY, KEY_ENV, standin_config
-from wire_plugin import WirePlugin
+from wire_plugin import TOOL_PROVIDER, WirePlugin, manifest
 
 HEX_RUN = re.compile(rb"[0-9a-fA-F]{12,}")
 BASE64_RUN = re.compile(rb"[A-Za-z0-9+/_-]{8,}")
@@ -160,3 +160,28 @@ def test_a_backend_key_is_masked_in_cassettes_in_any_encoding(tmp_path, sdk_pyth
         assert {where: how for where, blob in kept.items() if (how := leaks(blob, KEY))} == {}
     finally:
         standin.stop()
+
+
+def test_a_secret_input_parameter_is_masked_wherever_its_value_shows(mock_server):
+    secret = "pin-Secret-Input-0007"
+    plugin = WirePlugin(mock_server.debug_port)
+    provider = json.loads(json.dumps(TOOL_PROVIDER))
+    label = {"en_US": "Passcode"}
+    provider["tools"][0]["parameters"] = [
+        {"name": "passcode", "label": label, "human_description": label, "type": "secret-input", "form": "form"}
+    ]
+    plugin.send({"type": "handshake", "data": {"key": "any"}})
+    plugin.send({"type": "manifest_declaration", "data": manifest("guarded")})
+    plugin.send({"type": "tool_declaration", "data": [provider]})
+    plugin.send({"type": "end", "data": {}})
+    assert mock_server.wait_for_plugin("wire/guarded", timeout=60)
+    data = {"provider": "wire", "tool": "noop", "tool_parameters": {"passcode": secret}}
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    call = pool.submit(mock_server.dispatch, "tool/invoke", "wire/guarded", data, timeout=60)
+    pool.shutdown(wait=False)
+    session_id = plugin.read_message(timeout=60)["session_id"]
+    plugin.session(session_id, "stream", {"type": "text", "message": {"text": f"you said {secret}"}})
+    plugin.session(session_id, "end", {})
+    assert call.result(timeout=60)[0]["message"]["text"] == f"you said {secret}"
+    assert_masked(mock_server, mock_server.data_dir, {"secret-input": secret})
+    plugin.close()
