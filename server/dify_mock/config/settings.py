@@ -193,7 +193,18 @@ class Settings(BaseSettings):
     )
     transaction_keepalive: Seconds = option(25.0, "seconds between keep-alive lines on a long serverless reverse call")
     max_upload_bytes: Bytes = option(DEFAULT_MAX_UPLOAD_BYTES, "the largest file a plugin may upload")
-    journal_max_entries: Bytes = option(10_000, "keep this many of the newest journal entries in the data folder")
+    journal_max_entries: Bytes = option(
+        10_000, "keep this many journal entries in the data folder, a fair share for each plugin (its newest)"
+    )
+    plugin_log_rate: Bytes = option(
+        50, "log lines a second of one plugin that reach the log and the journal; past that they are counted"
+    )
+    allowed_host: List = option(
+        (),
+        "a Host name to serve besides loopback, --host and the --files-url host (repeatable); a request naming any "
+        "other is refused, against DNS rebinding",
+        metavar="NAME",
+    )
     # Bounds on what a caller or a plugin can make the mock hold (docs/security.md, "Limits")
     max_request_body_bytes: Bytes = option(
         DEFAULT_MAX_REQUEST_BODY_BYTES, "the largest HTTP request body; more: 413 (the daemon has no limit)"

@@ -128,7 +128,10 @@ class MockServer:
                 log.write(f"{HARNESS_LINE}start attempt {attempt}: {' '.join(self.command())}\n")
             self.process = spawn(self.command(), cwd=self.cwd, env=env, output_path=self.log_path)
             if self._wait_healthy(self.process):
-                self._client = httpx.Client(base_url=self.url, timeout=self.request_timeout)
+                # The custom header marks the calls as a program's, not a web page's (see docs/security.md).
+                self._client = httpx.Client(
+                    base_url=self.url, timeout=self.request_timeout, headers={"X-Requested-With": "dify-mock"}
+                )
                 return self
             exited = self.process.poll() is not None
             terminate(self.process, grace=1.0)
