@@ -31,7 +31,7 @@ from dify_mock.answers.cassette_requests import canonical, differing_fields, nor
 from dify_mock.config.settings import MAX_CASSETTE_NAME as MAX_NAME
 from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
 from dify_mock.store.disk import write_failure
-from dify_mock.store.redaction import MASK, redact
+from dify_mock.store.redaction import MASK, mask_text, redact
 
 log = logging.getLogger("dify_mock.cassettes")
 
@@ -161,7 +161,7 @@ class Cassette:
         text = "".join([*lines, *(entry.text() for entry in self.entries)])
         for secret in secrets:
             text = text.replace(secret, MASK)
-        return text
+        return mask_text(text)  # every secret value known, in any encoding
 
     def save(self, secrets: Sequence[str] = ()) -> None:
         """Replaces the file with one holding every entry; on an error the file on disk is left as it was."""

@@ -25,6 +25,7 @@ from dify_mock.answers.replies import Reply
 from dify_mock.config.faults import Fault, Latency
 from dify_mock.config.file import BUILTIN, FIXTURES, REPLAY, AnswerConfig
 from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
+from dify_mock.store.redaction import remember_secret
 
 if TYPE_CHECKING:
     from dify_mock.answers.openai import OpenAIBackend
@@ -57,6 +58,8 @@ class AnswerChain:
 
             self.backends = {name: OpenAIBackend(name, backend) for name, backend in config.backends.items()}
         self.cassettes.secrets = tuple(secret for b in self.backends.values() if (secret := b.secret()))
+        for secret in self.cassettes.secrets:
+            remember_secret(secret)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AnswerChain:

@@ -42,6 +42,16 @@ SERVER_SETTINGS = (
     "max_upload_bytes",
     "files_url",
     "journal_max_entries",
+    "max_request_body_bytes",
+    "max_header_bytes",
+    "request_read_timeout",
+    "registration_timeout",
+    "max_outgoing_bytes",
+    "max_calls_in_flight",
+    "max_event_streams",
+    "max_json_depth",
+    "plugin_log_rate",
+    "allowed_host",
 )
 # The settings of the commands that talk to a running mock.
 CLIENT_SETTINGS = ("url", "server_key", "tenant")

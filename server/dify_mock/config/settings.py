@@ -31,6 +31,11 @@ DEFAULT_CACHE_DIR = Path.home() / ".cache" / "dify-mock"  # `dify-mock check`: v
 INNER_API_STREAMS = ("auto", "frames", "sse")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 DEFAULT_MAX_UPLOAD_BYTES = 15 * 1024 * 1024  # Dify's UPLOAD_FILE_SIZE_LIMIT
+# The daemon reads dispatch bodies whole, without a limit: its RESPONSE_MAX_BUFFER_SIZE (30 MiB), the largest message
+# it passes the other way, bounds them here.
+DEFAULT_MAX_REQUEST_BODY_BYTES = 30 * 1024 * 1024
+DEFAULT_MAX_HEADER_BYTES = 1024 * 1024  # Go's http.DefaultMaxHeaderBytes: the daemon's http.Server sets no other
+DEFAULT_MAX_OUTGOING_BYTES = 32 * 1024 * 1024  # the largest message the daemon passes (30 MiB) fits, unread, once
 # The example rules of a dify-mock checkout, loaded only when asked for (--examples).
 EXAMPLES = Path(__file__).resolve().parents[3] / "fixtures" / "examples.yaml"
 RUN_CASSETTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -174,7 +179,9 @@ class Settings(BaseSettings):
     heartbeat_timeout: Seconds = option(60.0, "drop a remote plugin silent for this many seconds")
     invoke_timeout: Seconds = option(600.0, "give up on a dispatched invocation after this many seconds")
     max_line_bytes: Bytes = option(
-        DEFAULT_MAX_LINE_BYTES, "the longest line a plugin may send; a longer one is dropped, the connection kept"
+        DEFAULT_MAX_LINE_BYTES,
+        "the longest line a plugin may send (the daemon's PLUGIN_RUNTIME_MAX_BUFFER_SIZE): past it a local plugin is "
+        "stopped, as the daemon's stdout reader ends; over TCP the line is dropped, or before registration the connection",
     )
     inner_api_stream: Literal["auto", "frames", "sse"] = option(
         "auto",
@@ -186,7 +193,39 @@ class Settings(BaseSettings):
     )
     transaction_keepalive: Seconds = option(25.0, "seconds between keep-alive lines on a long serverless reverse call")
     max_upload_bytes: Bytes = option(DEFAULT_MAX_UPLOAD_BYTES, "the largest file a plugin may upload")
-    journal_max_entries: Bytes = option(10_000, "keep this many of the newest journal entries in the data folder")
+    journal_max_entries: Bytes = option(
+        10_000, "keep this many journal entries in the data folder, a fair share for each plugin (its newest)"
+    )
+    plugin_log_rate: Bytes = option(
+        50, "log lines a second of one plugin that reach the log and the journal; past that they are counted"
+    )
+    allowed_host: List = option(
+        (),
+        "a Host name to serve besides loopback, --host and the --files-url host (repeatable); a request naming any "
+        "other is refused, against DNS rebinding",
+        metavar="NAME",
+    )
+    # Bounds on what a caller or a plugin can make the mock hold (docs/security.md, "Limits")
+    max_request_body_bytes: Bytes = option(
+        DEFAULT_MAX_REQUEST_BODY_BYTES, "the largest HTTP request body; more: 413 (the daemon has no limit)"
+    )
+    max_header_bytes: Bytes = option(
+        DEFAULT_MAX_HEADER_BYTES, "the largest HTTP request head; more: 431 (Go's default, which the daemon keeps)"
+    )
+    request_read_timeout: Seconds = option(
+        60.0, "seconds for an HTTP request head, and the longest stall of a body; then 408 (the daemon: none)"
+    )
+    registration_timeout: Seconds = option(
+        60.0, "seconds a TCP plugin has from connecting to its registration's end (the daemon: no deadline)"
+    )
+    max_outgoing_bytes: Bytes = option(
+        DEFAULT_MAX_OUTGOING_BYTES, "bytes a TCP plugin may leave unread before it is dropped"
+    )
+    max_calls_in_flight: Bytes = option(64, "a TCP plugin's reverse calls answered at once; then it is not read")
+    max_event_streams: Bytes = option(64, "open /mock/events streams (dashboard tabs, journal -f); more: 503")
+    max_json_depth: Bytes = option(
+        512, "the deepest nesting of a reverse call's request (Go's encoding/json allows 10,000; Python far less)"
+    )
     # The commands that drive a running mock (invoke, journal, endpoints) and check plugins
     url: Url = option(DEFAULT_URL, "the running mock's HTTP API")
     tenant: str = option(DEFAULT_TENANT, "the tenant to act as")

@@ -18,6 +18,7 @@ from dify_mock.http import dashboard, dispatch, endpoints, events, files, journa
 from dify_mock.http.fast_lane import FastLane
 from dify_mock.http.inner_api import router as inner_api_router
 from dify_mock.http.live import LiveHub
+from dify_mock.http.same_origin import SameOriginGuard
 from dify_mock.http.transaction import router as transaction_router
 from dify_mock.runtimes.lifecycle import StartedPlugins
 from dify_mock.runtimes.tcp import start_debug_server, watch_heartbeats
@@ -25,9 +26,9 @@ from dify_mock.runtimes.tcp import start_debug_server, watch_heartbeats
 log = logging.getLogger("dify_mock")
 
 
-def create_app(host: Host) -> FastLane:
-    """The ASGI app uvicorn serves: the hot routes in the fast lane, the FastAPI app (which declares them too)
-    behind it."""
+def create_app(host: Host) -> SameOriginGuard:
+    """The ASGI app uvicorn serves: the same-origin guard, then the hot routes in the fast lane, then the FastAPI
+    app (which declares them too)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,4 +83,4 @@ def create_app(host: Host) -> FastLane:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         return dispatch.daemon_error(400, "PluginDaemonBadRequestError", problems)
 
-    return FastLane(app)
+    return SameOriginGuard(FastLane(app), host.settings)

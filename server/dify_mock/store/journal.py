@@ -15,7 +15,7 @@ from time import time as now
 from typing import Any
 
 from dify_mock.store.journal_sqlite import JournalQuery, JournalStore, dump_json
-from dify_mock.store.redaction import redact
+from dify_mock.store.redaction import KNOWN, redact
 
 log = logging.getLogger("dify_mock.store.journal")
 
@@ -46,9 +46,9 @@ class JournalEntry:
 
     def add_chunk(self, chunk: Any, as_is: bool = False) -> None:
         """Keeps a redacted copy of `chunk`; with `as_is`, the chunk itself, which its maker knows cannot hold a
-        credential and will not change."""
+        credential's name and will not change, as long as no secret value is known that it could repeat."""
         if len(self.response) < MAX_CHUNKS_KEPT:
-            self.response.append(chunk if as_is else redact(chunk))
+            self.response.append(chunk if as_is and KNOWN.empty else redact(chunk))
             if self._on_chunk is not None:
                 self._on_chunk(self)
 
