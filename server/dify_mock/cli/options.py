@@ -38,6 +38,8 @@ SERVER_SETTINGS = (
     "transaction_keepalive",
     "max_upload_bytes",
     "files_url",
+    "public_url",
+    "public_debug_url",
     "journal_max_entries",
 )
 # The settings of the commands that talk to a running mock.

@@ -25,19 +25,21 @@ log = logging.getLogger("dify_mock")
 
 def banner(host: Host) -> str:
     settings = host.settings
-    connect_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0", "::") else settings.host
     key = next(iter(settings.keys), "any-key-works")
+    url = settings.outside_url
+    client_options = ("" if url == "http://localhost:5002" else f" --url {url}") + (
+        " --server-key <the server key>" if settings.server_key else ""
+    )
     lines = [
         f"dify-mock is ready: HTTP API on http://{settings.host}:{settings.port}, remote debug on {settings.host}:{settings.debug_port}",
         "Put these lines in your plugin's .env, then run `python -m main`:",
         "",
         "    INSTALL_METHOD=remote",
-        f"    REMOTE_INSTALL_URL={connect_host}:{settings.debug_port}",
+        f"    REMOTE_INSTALL_URL={settings.outside_debug_url}",
         f"    REMOTE_INSTALL_KEY={key}",
         "",
-        f"Dashboard: http://{connect_host}:{settings.port}/",
-        f"Journal:   {settings.data_dir / 'journal.sqlite3'}; follow it with `dify-mock journal -f"
-        + (f" --url http://{connect_host}:{settings.port}`" if settings.port != 5002 else "`"),
+        f"Dashboard: {url}/",
+        f"Journal:   {settings.data_dir / 'journal.sqlite3'}; follow it with `dify-mock journal -f{client_options}`",
         "",
     ]
     counts = host.rules.counts()
