@@ -18,7 +18,7 @@ from dify_mock.config.settings import Settings
 from dify_mock.host import Host, build_host
 from dify_mock.runtimes.lifecycle import describe_started
 from dify_mock.startup.app import create_app
-from dify_mock.store.disk import write_failure
+from dify_mock.store.disk import unwritable_because, write_failure
 
 log = logging.getLogger("dify_mock")
 
@@ -90,6 +90,11 @@ async def run(host: Host) -> None:
 
 
 def serve(settings: Settings, rules: RuleBook) -> int:
+    for what, folder in (("the data folder", settings.data_dir), ("the --record folder", settings.record_dir)):
+        problem = unwritable_because(folder) if folder is not None and folder.is_dir() else None
+        if problem is not None:  # said now: found at the first write, it would fail a plugin's call instead
+            print(f"dify-mock: cannot start: cannot write to {what} {folder}: {problem}", file=sys.stderr)
+            return 2
     try:
         host = build_host(settings, rules)
     except (OSError, sqlite3.Error) as error:  # the data folder cannot be written: full, or read-only
