@@ -64,9 +64,9 @@ def context_copy(into: Path) -> Path:
 
 def base_image() -> str:
     for line in (ROOT / "docker" / "Dockerfile").read_text().splitlines():
-        if line.startswith("FROM ") and " AS " in line:
-            return line.split()[1]
-    raise SystemExit("docker/Dockerfile: no FROM line")
+        if line.startswith("ARG BASE="):
+            return line.partition("=")[2].strip()
+    raise SystemExit("docker/Dockerfile: no ARG BASE line")
 
 
 def megabytes(size: int) -> float:
