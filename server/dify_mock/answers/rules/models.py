@@ -29,6 +29,10 @@ from dify_mock.config.faults import MODEL_INVOKE_TYPES, Fault, Latency
 
 SHORT = 80
 STARTED = "started"  # the state every scenario begins in, as in WireMock
+TEMPLATES = (
+    "A text holding {{ ... }} is a Jinja template (sandboxed) filled in from the call: the match fields "
+    "({{ prompt }}, {{ model }}, {{ parameters.temperature }}...) and {{ request }}."
+)
 
 
 class FixtureError(ValueError):
@@ -207,6 +211,23 @@ class RuleModel(BaseModel):
     next_state: str | None = Field(
         default=None, min_length=1, description="The state the scenario moves to when this rule answers."
     )
+    times: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        description="Answer at most this many calls (failures included); after that the rule no longer matches, "
+        "and the next rule, or the built-in answer, takes the call.",
+    )
+    fail_times: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        description="The first this many matching calls fail (with `fail_error`); the ones after get the reply. "
+        "For testing a plugin's retries.",
+    )
+    fail_error: str | None = Field(
+        default=None,
+        min_length=1,
+        description="The error message of the calls `fail_times` fails (default: says which rule failed it).",
+    )
 
     @model_validator(mode="after")
     def _one_reply(self) -> Self:
@@ -214,6 +235,12 @@ class RuleModel(BaseModel):
             raise ValueError("give exactly one of 'reply' (one answer) or 'replies' (answers used in turn)")
         if self.scenario is None and (self.state is not None or self.next_state is not None):
             raise ValueError("'state' and 'next_state' need a 'scenario': the name of the scenario they belong to")
+        if self.fail_error is not None and self.fail_times is None:
+            raise ValueError("'fail_error' needs 'fail_times': how many calls fail before the rule answers")
+        if self.times is not None and self.fail_times is not None and self.fail_times >= self.times:
+            raise ValueError(
+                f"'fail_times' ({self.fail_times}) must be less than 'times' ({self.times}), or the rule never answers"
+            )
         return self
 
 
@@ -247,7 +274,11 @@ def _rule_model(key: str, family: Family) -> type[RuleModel]:
         ),
         "reply": (
             reply_model,
-            Field(default=None, description="The answer to every matching call.", json_schema_extra=_no_default),
+            Field(
+                default=None,
+                description="The answer to every matching call. " + TEMPLATES,
+                json_schema_extra=_no_default,
+            ),
         ),
         "replies": (
             list[reply_model],  # type: ignore[valid-type]
@@ -256,7 +287,7 @@ def _rule_model(key: str, family: Family) -> type[RuleModel]:
                 min_length=1,
                 json_schema_extra=_no_default,
                 description="Answers used in turn, one per matching call; "
-                "after the last one, the last one keeps answering.",
+                "after the last one, the last one keeps answering. " + TEMPLATES,
             ),
         ),
     }
