@@ -2,7 +2,8 @@
 
 In front of every route (the fast lane included):
 - the `Host` must be one the mock listens on or was told about (loopback names and any IP address, the --host name,
-  the --files-url host, --allowed-host): a page on a rebound DNS name (attacker.example -> 127.0.0.1) is refused;
+  the --files-url and --public-url hosts, --allowed-host): a page on a rebound DNS name (attacker.example ->
+  127.0.0.1) is refused;
 - a request that changes state (any method but GET, HEAD, OPTIONS) is refused when the browser says it comes from
   another site (`Sec-Fetch-Site: cross-site` or `same-site`) or another origin (`Origin`);
 - a POST must be one that a page cannot send without a CORS preflight (which the mock never grants): a JSON (or
@@ -57,7 +58,8 @@ def is_ip_address(name: str) -> bool:
 
 
 def served_names(settings: Settings) -> frozenset[str]:
-    names = {"localhost", host_name(urlsplit(settings.public_url).netloc), *settings.allowed_host}
+    told = (settings.files_base_url, settings.outside_url)
+    names = {"localhost", *(host_name(urlsplit(url).netloc) for url in told), *settings.allowed_host}
     if settings.host not in WILDCARDS:
         names.add(host_name(settings.host))
     return frozenset(host_name(name) if name != "*" else name for name in names)
@@ -69,7 +71,7 @@ class SameOriginGuard:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.names = served_names(settings)
-        self.public_origin = origin_of(settings.public_url)
+        self.public_origins = {origin_of(settings.files_base_url), origin_of(settings.outside_url)}
         self.warned: set[str] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -103,7 +105,7 @@ class SameOriginGuard:
                 421,
                 "unknown_host",
                 f"the Host {host!r} is not a name this mock serves (loopback, --host, --files-url, "
-                "--allowed-host): refused, against DNS rebinding; start it with --allowed-host NAME to serve it",
+                "--public-url, --allowed-host): refused, against DNS rebinding; start it with --allowed-host NAME to serve it",
             )
         if scope["method"] in SAFE_METHODS or scope["path"].startswith(ENDPOINT_PREFIX):
             return None
@@ -114,7 +116,7 @@ class SameOriginGuard:
         if origin is not None:
             sent = origin.decode("latin-1").lower()
             own = f"{scope.get('scheme', 'http')}://{host}".lower()
-            if sent not in (origin_of(own), self.public_origin):
+            if sent != origin_of(own) and sent not in self.public_origins:
                 return 403, "cross_origin_request", f"a request from the web page at {sent} may not change its state"
         if scope["method"] != "POST" or scope["path"] == SIGNED_UPLOAD:
             return None
