@@ -58,8 +58,8 @@ def is_ip_address(name: str) -> bool:
 
 
 def served_names(settings: Settings) -> frozenset[str]:
-    told = (settings.files_base_url, settings.outside_url)
-    names = {"localhost", *(host_name(urlsplit(url).netloc) for url in told), *settings.allowed_host}
+    published = (settings.files_base_url, settings.outside_url)
+    names = {"localhost", *(host_name(urlsplit(url).netloc) for url in published), *settings.allowed_host}
     if settings.host not in WILDCARDS:
         names.add(host_name(settings.host))
     return frozenset(host_name(name) if name != "*" else name for name in names)
