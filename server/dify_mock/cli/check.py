@@ -22,6 +22,7 @@ from typing import TextIO
 from xml.etree import ElementTree
 
 from dify_mock.check.findings import PluginReport, Status
+from dify_mock.cli.console import UsageError
 from dify_mock.cli.options import add_settings_options
 
 MARKS = {
@@ -69,6 +70,9 @@ def run_check(arguments: argparse.Namespace) -> int:
 
     # A SIGTERM (a CI timeout, a sweep stopped) unwinds like Ctrl-C, so the mock and the plugin it started go too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    for target in arguments.plugins:
+        if not target.exists():
+            raise UsageError(f"{target}: no such plugin folder or .difypkg")
     progress = Progress(sys.stderr, len(arguments.plugins), enabled=not arguments.json)
     reports = []
     for index, target in enumerate(arguments.plugins, 1):

@@ -10,6 +10,11 @@ from pathlib import Path
 from typing import Any
 
 
+class UsageError(Exception):
+    """The command was used wrongly (a parameter, a file, a mock that is not there): `dify-mock: <text>` on one
+    line, exit status 2."""
+
+
 def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S"
@@ -20,7 +25,9 @@ def _json_file(name: str, path: str) -> str:
     try:
         return Path(path).expanduser().read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise SystemExit(f"dify-mock: {name}:=@{path}: cannot read the file: {error}") from None
+        raise UsageError(
+            f"{name}:=@{path}: cannot read the file: {error.strerror if isinstance(error, OSError) else error}"
+        ) from None
 
 
 def parse_parameters(items: Sequence[str]) -> dict[str, Any]:
@@ -34,12 +41,12 @@ def parse_parameters(items: Sequence[str]) -> dict[str, Any]:
             try:
                 parameters[name] = json.loads(raw)
             except ValueError as error:
-                raise SystemExit(f"dify-mock: {name}:= needs JSON: {error}") from None
+                raise UsageError(f"{name}:= needs JSON ({error}); a string is NAME=VALUE") from None
         elif "=" in item:
             name, value = item.split("=", 1)
             parameters[name] = value
         else:
-            raise SystemExit(f"dify-mock: parameter {item!r} should be NAME=VALUE or NAME:=JSON")
+            raise UsageError(f"parameter {item!r} should be NAME=VALUE or NAME:=JSON")
     return parameters
 
 

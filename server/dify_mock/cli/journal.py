@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from dify_mock.cli.console import UsageError
+from dify_mock.cli.mock_client import not_running, wants_key
 from dify_mock.cli.options import add_settings_options
 
 if TYPE_CHECKING:
@@ -101,11 +103,12 @@ def run_journal(arguments: argparse.Namespace) -> int:
                 params["limit"] = arguments.limit
             response = client.get("/mock/journal", params=params)
             if response.status_code == 401:
-                print("dify-mock: the mock wants its server key: --server-key or DIFY_MOCK_SERVER_KEY", file=sys.stderr)
-                return 1
+                raise wants_key()
             response.raise_for_status()
             for entry in response.json()["entries"]:
                 printer.entry(entry)
+    except httpx.ConnectError as error:
+        raise UsageError(not_running(arguments.url, error)) from None
     except httpx.HTTPError as error:
         print(f"dify-mock: cannot read the journal at {arguments.url}: {error}", file=sys.stderr)
         return 1
@@ -117,8 +120,7 @@ def run_journal(arguments: argparse.Namespace) -> int:
 def print_summary(client: httpx.Client, arguments: argparse.Namespace) -> int:
     response = client.get("/mock/journal/summary", params=filters(arguments))
     if response.status_code == 401:
-        print("dify-mock: the mock wants its server key: --server-key or DIFY_MOCK_SERVER_KEY", file=sys.stderr)
-        return 1
+        raise wants_key()
     summary = response.raise_for_status().json()
     if arguments.json:
         print(json.dumps(summary, ensure_ascii=False))
@@ -147,11 +149,7 @@ def follow(client: httpx.Client, arguments: argparse.Namespace, printer: Printer
         try:
             with client.stream("GET", "/mock/events", params=params) as response:
                 if response.status_code == 401:
-                    print(
-                        "dify-mock: the mock wants its server key: --server-key or DIFY_MOCK_SERVER_KEY",
-                        file=sys.stderr,
-                    )
-                    return 1
+                    raise wants_key()
                 response.raise_for_status()
                 if waiting:
                     print(f"reconnected to {arguments.url}", file=sys.stderr)

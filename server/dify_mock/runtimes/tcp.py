@@ -325,8 +325,7 @@ async def watch_heartbeats(host: Host) -> None:
                 runtime.connection.close(f"no heartbeat for {timeout:g} s")
 
 
-async def start_debug_server(host: Host) -> asyncio.Server:
+async def start_debug_server(host: Host, listener: socket.socket) -> asyncio.Server:
+    """Serves remote-debug connections on `listener`, a socket already bound to --host and --debug-port."""
     loop = asyncio.get_running_loop()
-    return await loop.create_server(
-        lambda: DebugConnection(host), host.settings.host, host.settings.debug_port, reuse_address=True
-    )
+    return await loop.create_server(lambda: DebugConnection(host), sock=listener)

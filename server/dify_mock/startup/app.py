@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
@@ -24,13 +25,13 @@ from dify_mock.runtimes.tcp import start_debug_server, watch_heartbeats
 log = logging.getLogger("dify_mock")
 
 
-def create_app(host: Host) -> FastLane:
+def create_app(host: Host, debug_socket: socket.socket) -> FastLane:
     """The ASGI app uvicorn serves: the hot routes in the fast lane, the FastAPI app (which declares them too)
     behind it."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        server = await start_debug_server(host)
+        server = await start_debug_server(host, debug_socket)
         watcher = asyncio.create_task(watch_heartbeats(host))
         started = StartedPlugins(host)
         await started.start()

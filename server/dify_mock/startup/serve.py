@@ -18,6 +18,7 @@ from dify_mock.config.settings import Settings
 from dify_mock.host import Host, build_host
 from dify_mock.runtimes.lifecycle import describe_started
 from dify_mock.startup.app import create_app
+from dify_mock.startup.listeners import ListenError, Listeners, bind_listeners
 from dify_mock.store.disk import write_failure
 
 log = logging.getLogger("dify_mock")
@@ -60,9 +61,9 @@ def banner(host: Host) -> str:
     return "\n".join(lines)
 
 
-async def run(host: Host) -> None:
+async def run(host: Host, listeners: Listeners) -> None:
     config = uvicorn.Config(
-        create_app(host),
+        create_app(host, listeners.debug),
         host=host.settings.host,
         port=host.settings.port,
         log_config=None,
@@ -77,7 +78,7 @@ async def run(host: Host) -> None:
     # a handler that does nothing lets the process finish its shutdown and exit with status 0.
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, lambda *_: None)
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(server.serve(sockets=[listeners.http]))
     while not server.started and not serving.done():
         await asyncio.sleep(0.01)
     if server.started:
@@ -89,19 +90,28 @@ async def run(host: Host) -> None:
 
 def serve(settings: Settings, rules: RuleBook) -> int:
     try:
+        listeners = bind_listeners(settings.host, settings.port, settings.debug_port)
+    except ListenError as error:
+        print(f"dify-mock: {error}", file=sys.stderr)
+        return 2
+    port, debug_port = listeners.ports  # the ones the system picked for 0
+    settings = settings.model_copy(update={"port": port, "debug_port": debug_port})
+    try:
         host = build_host(settings, rules)
     except (OSError, sqlite3.Error) as error:  # the data folder cannot be written: full, or read-only
+        listeners.close()
         print(f"dify-mock: cannot start: {write_failure(error, settings.data_dir)}", file=sys.stderr)
         return 2
     # What start-up built (modules, models, routes) lives as long as the process: out of the collector's sight,
     # each collection of the oldest generation no longer walks it.
     gc.freeze()
     try:
-        _run_loop(run(host))
+        _run_loop(run(host, listeners))
     except SystemExit as stop:
         return int(stop.code or 0)
     finally:
         host.close()
+        listeners.close()
     log.info("dify-mock stopped")
     return 0
 
