@@ -165,8 +165,6 @@ def test_every_command_option_has_help_text():
     parser = build_parser()
     for command, sub in _subparsers(parser).items():
         for action in sub._actions:
-            if not action.option_strings:
-                continue
             assert action.help, f"dify-mock {command} {'/'.join(action.option_strings) or action.dest}: no help"
 
 

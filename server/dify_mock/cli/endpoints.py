@@ -17,13 +17,22 @@ def add_endpoints_parser(commands: argparse._SubParsersAction[argparse.ArgumentP
     """`dify-mock endpoints [list|setup|enable|disable|remove]`."""
     endpoints = commands.add_parser("endpoints", help=help_text)
     add_client_options(endpoints)
-    actions = endpoints.add_subparsers(dest="endpoints_action", metavar="ACTION")
+    actions = endpoints.add_subparsers(
+        dest="endpoints_action", metavar="ACTION", help="what to do with the hooks (default list)"
+    )
     actions.add_parser("list", help="each hook and its URL (the default)")
     setup = actions.add_parser("setup", help="a new hook: PLUGIN_ID [--name NAME] setting=value ...")
     # REMAINDER: argparse cannot mix --name with positionals after it; _setup_items reads it.
-    setup.add_argument("items", nargs=argparse.REMAINDER, metavar="PLUGIN_ID [--name NAME] [NAME=VALUE ...]")
+    setup.add_argument(
+        "items",
+        nargs=argparse.REMAINDER,
+        metavar="PLUGIN_ID [--name NAME] [NAME=VALUE ...]",
+        help="the plugin (author/name), the hook's name, and its settings (NAME:=JSON for non-strings)",
+    )
     for action in ("enable", "disable", "remove"):
-        actions.add_parser(action, help=f"{action} a hook: HOOK_ID_OR_NAME").add_argument("hook")
+        actions.add_parser(action, help=f"{action} a hook: HOOK_ID_OR_NAME").add_argument(
+            "hook", help="the hook's id or name (dify-mock endpoints lists them)"
+        )
     endpoints.set_defaults(run=runner(run_endpoints))
 
 
