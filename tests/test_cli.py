@@ -113,7 +113,7 @@ def test_invoke_tool_help_describes_its_arguments():
     assert "provider the tool provider's name" in text
     assert "name the tool's name" in text
     assert "NAME=VALUE the tool's parameters: NAME=VALUE for a string, NAME:=JSON" in text
-    assert "--url URL the running mock's HTTP API [default: http://127.0.0.1:5002; env: DIFY_MOCK_URL]" in text
+    assert "--url URL the running mock's HTTP API [default: http://localhost:5002; env: DIFY_MOCK_URL]" in text
 
 
 def test_a_missing_required_parameter_is_named_before_anything_is_invoked(mock_server, model_caller):

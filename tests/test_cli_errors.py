@@ -67,7 +67,7 @@ def test_port_zero_listens_on_a_free_port_and_says_which(tmp_path):
     try:
         assert process.stdout is not None
         ready = next(line for line in process.stdout if "dify-mock is ready" in line)
-        assert ":0," not in ready and "remote debug on 127.0.0.1:0" not in ready, ready
+        assert ":0," not in ready and "remote debug on localhost:0" not in ready, ready
     finally:
         process.terminate()
         process.wait(timeout=60)

@@ -157,7 +157,7 @@ def test_every_option_says_its_default_and_variable_in_help(capsys):
     assert "env: DIFY_MOCK_RUNTIME" in texts["run"]
     assert "default: ~/.cache/dify-mock; env: DIFY_MOCK_CACHE_DIR" in texts["check"]
     for command in ("journal", "invoke"):
-        assert "default: http://127.0.0.1:5002; env: DIFY_MOCK_URL" in texts[command]
+        assert "default: http://localhost:5002; env: DIFY_MOCK_URL" in texts[command]
     assert "env: DIFY_MOCK_TENANT" in texts["invoke"] and "env: DIFY_MOCK_USER" in texts["invoke"]
 
 

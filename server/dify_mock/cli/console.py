@@ -19,6 +19,15 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S"
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_plain_uvicorn_name)
+
+
+def _plain_uvicorn_name(record: logging.LogRecord) -> bool:
+    """uvicorn logs its start and stop as `uvicorn.error`, which reads like a failure: they are `uvicorn` lines."""
+    if record.name == "uvicorn.error":
+        record.name = "uvicorn"
+    return True
 
 
 def _json_file(name: str, path: str) -> str:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from dify_mock.cli.console import UsageError
 from dify_mock.cli.mock_client import not_running, wants_key
 from dify_mock.cli.options import add_settings_options
+from dify_mock.protocol.words import plural
 
 if TYPE_CHECKING:
     import httpx
@@ -272,4 +273,4 @@ def summarize_response(entry: dict[str, Any]) -> str:
     if text:
         return _short(text)
     count = len(entry.get("response") or [])
-    return f"{count} chunk{'s' if count != 1 else ''}"
+    return plural(count, "chunk")

@@ -26,7 +26,7 @@ from dify_mock.protocol.framing import DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_LINE
 
 ENV_PREFIX = "DIFY_MOCK_"
 DEFAULT_TENANT = "default"
-DEFAULT_URL = "http://127.0.0.1:5002"
+DEFAULT_URL = "http://localhost:5002"  # the spelling the banner, the dashboard and the .env lines use
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "dify-mock"  # `dify-mock check`: venvs/ and packages/ under it
 INNER_API_STREAMS = ("auto", "frames", "sse")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -230,6 +230,16 @@ class Settings(BaseSettings):
             if hmac.compare_digest(known.encode(), key.encode()):
                 found = tenant
         return found
+
+    @property
+    def connect_host(self) -> str:
+        """How a plugin on this machine names the mock: `localhost` for a loopback or every-interface listener,
+        spelled the same in the terminal, the dashboard and the .env lines."""
+        return "localhost" if self.host in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::", "") else self.host
+
+    @property
+    def listens_everywhere(self) -> bool:
+        return self.host in ("0.0.0.0", "::", "")
 
     @property
     def public_url(self) -> str:

@@ -19,6 +19,7 @@ from dify_mock.protocol.framing import LineSplitter, json_line
 from dify_mock.protocol.messages import DECLARATION_KINDS, ProtocolError, parse_register_message
 from dify_mock.protocol.sdk_releases import LEGACY_REFUSAL, is_bare_key, release_from_manifest
 from dify_mock.runtimes.events import PluginEvents
+from dify_mock.runtimes.offer import offer, sdk_release
 from dify_mock.store.redaction import mask_key
 
 log = logging.getLogger("dify_mock.tcp")
@@ -217,9 +218,9 @@ class DebugConnection(asyncio.Protocol):
         log.info(
             "plugin %s (dify-plugin %s) connected over TCP for tenant %s: %s",
             self.runtime.plugin_id,
-            release_from_manifest(self.manifest),
+            sdk_release(self.host, self.runtime.plugin_id) or release_from_manifest(self.manifest),
             self.tenant_id,
-            _offer(self.runtime),
+            offer(self.runtime),
         )
 
     def _refuse_legacy(self) -> None:
@@ -288,30 +289,6 @@ def _checked_manifest(data: Any) -> dict[str, Any]:
             f"register failed, invalid manifest detected: name {name!r} must match {NAME_PATTERN.pattern}"
         )
     return data
-
-
-def _field(value: Any, *path: str) -> Any:
-    """value[path[0]][path[1]]..., or None wherever a level is missing or not an object."""
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
-
-
-def _offer(runtime: PluginRuntime) -> str:
-    """What a plugin declares, in one log line; declarations of an unexpected shape are named, not trusted."""
-    parts = []
-    for category, providers in runtime.declarations.items():
-        for provider in providers:
-            if category == "tools":
-                tools = _field(provider, "tools")
-                names = [_field(tool, "identity", "name") for tool in tools] if isinstance(tools, list) else []
-                parts.append(f"tools {_field(provider, 'identity', 'name')}: {', '.join(map(str, names))}")
-            elif category == "models":
-                models = _field(provider, "models")
-                parts.append(f"models {_field(provider, 'provider')}: {len(models) if isinstance(models, list) else 0}")
-            else:
-                parts.append(category)
-    return "; ".join(parts) or "nothing"
 
 
 async def watch_heartbeats(host: Host) -> None:

@@ -26,19 +26,15 @@ log = logging.getLogger("dify_mock")
 
 def banner(host: Host) -> str:
     settings = host.settings
-    connect_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0", "::") else settings.host
-    key = next(iter(settings.keys), "any-key-works")
+    connect = settings.connect_host
+    everywhere = " (listening on every interface)" if settings.listens_everywhere else ""
     lines = [
-        f"dify-mock is ready: HTTP API on http://{settings.host}:{settings.port}, remote debug on {settings.host}:{settings.debug_port}",
-        "Put these lines in your plugin's .env, then run `python -m main`:",
-        "",
-        "    INSTALL_METHOD=remote",
-        f"    REMOTE_INSTALL_URL={connect_host}:{settings.debug_port}",
-        f"    REMOTE_INSTALL_KEY={key}",
-        "",
-        f"Dashboard: http://{connect_host}:{settings.port}/",
+        f"dify-mock is ready: HTTP API on http://{connect}:{settings.port}, remote debug on {connect}:"
+        f"{settings.debug_port}{everywhere}",
+        *_connect_lines(settings),
+        f"Dashboard: http://{connect}:{settings.port}/",
         f"Journal:   {settings.data_dir / 'journal.sqlite3'}; follow it with `dify-mock journal -f"
-        + (f" --url http://{connect_host}:{settings.port}`" if settings.port != 5002 else "`"),
+        + (f" --url http://{connect}:{settings.port}`" if settings.port != 5002 else "`"),
         "",
     ]
     counts = host.rules.counts()
@@ -51,7 +47,7 @@ def banner(host: Host) -> str:
             summary = ", ".join(f"{key}: {count}" for key, count in per_key.items()) or "no rules"
             lines.append(f"    {source}  ({summary})")
     else:
-        lines.append("No fixture rules loaded: every reverse call gets the built-in answer.")
+        lines.append(_without_rules(host))
     for warning in host.rules.warnings():
         lines.append(f"warning: {warning}")
     if settings.strict:
@@ -59,6 +55,34 @@ def banner(host: Host) -> str:
     lines.extend(host.chain.describe())
     lines.extend(describe_started(settings))
     return "\n".join(lines)
+
+
+def _connect_lines(settings: Settings) -> list[str]:
+    """The .env lines for a plugin the user starts; `dify-mock run` starts its plugin itself."""
+    address = f"{settings.connect_host}:{settings.debug_port}"
+    key = next(iter(settings.keys), "any-key-works")
+    if settings.launches:
+        return [f"Another plugin can connect with INSTALL_METHOD=remote, REMOTE_INSTALL_URL={address}.", ""]
+    return [
+        "Put these lines in your plugin's .env, then run `python -m main`:",
+        "",
+        "    INSTALL_METHOD=remote",
+        f"    REMOTE_INSTALL_URL={address}",
+        f"    REMOTE_INSTALL_KEY={key}",
+        "",
+    ]
+
+
+def _without_rules(host: Host) -> str:
+    """What answers reverse calls when no fixture rule does: live backends or cassettes for the model types whose
+    chain has them, the built-in answer for everything else."""
+    live = host.chain.live_links()
+    if not live:
+        return "No fixture rules loaded: every reverse call gets the built-in answer."
+    return (
+        f"No fixture rules loaded: model calls go to {', '.join(live)} as the answer chains below say; "
+        "other reverse calls get the built-in answer."
+    )
 
 
 async def run(host: Host, listeners: Listeners) -> None:

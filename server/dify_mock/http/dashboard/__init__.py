@@ -34,6 +34,8 @@ async def info(request: Request) -> dict[str, Any]:
     settings = host.settings
     return {
         "debug_port": settings.debug_port,
+        # None when the mock listens on every interface: the browser's own host name is the better guess then.
+        "remote_install_url": None if settings.listens_everywhere else f"{settings.connect_host}:{settings.debug_port}",
         "remote_keys_required": bool(settings.keys),
         "server_key_required": bool(settings.server_key),
         "strict": settings.strict,
