@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ def test_replay_finds_entries_in_order_then_repeats_the_last(tmp_path):
         {"delta": {"message": {"content": "answer to one"}}, "embedding": [1e-05, 0.1]}
     ]
     assert cassettes.unused_report() == [
-        f"cassette {tmp_path / 'dify-mock.yaml'}: 1 of 3 entries never replayed: #2 llm (prompt two)"
+        f"cassette {tmp_path / 'cassette.yaml'}: 1 of 3 entries never replayed: #2 llm (prompt two)"
     ]
 
 
@@ -123,7 +124,7 @@ def test_ignored_fields_are_not_compared(tmp_path):
 
 def test_a_missing_cassette_or_type_is_explained(tmp_path):
     cassettes = Cassettes(replay_dir=tmp_path)
-    with pytest.raises(ReplayMismatch, match=r"there is no cassette .*dify-mock\.yaml"):
+    with pytest.raises(ReplayMismatch, match=r"there is no cassette .*cassette\.yaml"):
         cassettes.find(call(llm_request("hi")), must_match=True)
     cassettes = recorded(tmp_path, "hi")
     with pytest.raises(ReplayMismatch, match="has no tts entries \\(it holds llm\\)"):
@@ -134,11 +135,11 @@ def test_an_answer_that_did_not_complete_is_never_written_and_secrets_are_scrubb
     cassettes = Cassettes(record_dir=tmp_path, secrets=("sk-secret-value",))
     unfinished = cassettes.record(call(llm_request("first")), "backend:local")
     unfinished.add({"text": "half"})
-    assert not (tmp_path / "dify-mock.yaml").exists()
+    assert not (tmp_path / "cassette.yaml").exists()
     finished = cassettes.record(call(llm_request("leaks sk-secret-value")), "backend:local")
     finished.add({"text": "the key is sk-secret-value"})
     finished.commit()
-    text = (tmp_path / "dify-mock.yaml").read_text(encoding="utf-8")
+    text = (tmp_path / "cassette.yaml").read_text(encoding="utf-8")
     assert "sk-secret-value" not in text and "***" in text
     assert [entry["request"]["prompt_messages"][1]["content"] for entry in yaml.safe_load(text)["entries"]] == [
         "leaks ***"
@@ -161,6 +162,19 @@ def test_recording_and_replaying_one_folder_replays_what_it_holds_and_appends_th
     recording = both.record(call(llm_request("new")), "backend:local")
     recording.add({"text": "fresh"})
     recording.commit()
-    entries = yaml.safe_load((tmp_path / "dify-mock.yaml").read_text(encoding="utf-8"))["entries"]
+    entries = yaml.safe_load((tmp_path / "cassette.yaml").read_text(encoding="utf-8"))["entries"]
     assert [entry["request"]["prompt_messages"][1]["content"] for entry in entries] == ["old", "new"]
     assert both.unused_report() == []
+
+
+def test_the_default_cassette_is_no_longer_named_like_the_config_file_and_the_old_name_still_replays(tmp_path, caplog):
+    recorded(tmp_path, "one")
+    assert [path.name for path in tmp_path.iterdir()] == ["cassette.yaml"]
+    (tmp_path / "cassette.yaml").rename(tmp_path / "dify-mock.yaml")  # a folder recorded before the rename
+    old = Cassettes(replay_dir=tmp_path)
+    with caplog.at_level(logging.WARNING, logger="dify_mock"):
+        found = old.find(call(llm_request("one")), must_match=True)
+    assert found is not None and found[1] == 1
+    assert "the cassette's old default name: rename it to cassette.yaml" in caplog.text
+    (tmp_path / "dify-mock.yaml").write_text("backends: {}\n")  # a config file of that name is not a cassette
+    assert Cassettes(replay_dir=tmp_path).find(call(llm_request("one")), must_match=False) is None
