@@ -22,7 +22,7 @@ from typing import TextIO
 from xml.etree import ElementTree
 
 from dify_mock.check.findings import PluginReport, Status
-from dify_mock.cli.console import UsageError
+from dify_mock.cli.console import UsageError, seconds
 from dify_mock.cli.options import add_settings_options
 
 MARKS = {
@@ -59,8 +59,8 @@ def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     )
     add_settings_options(check, ("cache_dir",))
     check.add_argument("--fixtures", type=Path, action="append", default=[], help="rules for its reverse calls")
-    check.add_argument("--start-timeout", type=float, default=60.0, help="seconds to wait for it to register")
-    check.add_argument("--invoke-timeout", type=float, default=60.0, help="seconds to wait for each invocation")
+    check.add_argument("--start-timeout", type=seconds, default=60.0, help="seconds to wait for it to register")
+    check.add_argument("--invoke-timeout", type=seconds, default=60.0, help="seconds to wait for each invocation")
     check.add_argument("--keep-logs", type=Path, metavar="DIR", help="keep the mock's log of each plugin here")
     check.set_defaults(run=run_check)
 

@@ -3,6 +3,7 @@ stream, and the log format."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 from collections.abc import Sequence
@@ -13,6 +14,28 @@ from typing import Any
 class UsageError(Exception):
     """The command was used wrongly (a parameter, a file, a mock that is not there): `dify-mock: <text>` on one
     line, exit status 2."""
+
+
+def non_negative(value: str) -> int:
+    """An argparse type: a whole number, 0 or more."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: give 0 or more")
+    return number
+
+
+def seconds(value: str) -> float:
+    """An argparse type: a number of seconds above 0."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a number of seconds above 0")
+    return number
 
 
 def configure_logging(level: str) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dify_mock.cli.console import parse_parameters, print_chunk
+from dify_mock.cli.console import UsageError, parse_parameters, print_chunk
 from dify_mock.cli.declared import check_required, declared_parameters
 from dify_mock.cli.endpoints import run_endpoint
 from dify_mock.cli.mock_client import (
@@ -194,7 +194,7 @@ def _model_type(client: httpx.Client, tenant: str, plugin: str, provider: str, m
                 for known in declared.get("models") or []:
                     if known.get("model") == model:
                         return str(known["model_type"])
-    raise CliError(f"model {model!r} is not among the predefined models of {provider!r}; give --model-type")
+    raise UsageError(f"model {model!r} is not among the predefined models of {provider!r}; give --model-type")
 
 
 def _prompt_messages(parameters: dict[str, Any]) -> None:
@@ -217,7 +217,7 @@ def run_model(arguments: argparse.Namespace, client: httpx.Client) -> int:
     plugin = find_plugin(client, arguments.tenant, "models", arguments.provider, arguments.plugin)
     if arguments.model == "-":
         if arguments.action != "validate":
-            raise CliError("MODEL '-' is only for `validate` (the provider's credentials)")
+            raise UsageError("MODEL '-' is only for `validate` (the provider's credentials)")
         provider_data = {"provider": arguments.provider, "credentials": credentials}
         for chunk in dispatch(client, arguments, "model/validate_provider_credentials", plugin, provider_data):
             show(chunk, arguments.json)
@@ -228,7 +228,7 @@ def run_model(arguments: argparse.Namespace, client: httpx.Client) -> int:
     route = ANY_MODEL_ACTIONS.get(arguments.action) or MODEL_ACTIONS.get((model_type, arguments.action))
     if route is None:
         actions = [action for (kind, action) in MODEL_ACTIONS if kind == model_type] + list(ANY_MODEL_ACTIONS)
-        raise CliError(f"a {model_type} model has no action {arguments.action!r}; use one of: {', '.join(actions)}")
+        raise UsageError(f"a {model_type} model has no action {arguments.action!r}; use one of: {', '.join(actions)}")
     data: dict[str, Any] = {
         "provider": arguments.provider,
         "model_type": model_type,
@@ -358,7 +358,7 @@ def _webhook(arguments: argparse.Namespace) -> str:
     for header in arguments.header:
         name, separator, value = header.partition(":")
         if not separator or not name.strip():
-            raise CliError(f"--header {header!r} should be NAME:VALUE")
+            raise UsageError(f"--header {header!r} should be NAME:VALUE")
         headers.append((name.strip(), value.strip()))
     if body and not any(name.lower() == "content-type" for name, _ in headers):
         headers.append(("Content-Type", "application/json" if body.lstrip()[:1] in (b"{", b"[") else "text/plain"))
@@ -371,7 +371,7 @@ def run_trigger(arguments: argparse.Namespace, client: httpx.Client) -> int:
     event = None
     if arguments.action == "event":
         if not items or "=" in items[0]:
-            raise CliError("`event` needs the event's name: PROVIDER event EVENT name=value ...")
+            raise UsageError("`event` needs the event's name: PROVIDER event EVENT name=value ...")
         event = items.pop(0)
     parameters = parameters_of(items)
     credentials = parameters_of(arguments.credential)

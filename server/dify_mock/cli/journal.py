@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from dify_mock.cli.console import UsageError
+from dify_mock.cli.console import UsageError, non_negative
 from dify_mock.cli.mock_client import not_running, wants_key
 from dify_mock.cli.options import add_settings_options
 from dify_mock.protocol.words import plural
@@ -44,8 +44,10 @@ def add_journal_parser(commands: Any, help_text: str) -> None:
         "--since", type=when, help="started at or after: epoch seconds, ISO time, or 30s / 10m / 2h ago"
     )
     journal.add_argument("--until", type=when, help="started before (same forms as --since)")
-    journal.add_argument("--after-id", type=int, help="only entries with a greater id")
-    journal.add_argument("--limit", type=int, default=50, help="the newest N entries first (0: all; default 50)")
+    journal.add_argument("--after-id", type=non_negative, help="only entries with a greater id")
+    journal.add_argument(
+        "--limit", type=non_negative, default=50, help="the newest N entries first (0: all; default 50)"
+    )
     journal.add_argument("--clear", action="store_true", help="delete every entry and exit")
     journal.add_argument(
         "--summary", action="store_true", help="counts instead of entries: per type, failed, per fixture rule"

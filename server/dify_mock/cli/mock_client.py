@@ -89,7 +89,7 @@ def read_file(path: str) -> bytes:
     try:
         return Path(path).expanduser().read_bytes()
     except OSError as error:
-        raise CliError(f"cannot read {path}: {error.strerror}") from None
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
 
 
 def find_plugin(client: httpx.Client, tenant: str, category: str, provider: str, given: str | None) -> str:
@@ -105,7 +105,7 @@ def find_plugin(client: httpx.Client, tenant: str, category: str, provider: str,
                 return str(plugin["plugin_id"])
     connected = ", ".join(plugin["plugin_id"] for plugin in plugins) or "no plugin is connected"
     noun = PROVIDER_NOUNS.get(category, category)
-    raise CliError(f"no connected plugin declares the {noun} provider {provider!r} ({connected})")
+    raise UsageError(f"no connected plugin declares the {noun} provider {provider!r} ({connected})")
 
 
 def envelope(response: httpx.Response) -> Any:
