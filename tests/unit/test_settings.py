@@ -219,3 +219,34 @@ def test_help_for_serve_works_even_with_a_wrong_variable():
 
 def test_settings_paths_stay_paths():
     assert isinstance(settings("serve", "--data-dir", "x").data_dir, Path)
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
+
+
+def _block(text: str, language: str) -> str:
+    return text.split(f"```{language}\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_settings_page_shows_what_the_commands_print(capsys, monkeypatch, tmp_path):
+    page = DOCS.read_text(encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mock.yaml").write_text("backends: {}\nport: many\n")
+    printed = []
+    for argv, env in (
+        (["journal"], {"DIFY_MOCK_PORT": "abc"}),
+        (["serve", "--log-level", "verbose"], {}),
+        (["serve", "--config", "mock.yaml"], {}),
+    ):
+        with monkeypatch.context() as scoped:
+            for name, value in env.items():
+                scoped.setenv(name, value)
+            status, err = run_main(capsys, *argv)
+        assert status == 2
+        printed.append(err)
+    assert "".join(printed) == _block(page, "text")
+    (tmp_path / "example.yaml").write_text(_block(page, "yaml"))
+    loaded = settings("serve", "--config", "example.yaml")
+    assert (loaded.port, loaded.debug_port, loaded.strict) == (5012, 5013, True)
+    assert loaded.fixtures == (Path("fixtures/my_plugin.yaml"),)
+    assert loaded.answers.chain_for("llm") == ("fixtures", "local", "builtin")
