@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dify_mock.store.redaction import MaskSecretsInLogs
+
 
 class UsageError(Exception):
     """The command was used wrongly (a parameter, a file, a mock that is not there): `dify-mock: <text>` on one
@@ -43,6 +45,7 @@ def configure_logging(level: str) -> None:
         level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S"
     )
     for handler in logging.getLogger().handlers:
+        handler.addFilter(MaskSecretsInLogs())
         handler.addFilter(_plain_uvicorn_name)
 
 
