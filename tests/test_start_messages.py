@@ -32,7 +32,7 @@ def test_run_names_the_sdk_release_and_does_not_print_env_lines_for_its_own_plug
     server = MockServer(tmp_path / "data", run_plugin=TEST_PLUGINS / "model_caller", plugin_python=sdk_python)
     with server:
         log = wait_for_log(server, "is running (local runtime")
-        assert f"plugin dify-mock-tests/model_caller (dify-plugin {release}) is running (local runtime" in log
+        assert f"/model_caller (dify-plugin {release}) is running (local runtime" in log
         assert "tools model_caller: llm, structured" in log
         assert "Put these lines in your plugin's .env" not in log
         assert (
@@ -55,8 +55,14 @@ def test_an_agent_plugins_connect_line_names_its_strategies_and_release(tmp_path
     )
     with server:
         log = wait_for_log(server, "connected over TCP")
-        assert f"plugin dify-mock-tests/simple_agent (dify-plugin {release}) connected over TCP" in log
+        assert f"/simple_agent (dify-plugin {release}) connected over TCP" in log
         assert "agent strategies simple_agent: function_calling, echo, react" in log
+
+
+def test_a_plugin_started_by_hand_is_named_with_the_release_its_process_runs(mock_server, model_caller, sdk_python):
+    release = sdk_release(sdk_python)
+    log = wait_for_log(mock_server, "connected over TCP")
+    assert f"/model_caller (dify-plugin {release}) connected over TCP for tenant default" in log
 
 
 def test_with_a_live_backend_the_banner_says_what_answers_model_calls(tmp_path):

@@ -20,6 +20,7 @@ from dify_mock.protocol.messages import DECLARATION_KINDS, ProtocolError, parse_
 from dify_mock.protocol.sdk_releases import LEGACY_REFUSAL, is_bare_key, release_from_manifest
 from dify_mock.runtimes.events import PluginEvents
 from dify_mock.runtimes.offer import offer, sdk_release
+from dify_mock.runtimes.peer_process import release_of_peer
 from dify_mock.store.redaction import mask_key, remember_secret
 
 log = logging.getLogger("dify_mock.tcp")
@@ -33,6 +34,7 @@ OUTGOING_HIGH_WATER = 1024 * 1024
 AUTHOR_PATTERN = re.compile(r"^[a-z0-9_-]{1,64}$")
 NAME_PATTERN = re.compile(r"^[a-z0-9_-]{1,128}$")
 QUICKACK = getattr(socket, "TCP_QUICKACK", None)
+PEER_LOOKUP_SECONDS = 5.0  # reading /proc takes milliseconds; on a machine under load, a little more
 
 
 class RegistrationError(ValueError):
@@ -59,6 +61,8 @@ class DebugConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.sock: Any = None
         self.peer = "?"
+        self.release_lookup: asyncio.Future[str | None] | None = None
+        self.connect_line: asyncio.Task[None] | None = None
         self.tenant_id: str | None = None
         self.rejection: str | None = None
         self.refusal_detail = ""
@@ -83,6 +87,8 @@ class DebugConnection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
         peer = self.transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        if isinstance(peer, tuple) and log.isEnabledFor(logging.INFO):  # read while the plugin registers
+            self.release_lookup = asyncio.ensure_future(asyncio.to_thread(release_of_peer, peer[0], peer[1]))
         self.sock = self.transport.get_extra_info("socket")
         if self.sock is not None:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -303,12 +309,23 @@ class DebugConnection(asyncio.Protocol):
         self.events = PluginEvents(self.host, self.runtime)
         self.state = "ready"
         self.host.registry.register(self.runtime)
+        self.connect_line = asyncio.get_running_loop().create_task(
+            self._log_connected(self.runtime, release_from_manifest(self.manifest))
+        )
+
+    async def _log_connected(self, runtime: PluginRuntime, manifest_release: str) -> None:
+        """The connect line, with the release read from the plugin's process when it could be (else the range the
+        manifest dates it to)."""
+        release = sdk_release(self.host, runtime.plugin_id)
+        if release is None and self.release_lookup is not None:
+            with contextlib.suppress(Exception):
+                release = await asyncio.wait_for(asyncio.shield(self.release_lookup), PEER_LOOKUP_SECONDS)
         log.info(
             "plugin %s (dify-plugin %s) connected over TCP for tenant %s: %s",
-            self.runtime.plugin_id,
-            sdk_release(self.host, self.runtime.plugin_id) or release_from_manifest(self.manifest),
-            self.tenant_id,
-            offer(self.runtime),
+            runtime.plugin_id,
+            release or manifest_release,
+            runtime.tenant_id,
+            offer(runtime),
         )
 
     def _refuse_legacy(self) -> None:
