@@ -64,6 +64,11 @@ def page_block(page: str, after: str, lang: str) -> str:
     return found.group(1)
 
 
+def check_inputs_file(folder: Folder) -> None:
+    """check-inputs.md's run: the inputs file it shows."""
+    (folder.path / "inputs.yaml").write_text(page_block("check-inputs.md", "With a webhook signed", "yaml"))
+
+
 def openai_standin(folder: Folder) -> None:
     """backends.md's walk-through: the stand-in model server it starts, and the config file it shows."""
     (port,) = free_ports(1)
@@ -120,6 +125,7 @@ SETUPS: dict[str, Setup] = {
     ),
     "check": Setup(mock=False),
     "check-without-llm": Setup(mock=False, prepare=web_search_without_llm),
+    "check_inputs": Setup(mock=False, prepare=check_inputs_file),
     "backends": Setup(mock=False, plugins=("model_caller",), prepare=openai_standin),
     "runtimes": Setup(mock=False, prepare=a_plugin_and_its_package),
 }

@@ -20,22 +20,25 @@ from dify_mock.http.limits import head_protocol
 from dify_mock.runtimes.lifecycle import describe_started
 from dify_mock.startup.app import create_app
 from dify_mock.startup.listeners import ListenError, Listeners, bind_listeners
-from dify_mock.store.disk import write_failure
+from dify_mock.store.disk import unwritable_because, write_failure
 
 log = logging.getLogger("dify_mock")
 
 
 def banner(host: Host) -> str:
     settings = host.settings
+    url = settings.outside_url
+    client_options = ("" if url == "http://localhost:5002" else f" --url {url}") + (
+        " --server-key <the server key>" if settings.server_key else ""
+    )
     connect = settings.connect_host
     everywhere = " (listening on every interface)" if settings.listens_everywhere else ""
     lines = [
         f"dify-mock is ready: HTTP API on http://{connect}:{settings.port}, remote debug on {connect}:"
         f"{settings.debug_port}{everywhere}",
         *_connect_lines(settings),
-        f"Dashboard: http://{connect}:{settings.port}/",
-        f"Journal:   {settings.data_dir / 'journal.sqlite3'}; follow it with `dify-mock journal -f"
-        + (f" --url http://{connect}:{settings.port}`" if settings.port != 5002 else "`"),
+        f"Dashboard: {url}/",
+        f"Journal:   {settings.data_dir / 'journal.sqlite3'}; follow it with `dify-mock journal -f{client_options}`",
         "",
     ]
     counts = host.rules.counts()
@@ -60,7 +63,7 @@ def banner(host: Host) -> str:
 
 def _connect_lines(settings: Settings) -> list[str]:
     """The .env lines for a plugin the user starts; `dify-mock run` starts its plugin itself."""
-    address = f"{settings.connect_host}:{settings.debug_port}"
+    address = settings.outside_debug_url
     key = next(iter(settings.keys), "any-key-works")
     if settings.launches:
         return [f"Another plugin can connect with INSTALL_METHOD=remote, REMOTE_INSTALL_URL={address}.", ""]
@@ -114,6 +117,11 @@ async def run(host: Host, listeners: Listeners) -> None:
 
 
 def serve(settings: Settings, rules: RuleBook) -> int:
+    for what, folder in (("the data folder", settings.data_dir), ("the --record folder", settings.record_dir)):
+        problem = unwritable_because(folder) if folder is not None and folder.is_dir() else None
+        if problem is not None:  # said now: found at the first write, it would fail a plugin's call instead
+            print(f"dify-mock: cannot start: cannot write to {what} {folder}: {problem}", file=sys.stderr)
+            return 2
     try:
         listeners = bind_listeners(settings.host, settings.port, settings.debug_port)
     except ListenError as error:
