@@ -12,7 +12,6 @@ a kill never leaves half an entry behind; a temporary file a killed mock left is
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import difflib
 import json
@@ -31,6 +30,7 @@ from dify_mock.answers.cassette_requests import canonical, differing_fields, nor
 from dify_mock.config.file import DEFAULT_CASSETTE, OLD_DEFAULT_CASSETTE
 from dify_mock.config.settings import MAX_CASSETTE_NAME as MAX_NAME
 from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
+from dify_mock.store.atomic_files import remove_leftovers, sync_folder
 from dify_mock.store.disk import write_failure
 from dify_mock.store.redaction import MASK, mask_text, redact
 
@@ -44,7 +44,6 @@ Chunk = dict[str, Any]
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-TEMPORARY = re.compile(r"^\..+\.(\d+)\.tmp$")  # .<cassette file>.<pid>.tmp, while Cassette.save writes
 
 HEADER = """\
 # dify-mock cassette: answers live model backends gave, recorded at the Dify level.
@@ -178,46 +177,10 @@ class Cassette:
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
-        _sync_folder(folder)
+        sync_folder(folder)
 
     def unused(self) -> list[tuple[int, Entry]]:
         return [(number, entry) for number, entry in enumerate(self.entries, start=1) if entry.uses == 0]
-
-
-def _sync_folder(folder: Path) -> None:
-    """Makes a rename in `folder` durable; some file systems cannot sync a folder, and need not."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # an earlier process that had our pid: this one has written nothing yet
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_leftovers(folder: Path) -> list[Path]:
-    """Removes the temporary files of killed recorders (`.<cassette>.<pid>.tmp`, that pid gone); returns them."""
-    removed = []
-    for path in folder.glob(".*.tmp") if folder.is_dir() else []:
-        found = TEMPORARY.match(path.name)
-        if found and not _alive(int(found.group(1))):
-            path.unlink(missing_ok=True)
-            removed.append(path)
-    return removed
 
 
 # --- The library: where cassettes are read and written -------------------------------------------------

@@ -12,15 +12,16 @@ import hmac
 import ipaddress
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field, ValidationError
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import AliasChoices, BeforeValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from dify_mock.config.file import AnswerConfig, ConfigFileError, read_config_file
+from dify_mock.config.setting_types import Address, Bytes, Keys, List, Paths, Port, Seconds, Specs, Url, lower, option
 from dify_mock.config.specs import PluginLaunch, ServerlessPlugin, SpecError, parse_serverless
 from dify_mock.protocol.framing import DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_LINE_BYTES
 
@@ -46,76 +47,6 @@ NOT_IN_CONFIG_FILE = frozenset({"config", "serverless"})
 
 class ConfigError(ValueError):
     """Settings that cannot be used; the text is one line that names the setting and says what to do."""
-
-
-def option(default: Any, help: str, *, metavar: str | None = None, env: Sequence[str] = ()) -> Any:
-    """A setting: a field with its flag, environment variable and config key. `env` adds variable names that are
-    read after DIFY_MOCK_<NAME> (for names another program already uses)."""
-    extra: dict[str, Any] = {"option": True}
-    if metavar:
-        extra["metavar"] = metavar
-    if env:
-        extra["also_env"] = list(env)
-    return Field(default, description=help, json_schema_extra=extra)
-
-
-def _split(value: Any) -> Any:
-    """A list from the environment: comma-separated (or os.pathsep-separated, as PATH is)."""
-    if isinstance(value, str):
-        return tuple(item.strip() for item in value.replace(os.pathsep, ",").split(",") if item.strip())
-    return value
-
-
-def _split_commas(value: Any) -> Any:
-    """A list of URLs from the environment: comma-separated only (a URL has colons)."""
-    if isinstance(value, str):
-        return tuple(item.strip() for item in value.split(",") if item.strip())
-    return value
-
-
-def _lower(value: Any) -> Any:
-    return value.lower() if isinstance(value, str) else value
-
-
-def _key(value: str) -> str:
-    if not value.partition("=")[0]:
-        raise ValueError(f"{value!r}: the key is empty (use KEY or KEY=TENANT_ID)")
-    return value
-
-
-def _serverless_spec(value: str) -> str:
-    try:
-        parse_serverless(value)
-    except SpecError as error:
-        raise ValueError(str(error).removeprefix("--serverless ")) from None
-    return value
-
-
-def _http_url(value: str | None) -> str | None:
-    if value is not None and not value.startswith(("http://", "https://")):
-        raise ValueError(f"{value!r} must start with http:// or https://")
-    return value
-
-
-def _host_port(value: str | None) -> str | None:
-    if value is not None:
-        host, _, port = value.rpartition(":")
-        if not host or "/" in value or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"{value!r} must be HOST:PORT, as REMOTE_INSTALL_URL is (e.g. localhost:15003)")
-    return value
-
-
-Port = Annotated[int, Field(ge=0, le=65535)]
-Seconds = Annotated[float, Field(gt=0)]
-Bytes = Annotated[int, Field(ge=1)]
-List = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split)]
-Keys = Annotated[tuple[Annotated[str, AfterValidator(_key)], ...], NoDecode, BeforeValidator(_split)]
-Paths = Annotated[tuple[Path, ...], NoDecode, BeforeValidator(_split)]
-Specs = Annotated[
-    tuple[Annotated[str, AfterValidator(_serverless_spec)], ...], NoDecode, BeforeValidator(_split_commas)
-]
-Url = Annotated[str | None, AfterValidator(_http_url)]
-Address = Annotated[str | None, AfterValidator(_host_port)]
 
 
 class Settings(BaseSettings):
@@ -195,7 +126,7 @@ class Settings(BaseSettings):
     )
     # Storage, limits and timeouts
     data_dir: Path = option(Path(".dify-mock"), "the folder of the journal, uploaded files and storage", metavar="DIR")
-    log_level: Annotated[Literal["debug", "info", "warning", "error", "critical"], BeforeValidator(_lower)] = option(
+    log_level: Annotated[Literal["debug", "info", "warning", "error", "critical"], BeforeValidator(lower)] = option(
         "info", "how much the mock logs"
     )
     heartbeat_timeout: Seconds = option(60.0, "drop a remote plugin silent for this many seconds")
