@@ -19,7 +19,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import TEST_PLUGINS
 from dify_mock.testing import MockServer, parse_sse_events
+from test_run import (
+    RunServer,
+    copy_plugin,
+    run_server,  # noqa: F401 - a fixture, for the last test
+    start,
+    wait_for,
+)
 
 from bench.hostile_loads import (
     LLM_REQUEST,
@@ -38,7 +46,8 @@ from bench.hostile_loads import (
     status_of,
     unkeyed_floods,
 )
-from bench.load_plugin import check_stream, copy_plugin, tool_data
+from bench.load_plugin import check_stream, tool_data
+from bench.load_plugin import copy_plugin as copy_load_plugin
 
 LIMIT_MB = 300
 KEY = "calm-key"
@@ -87,7 +96,7 @@ def mock(tmp_path_factory: pytest.TempPathFactory, sdk_python: str) -> Iterator[
     limits = {"DIFY_MOCK_REQUEST_READ_TIMEOUT": SHORT, "DIFY_MOCK_REGISTRATION_TIMEOUT": SHORT}
     server = MockServer(folder / "data", keys=[KEY], env=limits).start()
     try:
-        plugin_id = copy_plugin(folder / "calm", "calm")
+        plugin_id = copy_load_plugin(folder / "calm", "calm")
         server.start_plugin(folder / "calm", python=sdk_python)
         yield Mock(server, plugin_id)
     finally:
@@ -294,3 +303,20 @@ def test_the_bounds_are_settings(tmp_path: Path) -> None:
         taken = server.http.post("/plugin/default/dispatch/tool/invoke", content=json.dumps({"data": {}}))
     assert refused.status_code == 413 and "over the limit of 1000 bytes" in refused.text
     assert taken.status_code == 400
+
+
+def test_a_local_plugin_writing_a_stdout_line_over_5_mib_is_stopped_as_the_daemon_does(
+    run_server: list[RunServer],  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+    sdk_python: str,
+) -> None:
+    """The daemon's stdout reader ends at a line over PLUGIN_RUNTIME_MAX_BUFFER_SIZE, and the instance with it."""
+    long_line = copy_plugin(
+        TEST_PLUGINS / "model_caller",
+        tmp_path / "long_line",
+        main="import sys, time\nsys.stdout.write('{' + 'x' * (6 * 1024 * 1024) + '}\\n')\nsys.stdout.flush()\n"
+        "time.sleep(600)\n",
+    )
+    server = start(run_server, tmp_path / "mock", long_line, "--python", sdk_python)
+    wait_for(lambda: "wrote a stdout line over --max-line-bytes" in server.log(), 60, "the plugin stopped")
+    assert "over the limit of 5242880 bytes" in server.log()
