@@ -19,10 +19,13 @@ SERVER_SETTINGS = (
     "key",
     "server_key",
     "fixtures",
+    "examples",
+    "watch",
     "strict",
     "config",
     "record",
     "replay",
+    "record_mode",
     "cassette",
     "replay_timing",
     "replay_ignore",
@@ -47,6 +50,8 @@ SERVER_SETTINGS = (
     "max_calls_in_flight",
     "max_event_streams",
     "max_json_depth",
+    "plugin_log_rate",
+    "allowed_host",
 )
 # The settings of the commands that talk to a running mock.
 CLIENT_SETTINGS = ("url", "server_key", "tenant")

@@ -73,7 +73,7 @@ async def _stream(
             yield ServerSentEvent(data=_busy_text(limit), event="busy")
             return
         while not subscriber.stopped:
-            for event in await live.snapshot(subscriber, history):
+            async for event in live.snapshot(subscriber, history):
                 yield ServerSentEvent(data=event.data, event=event.name)
             while not subscriber.stopped:
                 batch = await subscriber.next()

@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import json
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -133,16 +134,19 @@ class LiveHub:
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
 
-    async def snapshot(self, subscriber: Subscriber, history: int) -> list[LiveEvent]:
-        """The connected plugins, then up to `history` of the newest matching journal entries, then `ready`."""
+    async def snapshot(self, subscriber: Subscriber, history: int) -> AsyncIterator[LiveEvent]:
+        """The connected plugins, then up to `history` of the newest matching journal entries, then `ready`.
+
+        The plugins go out before the journal is read: a page learns who is connected at once, even while the
+        journal's thread is busy writing."""
         tenant = subscriber.query.tenant_id
         plugins = [describe_plugin(runtime) for runtime in self.host.registry.runtimes(tenant)]
-        events = [LiveEvent("plugins", dump_json({"plugins": plugins}))]
+        yield LiveEvent("plugins", dump_json({"plugins": plugins}))
         if history > 0:
             async with self.reading_history:
-                events += [LiveEvent("entry", text) for text in await self._history(subscriber, history)]
-        events.append(LiveEvent("ready", "{}"))
-        return events
+                for text in await self._history(subscriber, history):
+                    yield LiveEvent("entry", text)
+        yield LiveEvent("ready", "{}")
 
     async def _history(self, subscriber: Subscriber, history: int) -> list[str]:
         """The newest `history` entries, oldest first, within SNAPSHOT_MAX_BYTES: read a page at a time, newest page

@@ -111,7 +111,7 @@ async def answer_backwards(host: Host, session: Session, invoke: BackwardsInvoke
             yield backwards_response(request_id, "error", error)
         yield backwards_response(request_id, "end")
     finally:
-        host.journal.finish(entry, answered_by=call.answered_by, error=error)
+        host.journal.finish(entry, answered_by=call.answered_by, error=error, rule=call.rule)
         for change in call.scenario_changes:
             moved = host.journal.start(
                 "scenario", change["scenario"], runtime.tenant_id, runtime.plugin_id, session.session_id, change

@@ -19,7 +19,7 @@ from dify_mock.protocol.framing import LineSplitter, json_line
 from dify_mock.protocol.messages import DECLARATION_KINDS, ProtocolError, parse_register_message
 from dify_mock.protocol.sdk_releases import LEGACY_REFUSAL, is_bare_key, release_from_manifest
 from dify_mock.runtimes.events import PluginEvents
-from dify_mock.store.redaction import mask_key
+from dify_mock.store.redaction import mask_key, remember_secret
 
 log = logging.getLogger("dify_mock.tcp")
 
@@ -223,6 +223,7 @@ class DebugConnection(asyncio.Protocol):
         if not isinstance(key, str):
             self._reject("handshake failed, invalid handshake message")
             return
+        remember_secret(key)  # a wrong key is someone's key too
         tenant = self.host.settings.tenant_for_key(key)
         if tenant is None:
             self.rejection = "handshake failed, invalid key"
