@@ -221,7 +221,7 @@ class Settings(BaseSettings):
     max_outgoing_bytes: Bytes = option(
         DEFAULT_MAX_OUTGOING_BYTES, "bytes a TCP plugin may leave unread before it is dropped"
     )
-    max_calls_in_flight: Bytes = option(64, "a TCP plugin's reverse calls answered at once; then it is not read")
+    max_calls_in_flight: Bytes = option(16, "a TCP plugin's reverse calls answered at once; then it is not read")
     max_event_streams: Bytes = option(64, "open /mock/events streams (dashboard tabs, journal -f); more: 503")
     max_json_depth: Bytes = option(
         512, "the deepest nesting of a reverse call's request (Go's encoding/json allows 10,000; Python far less)"
