@@ -27,6 +27,7 @@ MAX_ASSET_BYTES = 50 * 1024 * 1024  # the daemon's "assets too large, at most 50
 # Registrations under way hold their assets until `end`: all of them together hold at most two plugins' worth.
 MAX_REGISTERING_ASSET_BYTES = 2 * MAX_ASSET_BYTES
 BUSY = "server is busy now, please try again later"  # the daemon's words when it has no room for a plugin
+ASSET_CHUNK_HEADS = (b'"type":"asset_chunk"', b'"type": "asset_chunk"')  # the SDK's (compact), and json.dumps'
 # Past this many unread bytes to a plugin, reading from it stops until it reads (its answers wait on its own pace).
 OUTGOING_HIGH_WATER = 1024 * 1024
 AUTHOR_PATTERN = re.compile(r"^[a-z0-9_-]{1,64}$")
@@ -192,6 +193,8 @@ class DebugConnection(asyncio.Protocol):
             self._legacy_manifest(line)
 
     def _register(self, line: bytes) -> None:
+        if self.rejection is not None and any(head in line[:64] for head in ASSET_CHUNK_HEADS):
+            return  # a refused registration's assets are not kept: not parsed either (the SDK writes `type` first)
         try:
             message = parse_register_message(line)
         except ProtocolError as error:
