@@ -203,7 +203,7 @@ class Settings(BaseSettings):
     max_line_bytes: Bytes = option(
         DEFAULT_MAX_LINE_BYTES,
         "the longest line a plugin may send (the daemon's PLUGIN_RUNTIME_MAX_BUFFER_SIZE): past it a local plugin is "
-        "stopped, as the daemon's stdout reader ends; over TCP the line is dropped, or before registration the connection",
+        "stopped, as the daemon's stdout reader ends; over TCP the line is dropped, or a refused connection closed",
     )
     inner_api_stream: Literal["auto", "frames", "sse"] = option(
         "auto",

@@ -102,8 +102,8 @@ class DebugConnection(asyncio.Protocol):
             return  # nothing it sends now is read: none of it is kept
         lines, errors = self.splitter.feed(data)
         for too_long in errors:
-            if self.state != "ready":  # no registration message is that long: this is not a plugin registering
-                self._refuse_now("register failed, message too long", f"a registration line: {too_long}")
+            if self.rejection is not None:  # refused already (a wrong key): what it sends now is not kept
+                self._refuse_now("register failed, message too long", f"after its refusal, a line: {too_long}")
                 return
             log.warning("%s: dropped a line: %s", self.label, too_long)
         for line in lines:
