@@ -128,6 +128,7 @@ def _run(
         extra_args=["--invoke-timeout", str(options.invoke_timeout)],
     )
     mock.request_timeout = options.invoke_timeout + 5
+    mock.startup_timeout = max(mock.startup_timeout, options.start_timeout)  # a loaded machine starts slowly
     try:
         progress("starting")
         try:
