@@ -11,6 +11,7 @@ latency under each load (`python -m bench --only hostile`).
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -19,7 +20,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import TEST_PLUGINS
 from dify_mock.testing import MockServer, parse_sse_events
+from test_run import (
+    RunServer,
+    copy_plugin,
+    run_server,  # noqa: F401 - a fixture, for the last test
+    start,
+    wait_for,
+)
 
 from bench.hostile_loads import (
     LLM_REQUEST,
@@ -38,7 +47,8 @@ from bench.hostile_loads import (
     status_of,
     unkeyed_floods,
 )
-from bench.load_plugin import check_stream, copy_plugin, tool_data
+from bench.load_plugin import check_stream, tool_data
+from bench.load_plugin import copy_plugin as copy_load_plugin
 
 LIMIT_MB = 300
 KEY = "calm-key"
@@ -87,7 +97,7 @@ def mock(tmp_path_factory: pytest.TempPathFactory, sdk_python: str) -> Iterator[
     limits = {"DIFY_MOCK_REQUEST_READ_TIMEOUT": SHORT, "DIFY_MOCK_REGISTRATION_TIMEOUT": SHORT}
     server = MockServer(folder / "data", keys=[KEY], env=limits).start()
     try:
-        plugin_id = copy_plugin(folder / "calm", "calm")
+        plugin_id = copy_load_plugin(folder / "calm", "calm")
         server.start_plugin(folder / "calm", python=sdk_python)
         yield Mock(server, plugin_id)
     finally:
@@ -231,6 +241,11 @@ def test_a_plugin_that_leaves_over_32_mib_unread_is_dropped(bounded: Mock) -> No
             hostile.close()
     _calm_answered(calm)
     assert "dropping wire/unread_requests" in bounded.server.log()
+    # The journal writes the two 20 MiB requests after the calls end: that memory belongs to this test.
+    entries = lambda: bounded.server.journal(kind="dispatch", plugin_id="wire/unread_requests")  # noqa: E731
+    deadline = time.monotonic() + 60
+    while sum(1 for entry in entries() if entry.get("done")) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert len(statuses) == 2 and all('"code":-500' in text for text in statuses), [text[:300] for text in statuses]
 
 
@@ -277,14 +292,27 @@ def test_event_streams_past_the_bound_get_503_and_health_is_answered(bounded: Mo
     with bounded.calm() as calm:
         socks = stalled_event_streams(bounded.server.port, 100, "history=200")
         try:
-            statuses = [status_of(sock) for sock in socks]
+            answers = [_stream_answer(sock) for sock in socks]
             health = httpx.get(f"{bounded.server.url}/health/check", timeout=60)
         finally:
             for sock in socks:
                 sock.close()
     _calm_answered(calm)
     assert health.status_code == 200
-    assert statuses.count(200) == 64 and statuses.count(503) == 36, sorted(set(statuses))
+    # Streams that passed the route's check together are turned away by their first event, `busy`.
+    assert answers.count("stream") == 64 and answers.count("refused") == 36, sorted(set(answers))
+
+
+def _stream_answer(sock: socket.socket) -> str:
+    """`stream` for an event stream that opened, `refused` for a 503 or a stream whose first event is `busy`."""
+    sock.settimeout(60)
+    received = b""
+    while not received.startswith(b"HTTP/1.1 503") and not re.search(rb"event: \w+", received):
+        data = sock.recv(4096)
+        if not data:
+            break
+        received += data
+    return "refused" if received.startswith(b"HTTP/1.1 503") or b"event: busy" in received else "stream"
 
 
 def test_the_bounds_are_settings(tmp_path: Path) -> None:
@@ -294,3 +322,20 @@ def test_the_bounds_are_settings(tmp_path: Path) -> None:
         taken = server.http.post("/plugin/default/dispatch/tool/invoke", content=json.dumps({"data": {}}))
     assert refused.status_code == 413 and "over the limit of 1000 bytes" in refused.text
     assert taken.status_code == 400
+
+
+def test_a_local_plugin_writing_a_stdout_line_over_5_mib_is_stopped_as_the_daemon_does(
+    run_server: list[RunServer],  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+    sdk_python: str,
+) -> None:
+    """The daemon's stdout reader ends at a line over PLUGIN_RUNTIME_MAX_BUFFER_SIZE, and the instance with it."""
+    long_line = copy_plugin(
+        TEST_PLUGINS / "model_caller",
+        tmp_path / "long_line",
+        main="import sys, time\nsys.stdout.write('{' + 'x' * (6 * 1024 * 1024) + '}\\n')\nsys.stdout.flush()\n"
+        "time.sleep(600)\n",
+    )
+    server = start(run_server, tmp_path / "mock", long_line, "--python", sdk_python)
+    wait_for(lambda: "wrote a stdout line over --max-line-bytes" in server.log(), 60, "the plugin stopped")
+    assert "over the limit of 5242880 bytes" in server.log()

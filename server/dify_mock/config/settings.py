@@ -134,7 +134,7 @@ class Settings(BaseSettings):
     max_line_bytes: Bytes = option(
         DEFAULT_MAX_LINE_BYTES,
         "the longest line a plugin may send (the daemon's PLUGIN_RUNTIME_MAX_BUFFER_SIZE): past it a local plugin is "
-        "stopped, as the daemon's stdout reader ends; over TCP the line is dropped, or before registration the connection",
+        "stopped, as the daemon's stdout reader ends; over TCP the line is dropped, or a refused connection closed",
     )
     inner_api_stream: Literal["auto", "frames", "sse"] = option(
         "auto",
@@ -174,7 +174,7 @@ class Settings(BaseSettings):
     max_outgoing_bytes: Bytes = option(
         DEFAULT_MAX_OUTGOING_BYTES, "bytes a TCP plugin may leave unread before it is dropped"
     )
-    max_calls_in_flight: Bytes = option(64, "a TCP plugin's reverse calls answered at once; then it is not read")
+    max_calls_in_flight: Bytes = option(16, "a TCP plugin's reverse calls answered at once; then it is not read")
     max_event_streams: Bytes = option(64, "open /mock/events streams (dashboard tabs, journal -f); more: 503")
     max_json_depth: Bytes = option(
         512, "the deepest nesting of a reverse call's request (Go's encoding/json allows 10,000; Python far less)"

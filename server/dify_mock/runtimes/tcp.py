@@ -29,6 +29,7 @@ MAX_ASSET_BYTES = 50 * 1024 * 1024  # the daemon's "assets too large, at most 50
 # Registrations under way hold their assets until `end`: all of them together hold at most two plugins' worth.
 MAX_REGISTERING_ASSET_BYTES = 2 * MAX_ASSET_BYTES
 BUSY = "server is busy now, please try again later"  # the daemon's words when it has no room for a plugin
+ASSET_CHUNK_HEADS = (b'"type":"asset_chunk"', b'"type": "asset_chunk"')  # the SDK's (compact), and json.dumps'
 # Past this many unread bytes to a plugin, reading from it stops until it reads (its answers wait on its own pace).
 OUTGOING_HIGH_WATER = 1024 * 1024
 AUTHOR_PATTERN = re.compile(r"^[a-z0-9_-]{1,64}$")
@@ -108,8 +109,8 @@ class DebugConnection(asyncio.Protocol):
             return  # nothing it sends now is read: none of it is kept
         lines, errors = self.splitter.feed(data)
         for too_long in errors:
-            if self.state != "ready":  # no registration message is that long: this is not a plugin registering
-                self._refuse_now("register failed, message too long", f"a registration line: {too_long}")
+            if self.rejection is not None:  # refused already (a wrong key): what it sends now is not kept
+                self._refuse_now("register failed, message too long", f"after its refusal, a line: {too_long}")
                 return
             log.warning("%s: dropped a line: %s", self.label, too_long)
         for line in lines:
@@ -199,6 +200,8 @@ class DebugConnection(asyncio.Protocol):
             self._legacy_manifest(line)
 
     def _register(self, line: bytes) -> None:
+        if self.rejection is not None and any(head in line[:64] for head in ASSET_CHUNK_HEADS):
+            return  # a refused registration's assets are not kept: not parsed either (the SDK writes `type` first)
         try:
             message = parse_register_message(line)
         except ProtocolError as error:

@@ -7,6 +7,7 @@ reads the text back. The tag is ID3v2.3, which has no UTF-8: the text is stored 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import math
@@ -50,7 +51,14 @@ class AudioInfo:
 
 def synthesize_mp3(text: str) -> list[bytes]:
     """Complete, independently playable MP3 segments for `text`; the same text gives the same bytes."""
-    return [_text_tag(segment) + _encode(_render(segment)) for segment in split_segments(text)]
+    return [_segment_mp3(segment) for segment in split_segments(text)]
+
+
+@functools.lru_cache(maxsize=256)
+def _segment_mp3(segment: str) -> bytes:
+    """Encoding takes the event loop's time (lameenc, ~ms per segment): a plugin that asks for the same speech again
+    and again (a flood of TTS calls) gets it from here. At most 256 segments of a few kB each are kept."""
+    return _text_tag(segment) + _encode(_render(segment))
 
 
 def split_segments(text: str) -> list[str]:
