@@ -26,7 +26,7 @@ from dify_mock.check.network import RefusingProxy
 from dify_mock.check.permissions import audit_reverse_calls
 from dify_mock.check.static import check_files, permission_line
 from dify_mock.plugins.environments import DEFAULT_CACHE_DIR, PluginEnvironmentError, prepare_environment
-from dify_mock.plugins.packages import PackageError, unpack
+from dify_mock.plugins.packages import PackageError, unpacked
 from dify_mock.testing import MockServer
 
 Progress = Callable[[str], None]
@@ -54,18 +54,21 @@ def check_plugin(target: Path, options: CheckOptions, progress: Progress = lambd
 
 
 def _check(target: Path, options: CheckOptions, progress: Progress, report: PluginReport) -> None:
-    root = target
     if target.is_file():
         progress("unpacking")
         try:
-            root = unpack(target, options.cache_dir / "packages", lambda _: None)
+            with unpacked(target, options.cache_dir / "packages") as root:  # removed when the check ends
+                report.add(Finding("package", Status.PASS, f"a zip with manifest.yaml at its root, unpacked to {root}"))
+                _check_folder(root, options, progress, report)
         except PackageError as error:
             report.add(Finding("package", Status.FAIL, str(error), target.name))
-            return
-        report.add(Finding("package", Status.PASS, f"a zip with manifest.yaml at its root, unpacked to {root}"))
-    elif not target.is_dir():
+    elif target.is_dir():
+        _check_folder(target, options, progress, report)
+    else:
         report.add(Finding("plugin", Status.FAIL, f"{target} is neither a plugin folder nor a .difypkg"))
-        return
+
+
+def _check_folder(root: Path, options: CheckOptions, progress: Progress, report: PluginReport) -> None:
     progress("reading files")
     folder = check_files(root, report)
     if folder is None:

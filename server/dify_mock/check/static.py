@@ -15,11 +15,12 @@ import yaml
 
 from dify_mock.check.findings import Finding, PluginReport, Status
 from dify_mock.config.yaml_lines import line_of
+from dify_mock.plugins.difyignore import packaged_files
 from dify_mock.plugins.environments import DAEMON_PYTHON, dependency_files
 from dify_mock.plugins.folder import MANIFEST, DeclarationError, PluginFolder, load_plugin_folder
+from dify_mock.plugins.packages import MAX_PACKAGE_BYTES
+from dify_mock.plugins.plugin_yaml import PluginYamlError, inside, read_plugin_yaml
 
-MAX_PACKAGE_BYTES = 52_428_800  # the daemon's MAX_PLUGIN_PACKAGE_SIZE default
-LEFT_OUT = {".venv", ".git", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", "node_modules"}
 SDK_REQUIREMENT = re.compile(r"^\s*dify[-_]plugin\b\s*(\[[^\]]*\])?\s*(?P<spec>[^;#\n]*)", re.IGNORECASE | re.MULTILINE)
 CATEGORIES = {
     "tools": "tool",
@@ -42,6 +43,8 @@ def check_files(root: Path, report: PluginReport) -> PluginFolder | None:
     report.category = next((CATEGORIES[key] for key in CATEGORIES if plugins.get(key)), None)
     if plugins.get("tools") and plugins.get("endpoints"):
         report.category = "tool"
+    if not _size(root, report):
+        return None
     _python_sources(root, manifest, report)
     try:
         folder = load_plugin_folder(root)
@@ -53,23 +56,22 @@ def check_files(root: Path, report: PluginReport) -> PluginFolder | None:
     _assets(root, folder, report)
     _runner(root, manifest, report)
     _sdk_pin(root, report)
-    _size(root, report)
     return folder
 
 
 def _manifest(root: Path, report: PluginReport) -> dict[str, Any] | None:
-    path = root / MANIFEST
-    if not path.is_file():
+    if not (root / MANIFEST).is_file():
         report.add(Finding("manifest", Status.FAIL, f"there is no {MANIFEST}: {root} is not a plugin folder", MANIFEST))
         return None
     try:
-        manifest = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as error:
-        line = error.problem_mark.line + 1 if error.problem_mark is not None else None
-        message = f"not valid YAML: {error.problem}; the daemon refuses the package (it cannot decode the manifest)"
-        report.add(Finding("manifest", Status.FAIL, message, MANIFEST, line))
+        manifest = read_plugin_yaml(root, MANIFEST)
+    except PluginYamlError as error:
+        message = error.problem
+        if message.startswith("not valid YAML"):
+            message += "; the daemon refuses the package (it cannot decode the manifest)"
+        report.add(Finding("manifest", Status.FAIL, message, MANIFEST, error.line))
         return None
-    except (yaml.YAMLError, OSError, UnicodeDecodeError) as error:
+    except OSError as error:
         report.add(Finding("manifest", Status.FAIL, f"cannot be read: {error}", MANIFEST))
         return None
     if not isinstance(manifest, dict):
@@ -110,7 +112,7 @@ ITEMS = {  # manifest `plugins` key -> the key of a provider declaration that li
 def _python_sources(root: Path, manifest: dict[str, Any], report: PluginReport) -> None:
     """Every `extra.python.source` (and a model provider's sources) of every YAML file the manifest reaches."""
     entrypoint = ((manifest.get("meta") or {}).get("runner") or {}).get("entrypoint")
-    if isinstance(entrypoint, str) and not (root / f"{entrypoint.replace('.', '/')}.py").is_file():
+    if isinstance(entrypoint, str) and not _exists(root, f"{entrypoint.replace('.', '/')}.py"):
         line = _line(root / MANIFEST, ["meta", "runner", "entrypoint"])
         message = f"meta.runner.entrypoint: {entrypoint}.py does not exist; the plugin cannot start"
         report.add(Finding("python sources", Status.FAIL, message, MANIFEST, line))
@@ -121,19 +123,27 @@ def _python_sources(root: Path, manifest: dict[str, Any], report: PluginReport) 
             continue
         for key in ("source", "provider_source"):
             source = python.get(key)
-            if isinstance(source, str) and not (root / source).is_file():
+            if isinstance(source, str) and not _exists(root, source):
                 missing += 1
                 line = _line(root / relative, ["extra", "python", key])
                 message = f"extra.python.{key}: {source} does not exist; the SDK cannot load this declaration"
                 report.add(Finding("python sources", Status.FAIL, message, relative, line))
         for index, source in enumerate(python.get("model_sources") or []):
-            if isinstance(source, str) and not (root / source).is_file():
+            if isinstance(source, str) and not _exists(root, source):
                 missing += 1
                 line = _line(root / relative, ["extra", "python", "model_sources", index])
                 message = f"extra.python.model_sources[{index}]: {source} does not exist"
                 report.add(Finding("python sources", Status.FAIL, message, relative, line))
     if not missing:
         report.add(Finding("python sources", Status.PASS, "every extra.python.source exists"))
+
+
+def _exists(root: Path, relative: str) -> bool:
+    """Whether the file is there, inside the plugin (a path that leaves it counts as missing)."""
+    try:
+        return inside(root, relative).is_file()
+    except PluginYamlError:
+        return False
 
 
 def _reached_yaml(root: Path, manifest: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -153,11 +163,11 @@ def _reached_yaml(root: Path, manifest: dict[str, Any]) -> Iterator[tuple[str, d
 
 
 def _load(root: Path, relative: Any) -> dict[str, Any] | None:
-    if not isinstance(relative, str) or not (root / relative).is_file():
+    if not isinstance(relative, str):
         return None  # load_plugin_folder names a missing or broken file
     try:
-        data = yaml.safe_load((root / relative).read_text(encoding="utf-8"))
-    except (yaml.YAMLError, OSError, UnicodeDecodeError):
+        data = read_plugin_yaml(root, relative)
+    except (PluginYamlError, OSError):
         return None
     return data if isinstance(data, dict) else None
 
@@ -186,7 +196,7 @@ def _assets(root: Path, folder: PluginFolder, report: PluginReport) -> None:
     if not assets_dir.is_dir():
         report.add(Finding("icons", Status.FAIL, "there is no _assets folder: the SDK refuses to start without one"))
         return
-    assets = {path.relative_to(assets_dir).as_posix() for path in assets_dir.rglob("*") if path.is_file()}
+    assets = {name.removeprefix("_assets/") for name in packaged_files(root) if name.startswith("_assets/")}
     missing = [problem for problem in _icon_references(root, folder) if problem[2] not in assets]
     for file, keys, name, daemon in missing:
         message = f"{'.'.join(map(str, keys))}: _assets/{name} does not exist; the daemon refuses the package: {daemon}"
@@ -279,14 +289,19 @@ def _locked_sdk(lock: Path) -> str | None:
     return None
 
 
-def _size(root: Path, report: PluginReport) -> None:
-    total = 0
-    for path in root.rglob("*"):
-        if path.is_file() and not LEFT_OUT.intersection(path.relative_to(root).parts):
-            total += path.stat().st_size
+def _size(root: Path, report: PluginReport) -> bool:
+    """The files `dify plugin package` would put in the package (`.difyignore` applied), against its 50 MiB."""
+    files = packaged_files(root)
+    total = sum(files.values())
     mib = total / 1024 / 1024
     if total > MAX_PACKAGE_BYTES:
-        message = f"{mib:.1f} MiB, over the daemon's MAX_PLUGIN_PACKAGE_SIZE of 50 MiB: the upload is refused"
+        biggest = sorted(files.items(), key=lambda item: -item[1])[:3]
+        names = ", ".join(f"{name} ({size / 1024 / 1024:.1f} MiB)" for name, size in biggest)
+        message = (
+            f"{mib:.1f} MiB to package, over the 50 MiB that `dify plugin package` and the daemon's "
+            f"MAX_PLUGIN_PACKAGE_SIZE allow (largest: {names}); list what is not needed in .difyignore"
+        )
         report.add(Finding("size", Status.FAIL, message))
-    else:
-        report.add(Finding("size", Status.PASS, f"{mib:.1f} MiB of the daemon's 50 MiB"))
+        return False
+    report.add(Finding("size", Status.PASS, f"{mib:.1f} MiB of the daemon's 50 MiB"))
+    return True
