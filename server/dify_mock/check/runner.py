@@ -24,7 +24,7 @@ from dify_mock.check.findings import Finding, PluginReport, Status
 from dify_mock.check.invocations import entry_points, invoke
 from dify_mock.check.network import RefusingProxy
 from dify_mock.check.permissions import audit_reverse_calls
-from dify_mock.check.static import check_files, permission_line
+from dify_mock.check.static import check_files, permission_line, signature_verified
 from dify_mock.plugins.environments import DEFAULT_CACHE_DIR, PluginEnvironmentError, prepare_environment
 from dify_mock.plugins.packages import PackageError, unpacked
 from dify_mock.testing import MockServer
@@ -41,6 +41,8 @@ class CheckOptions:
     invoke_timeout: float = 60.0
     fixtures: tuple[Path, ...] = field(default_factory=tuple)
     keep_logs: Path | None = None  # copy the mock's log here
+    verify_signature: bool = False  # as the daemon with FORCE_VERIFYING_SIGNATURE does, before anything else
+    public_keys: tuple[Path, ...] = ()  # THIRD_PARTY_SIGNATURE_VERIFICATION_PUBLIC_KEYS, beside the official key
 
 
 def check_plugin(target: Path, options: CheckOptions, progress: Progress = lambda _: None) -> PluginReport:
@@ -54,6 +56,8 @@ def check_plugin(target: Path, options: CheckOptions, progress: Progress = lambd
 
 
 def _check(target: Path, options: CheckOptions, progress: Progress, report: PluginReport) -> None:
+    if options.verify_signature and not signature_verified(target, options.public_keys, report):
+        return
     if target.is_file():
         progress("unpacking")
         try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from dify_mock.plugins.environments import DAEMON_PYTHON, dependency_files
 from dify_mock.plugins.folder import MANIFEST, DeclarationError, PluginFolder, load_plugin_folder
 from dify_mock.plugins.packages import MAX_PACKAGE_BYTES
 from dify_mock.plugins.plugin_yaml import PluginYamlError, inside, read_plugin_yaml
+from dify_mock.plugins.signature import SignatureError, verify_package
 
 SDK_REQUIREMENT = re.compile(r"^\s*dify[-_]plugin\b\s*(\[[^\]]*\])?\s*(?P<spec>[^;#\n]*)", re.IGNORECASE | re.MULTILINE)
 CATEGORIES = {
@@ -30,6 +32,24 @@ CATEGORIES = {
     "datasources": "datasource",
     "triggers": "trigger",
 }
+
+
+def signature_verified(target: Path, public_keys: tuple[Path, ...], report: PluginReport) -> bool:
+    """`--verify-signature`: the package's signature, as the daemon verifies it when verification is enforced."""
+    if not target.is_file():
+        message = "a folder has no signature: `dify plugin package` it, then `dify signature sign` the package"
+        report.add(Finding("signature", Status.FAIL, message))
+        return False
+    try:
+        key = verify_package(target, list(public_keys))
+    except SignatureError as error:
+        report.add(Finding("signature", Status.FAIL, str(error), target.name))
+        return False
+    except (zipfile.BadZipFile, OSError) as error:
+        report.add(Finding("signature", Status.FAIL, f"cannot be read: {error}", target.name))
+        return False
+    report.add(Finding("signature", Status.PASS, f"signed; verified with {key}"))
+    return True
 
 
 def check_files(root: Path, report: PluginReport) -> PluginFolder | None:

@@ -4,6 +4,7 @@
     dify-mock check my_plugin.difypkg        # a package, unpacked as the daemon installs it
     dify-mock check a/ b/ --json             # one JSON report per plugin, one per line
     dify-mock check . --junit report.xml     # and a JUnit file for CI; --strict: warnings fail too
+    dify-mock check p.difypkg --verify-signature --public-key mine.public.pem   # signed as the daemon checks
 
 Exit status: 0 when nothing failed, 1 when something did, 2 when the command line is wrong.
 """
@@ -62,6 +63,19 @@ def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     check.add_argument("--start-timeout", type=float, default=60.0, help="seconds to wait for it to register")
     check.add_argument("--invoke-timeout", type=float, default=60.0, help="seconds to wait for each invocation")
     check.add_argument("--keep-logs", type=Path, metavar="DIR", help="keep the mock's log of each plugin here")
+    check.add_argument(
+        "--verify-signature",
+        action="store_true",
+        help="refuse a package whose signature does not verify, as the daemon does with FORCE_VERIFYING_SIGNATURE",
+    )
+    check.add_argument(
+        "--public-key",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a PEM public key (`dify signature generate`) trusted beside langgenius' own; repeatable",
+    )
     check.set_defaults(run=run_check)
 
 
@@ -81,6 +95,8 @@ def run_check(arguments: argparse.Namespace) -> int:
             invoke_timeout=arguments.invoke_timeout,
             fixtures=tuple(arguments.fixtures),
             keep_logs=logs,
+            verify_signature=arguments.verify_signature or bool(arguments.public_key),
+            public_keys=tuple(arguments.public_key),
         )
         report = check_plugin(target, options, progress.for_plugin(index, str(target)))
         progress.clear()
