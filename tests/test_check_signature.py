@@ -47,7 +47,7 @@ def rewritten(source: Path, target: Path, change: dict[str, bytes], comment: byt
 
 def test_the_committed_signed_package_verifies_with_its_key_and_check_goes_on(sdk_python: str) -> None:
     assert verify_package(PACKAGE, [KEY]) == str(KEY)
-    status, finding = signature_finding(PACKAGE, "--public-key", KEY, "--python", sdk_python)
+    _, finding = signature_finding(PACKAGE, "--public-key", KEY, "--python", sdk_python)
     assert finding["status"] == "pass" and finding["message"] == f"signed; verified with {KEY}"
 
 
