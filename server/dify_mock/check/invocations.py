@@ -341,9 +341,11 @@ def _endpoints(mock: MockServer, plugin_id: str, provider: dict[str, Any]) -> It
     def hook_id() -> str:
         if not hook:
             body = {"plugin_unique_identifier": plugin_id, "name": "dify-mock-check", "settings": settings}
-            mock.http.post(f"/plugin/{mock.tenant}/endpoint/setup", json=body).raise_for_status()
+            made = mock.http.post(f"/plugin/{mock.tenant}/endpoint/setup", json=body).raise_for_status().json()
             listed = mock.http.get(f"/plugin/{mock.tenant}/endpoint/list/plugin", params={"plugin_id": plugin_id})
             entries = listed.raise_for_status().json().get("data") or []
+            if not entries:
+                raise PluginError("EndpointError", f"the endpoint could not be set up: {made.get('message', made)}")
             hook["id"] = str(entries[-1]["hook_id"])
         return hook["id"]
 

@@ -16,12 +16,13 @@ import yaml
 
 from dify_mock.check.findings import Finding, PluginReport, Status
 from dify_mock.config.yaml_lines import line_of
-from dify_mock.plugins.difyignore import packaged_files
+from dify_mock.plugins.difyignore import IGNORE_FILES, packaged_files
 from dify_mock.plugins.environments import DAEMON_PYTHON, dependency_files
 from dify_mock.plugins.folder import MANIFEST, DeclarationError, PluginFolder, load_plugin_folder
 from dify_mock.plugins.packages import MAX_PACKAGE_BYTES
 from dify_mock.plugins.plugin_yaml import PluginYamlError, inside, read_plugin_yaml
 from dify_mock.plugins.signature import SignatureError, verify_package
+from dify_mock.protocol.declarations.daemon_rules import cli_refusal, daemon_refusal
 
 SDK_REQUIREMENT = re.compile(r"^\s*dify[-_]plugin\b\s*(\[[^\]]*\])?\s*(?P<spec>[^;#\n]*)", re.IGNORECASE | re.MULTILINE)
 CATEGORIES = {
@@ -65,7 +66,13 @@ def check_files(root: Path, report: PluginReport) -> PluginFolder | None:
         report.category = "tool"
     if not _size(root, report):
         return None
+    refusal = daemon_refusal(manifest)
+    if refusal is not None:
+        line = _line(root / MANIFEST, [RULE_KEYS.get(refusal.split()[0], "plugins")])
+        report.add(Finding("manifest", Status.FAIL, f"the daemon refuses the package: {refusal}", MANIFEST, line))
+        return None
     _python_sources(root, manifest, report)
+    _left_out(root, manifest, report)
     try:
         folder = load_plugin_folder(root)
     except DeclarationError as error:
@@ -76,7 +83,27 @@ def check_files(root: Path, report: PluginReport) -> PluginFolder | None:
     _assets(root, folder, report)
     _runner(root, manifest, report)
     _sdk_pin(root, report)
+    _cli_rules(root, manifest, report)
     return folder
+
+
+RULE_KEYS = {"plugin_unique_identifier": "version", "cannot": "author", "author": "author", "plugin": "name"}
+
+
+def _cli_rules(root: Path, manifest: dict[str, Any], report: PluginReport) -> None:
+    """What `dify plugin package` refuses although the daemon would take it: a failure, since the CLI is how a
+    package is made, that says the daemon alone would install the plugin when nothing else failed."""
+    problem = cli_refusal(manifest)
+    if problem is None:
+        return
+    alone = "" if report.failed() else "; the daemon alone would install it (it does not run these validations)"
+    key = (
+        problem.split(":")[0].split(".")[-1].lower().replace("createdat", "created_at").replace("icondark", "icon_dark")
+    )
+    line = _line(root / MANIFEST, ["meta", key] if problem.startswith("Meta.") else [key])
+    report.add(
+        Finding("cli", Status.FAIL, f"`dify plugin package` refuses the manifest: {problem}{alone}", MANIFEST, line)
+    )
 
 
 def _manifest(root: Path, report: PluginReport) -> dict[str, Any] | None:
@@ -156,6 +183,27 @@ def _python_sources(root: Path, manifest: dict[str, Any], report: PluginReport) 
                 report.add(Finding("python sources", Status.FAIL, message, relative, line))
     if not missing:
         report.add(Finding("python sources", Status.PASS, "every extra.python.source exists"))
+
+
+def _left_out(root: Path, manifest: dict[str, Any], report: PluginReport) -> None:
+    """A file the plugin needs that `.difyignore` (or `.gitignore`) keeps out of the package."""
+    if not any((root / name).is_file() for name in IGNORE_FILES):
+        return
+    packaged = packaged_files(root)
+    entrypoint = ((manifest.get("meta") or {}).get("runner") or {}).get("entrypoint")
+    needed: list[tuple[str, str]] = []
+    if isinstance(entrypoint, str):
+        needed.append((f"{entrypoint.replace('.', '/')}.py", "the plugin cannot start (No module named main)"))
+    for relative, data in _reached_yaml(root, manifest):
+        needed.append((relative, f"the daemon refuses the package: failed to read {relative}"))
+        python = (data.get("extra") or {}).get("python") if isinstance(data.get("extra"), dict) else None
+        source = python.get("source") if isinstance(python, dict) else None
+        if isinstance(source, str):
+            needed.append((source, "the plugin cannot load it when it starts"))
+    for relative, effect in needed:
+        if _exists(root, relative) and relative not in packaged:
+            message = f"{relative} is left out of the package by the ignore file: {effect}"
+            report.add(Finding("files", Status.FAIL, message, relative))
 
 
 def _exists(root: Path, relative: str) -> bool:
