@@ -43,6 +43,7 @@ class CheckOptions:
     keep_logs: Path | None = None  # copy the mock's log here
     verify_signature: bool = False  # as the daemon with FORCE_VERIFYING_SIGNATURE does, before anything else
     public_keys: tuple[Path, ...] = ()  # THIRD_PARTY_SIGNATURE_VERIFICATION_PUBLIC_KEYS, beside the official key
+    invoke: bool = True  # False: stop once it registered, as the daemon's install does (the conformance sweep)
 
 
 def check_plugin(target: Path, options: CheckOptions, progress: Progress = lambda _: None) -> PluginReport:
@@ -121,7 +122,7 @@ def _run(
         except RuntimeError as error:
             report.add(Finding("start", Status.FAIL, f"the mock could not start the plugin: {_tail(str(error))}"))
             return
-        if not _registered(mock, report, options, progress):
+        if not _registered(mock, report, options, progress) or not options.invoke:
             return
         points = entry_points(mock, report.plugin_id, declarations)
         report.entry_points = len(points)

@@ -191,19 +191,20 @@ def _left_out(root: Path, manifest: dict[str, Any], report: PluginReport) -> Non
         return
     packaged = packaged_files(root)
     entrypoint = ((manifest.get("meta") or {}).get("runner") or {}).get("entrypoint")
-    needed: list[tuple[str, str]] = []
+    needed: list[tuple[str, str, str]] = []  # (file, check, what happens without it)
     if isinstance(entrypoint, str):
-        needed.append((f"{entrypoint.replace('.', '/')}.py", "the plugin cannot start (No module named main)"))
+        module = f"{entrypoint.replace('.', '/')}.py"
+        needed.append((module, "python sources", f"the plugin cannot start (No module named {entrypoint})"))
     for relative, data in _reached_yaml(root, manifest):
-        needed.append((relative, f"the daemon refuses the package: failed to read {relative}"))
+        needed.append((relative, "files", f"the daemon refuses the package: failed to read {relative}"))
         python = (data.get("extra") or {}).get("python") if isinstance(data.get("extra"), dict) else None
         source = python.get("source") if isinstance(python, dict) else None
         if isinstance(source, str):
-            needed.append((source, "the plugin cannot load it when it starts"))
-    for relative, effect in needed:
+            needed.append((source, "python sources", "the plugin cannot load it when it starts"))
+    for relative, check, effect in needed:
         if _exists(root, relative) and relative not in packaged:
             message = f"{relative} is left out of the package by the ignore file: {effect}"
-            report.add(Finding("files", Status.FAIL, message, relative))
+            report.add(Finding(check, Status.FAIL, message, relative))
 
 
 def _exists(root: Path, relative: str) -> bool:
