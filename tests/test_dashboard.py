@@ -36,7 +36,7 @@ def page(tmp_path: Path) -> Iterator[Any]:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is in the dev extras: pip install -e .[dev]"
+        "playwright.sync_api", reason="playwright is in the dev group: uv sync (make test does it)"
     )
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(

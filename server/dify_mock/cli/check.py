@@ -23,7 +23,7 @@ from typing import TextIO
 from xml.etree import ElementTree
 
 from dify_mock.check.findings import PluginReport, Status
-from dify_mock.plugins.environments import DEFAULT_CACHE_DIR
+from dify_mock.cli.options import add_settings_options
 
 MARKS = {
     Status.PASS: ("✓", "32"),
@@ -41,11 +41,10 @@ WORDS = {
 }
 
 
-def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], help_text: str) -> None:
     check = commands.add_parser(
         "check",
-        help="check a plugin offline: its files as the daemon validates them, its start, every entry point invoked, "
-        "its reverse calls against its manifest",
+        help=help_text,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -58,7 +57,7 @@ def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
         help="the Python that runs the plugin (default: an environment made from its pyproject.toml and uv.lock, or "
         "requirements.txt, cached by their hash)",
     )
-    check.add_argument("--cache-dir", type=Path, default=Path(os.environ.get("DIFY_MOCK_CACHE_DIR", DEFAULT_CACHE_DIR)))
+    add_settings_options(check, ("cache_dir",))
     check.add_argument("--fixtures", type=Path, action="append", default=[], help="rules for its reverse calls")
     check.add_argument("--start-timeout", type=float, default=60.0, help="seconds to wait for it to register")
     check.add_argument("--invoke-timeout", type=float, default=60.0, help="seconds to wait for each invocation")
