@@ -139,6 +139,7 @@ def main() -> None:
     parser.add_argument("--start-only", action="store_true", help="only the start-up of what --out already has")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--until", help="HH:MM UTC: start no install after it")
+    parser.add_argument("--from-end", action="store_true", help="start-up from the last plugin back (a 2nd runner)")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "dify-mock-official-cache")
     arguments = parser.parse_args()
     ctl = os.environ["DIFY_DAEMON_CTL"]
@@ -182,8 +183,9 @@ def main() -> None:
         if started_path.is_file()
         else set()
     )
+    todo = [row for row in todo if row["plugin"] not in already]
     with ThreadPoolExecutor(arguments.jobs) as pool:
-        list(pool.map(one, [row for row in todo if row["plugin"] not in already]))
+        list(pool.map(one, todo[::-1] if arguments.from_end else todo))
 
 
 def _deadline(until: str | None) -> float:

@@ -21,7 +21,15 @@ from official import UPLOAD_CHECKS
 
 BEGIN, END = "<!-- packages:begin -->", "<!-- packages:end -->"
 # Why a disagreement on the official catalogue is what it is; every one must be here or the page says "unexplained".
-EXPLAINED: dict[str, str] = {}
+EXPLAINED: dict[str, str] = {
+    "triggers/discord_trigger": (
+        "check reads provider/discord.yaml as the SDK does, and the SDK (dify_plugin 0.10) has no `secret-input` "
+        "type for a subscription constructor's parameter. The CLI and the daemon's upload decode that file without "
+        "the SDK's rules, so the daemon refuses only when it starts the plugin: its install fails with the SDK's "
+        "`ValueError` from `_load_plugin_configuration` (checked: packaged with the real CLI and installed, "
+        "`tests/conformance/packages/oracle.py`). Same verdict, one step later."
+    ),
+}
 PAGE_HEAD = "# Conformance: dify-mock held against the real daemon\n\n"
 
 
@@ -41,6 +49,13 @@ def corpus_section() -> list[str]:
         f"CLI and daemon both accept: {pairs[('accept', 'accept')]}; both refuse: {pairs[('refuse', 'refuse')]}; "
         f"only the daemon refuses: {pairs[('accept', 'refuse')]}; only the CLI refuses (the daemon alone installs "
         f"it, and check says so): {pairs[('refuse', 'accept')]}. check agrees on {len(recorded)} of {len(recorded)}.",
+        "",
+        "```sh",
+        "make test   # includes tests/conformance/packages (check on every case against verdicts.json, no daemon)",
+        "DIFY_DAEMON_CTL=../shared/tools/daemon/daemonctl .venv/bin/pytest tests/conformance/packages  # + re-derive",
+        "# record again after changing corpus.py (the daemon up with `daemonctl up --state DIR`):",
+        "DIFY_DAEMON_CTL=... .venv/bin/python tests/conformance/packages/record.py --state DIR",
+        "```",
         "",
         "| case | what | CLI | daemon | check | the refusal, in the tool's words |",
         "| --- | --- | --- | --- | --- | --- |",

@@ -56,7 +56,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def test_check_agrees_with_the_cli_and_the_daemon(name: str, corpus: Path, sdk_python: str) -> None:
     expected = RECORDED[name]
     folder = make(name, corpus)
-    options = CheckOptions(python=sdk_python, cache_dir=corpus / "cache", start_timeout=120)
+    options = CheckOptions(python=sdk_python, cache_dir=corpus / "cache", start_timeout=120, invoke=False)
     report = check_plugin(folder, options)
     said = failures(report)
     assert check_verdict(report) == expected["overall"], (
