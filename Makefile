@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then command -v $$p; break; fi; done)
 
-.PHONY: run test lint typecheck unit bench setup clean compat compat-venvs official-agent official-sweep conformance-official
+.PHONY: run test lint typecheck unit bench setup clean compat compat-venvs official-agent official-sweep docs conformance-official
 
 # Environments are made with uv, from uv.lock. uv on PATH is used; otherwise it is installed once into .uv/ (a small
 # venv of its own, from the package index). `make UV=/path/to/uv` picks another.
@@ -62,7 +62,7 @@ compat: setup compat-venvs
 		$(VENV)/bin/pytest -q tests/compat --durations=15
 
 run: $(VENV)/.installed-run
-	$(VENV)/bin/dify-mock serve --fixtures fixtures/
+	$(VENV)/bin/dify-mock serve $(ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check server tests bench
@@ -77,7 +77,11 @@ TEST_WORKERS ?= 4
 unit: setup $(foreach release,$(COMPAT_CI_RELEASES),.venv-compat/$(release)/.installed)
 	DIFY_MOCK_PLUGIN_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=10
 
-test: lint typecheck unit
+test: lint typecheck docs unit
+
+# The docs/ site, with README.md as its home page (mkdocs.yml). --strict: a broken link or a page left out fails.
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 # Every section; the inner API's is followed by where its time goes (py-spy). `make bench BENCH_ARGS="--only startup"`.
 BENCH_ARGS ?= --inner-api-profile 5
@@ -103,6 +107,8 @@ official-agent: setup
 	set -o pipefail; DIFY_MOCK_OFFICIAL_AGENT_PLUGIN=$(abspath $(OFFICIAL))/agent-strategies/cot_agent \
 		DIFY_MOCK_OFFICIAL_AGENT_PYTHON=$(OFFICIAL_PYTHON) DIFY_MOCK_PLUGIN_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python \
 		$(VENV)/bin/pytest -v -p no:cacheprovider tests/official/test_agent_strategies.py 2>&1 | tee -a $(OFFICIAL_AGENT_REPORT)
+	DIFY_MOCK_OFFICIAL_AGENT_PLUGIN=$(abspath $(OFFICIAL))/agent-strategies/cot_agent DIFY_MOCK_PLUGIN_PYTHON=$(OFFICIAL_PYTHON) \
+		$(VENV)/bin/pytest -q -p no:cacheprovider tests/test_docs_examples.py -k official_agent
 
 # `dify-mock check` over every plugin of a dify-official-plugins checkout (OFFICIAL, as for official-agent; nothing is
 # fetched): docs/official-plugins.md. Environments are cached under ~/.cache/dify-mock; SWEEP_JOBS plugins at a time.

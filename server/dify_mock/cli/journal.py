@@ -84,7 +84,7 @@ def filters(arguments: argparse.Namespace) -> dict[str, Any]:
 def run_journal(arguments: argparse.Namespace) -> int:
     import httpx
 
-    headers = {"X-Api-Key": arguments.server_key} if arguments.server_key else {}
+    headers = {"X-Requested-With": "dify-mock"} | ({"X-Api-Key": arguments.server_key} if arguments.server_key else {})
     printer = Printer(arguments.json, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     try:
         with httpx.Client(base_url=arguments.url, headers=headers, timeout=httpx.Timeout(10, read=None)) as client:

@@ -46,7 +46,9 @@ def runner(command: Callable[[argparse.Namespace, httpx.Client], int]) -> Callab
     def run(arguments: argparse.Namespace) -> int:
         import httpx
 
-        headers = {"X-Api-Key": arguments.server_key} if arguments.server_key else {}
+        headers = {"X-Requested-With": "dify-mock"} | (
+            {"X-Api-Key": arguments.server_key} if arguments.server_key else {}
+        )
         try:
             with httpx.Client(base_url=arguments.url, headers=headers, timeout=None) as client:
                 return command(arguments, client)

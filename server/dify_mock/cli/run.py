@@ -47,7 +47,7 @@ def run_plugin(arguments: argparse.Namespace) -> int:
     settings: Settings = arguments.settings
     try:
         settings.check()
-        rules = RuleBook.load(list(settings.fixtures))
+        rules = RuleBook.load(list(settings.fixture_paths))
         launch = prepare_launch(arguments.plugin, arguments.runtime, arguments.python, settings.data_dir)
     except (ConfigError, FixtureError, DeclarationError, PluginEnvironmentError) as error:
         print(f"dify-mock: {error}", file=sys.stderr)

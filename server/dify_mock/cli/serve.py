@@ -31,7 +31,7 @@ def run_serve(arguments: argparse.Namespace) -> int:
     settings: Settings = arguments.settings
     try:
         settings.check()
-        rules = RuleBook.load(list(settings.fixtures))
+        rules = RuleBook.load(list(settings.fixture_paths))
     except (ConfigError, FixtureError) as error:
         print(f"dify-mock: {error}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,9 +13,11 @@ from fastapi.responses import JSONResponse, Response
 
 from dify_mock.host import Host
 from dify_mock.http.streaming import BoundedStream
+from dify_mock.plugins.registry import PluginRuntime
 from dify_mock.protocol.framing import sse_event
 from dify_mock.protocol.messages import ENVELOPE_KEYS, dumps
 from dify_mock.runtimes.drive import InvokeTimeout, PluginInvokeError, invoke_plugin
+from dify_mock.store.redaction import remember_secret
 
 # route -> (access type, action, fields `data` must have)
 DISPATCH_ROUTES: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -138,6 +141,37 @@ def plugin_error_event(error: dict[str, Any]) -> dict[str, Any]:
     return error_event("PluginInvokeError", dumps(error))
 
 
+_secret_inputs: weakref.WeakKeyDictionary[PluginRuntime, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def secret_input_names(runtime: PluginRuntime) -> frozenset[str]:
+    """The names of every parameter or setting the plugin declares as `secret-input`, found once per runtime."""
+    names = _secret_inputs.get(runtime)
+    if names is None:
+        found: set[str] = set()
+        pending: list[Any] = [runtime.declarations]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, dict):
+                if node.get("type") == "secret-input" and isinstance(node.get("name"), str):
+                    found.add(node["name"])
+                pending += node.values()
+            elif isinstance(node, list):
+                pending += node
+        names = _secret_inputs[runtime] = frozenset(found)
+    return names
+
+
+def remember_secret_inputs(runtime: PluginRuntime, data: dict[str, Any]) -> None:
+    """Values given to a secret-input parameter (`tool_parameters`, `parameters`...) are masked wherever they show."""
+    names = secret_input_names(runtime)
+    if names:
+        for value in data.values():
+            if isinstance(value, dict):
+                for name in names & value.keys():
+                    remember_secret(value[name])
+
+
 def get_host(request: Request) -> Host:
     host: Host = request.app.state.host
     return host
@@ -197,7 +231,8 @@ async def dispatch(request: Request) -> Response:
     missing = [name for name in required if name not in data]
     if missing:
         return daemon_error(400, "PluginDaemonBadRequestError", f"data is missing {', '.join(missing)} for {route}")
-    if host.registry.get(tenant_id, x_plugin_id) is None:
+    runtime = host.registry.get(tenant_id, x_plugin_id)
+    if runtime is None:
         connected = ", ".join(rt.plugin_id for rt in host.registry.runtimes(tenant_id)) or "none"
         return daemon_error(
             404,
@@ -205,6 +240,7 @@ async def dispatch(request: Request) -> Response:
             f"plugin {x_plugin_id} is not connected for tenant {tenant_id} (connected: {connected})",
         )
     data = {**DATA_DEFAULTS.get(access_type, {}), **ROUTE_DEFAULTS.get(route, {}), **data}
+    remember_secret_inputs(runtime, data)
     user_id = str(body.get("user_id") or "")
     fields = {key: body.get(key) for key in ENVELOPE_KEYS}
     chunks = invoke_plugin(host, tenant_id, x_plugin_id, access_type, action, data, user_id, fields)

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
+from dify_mock.protocol.depth import nests_deeper_than, too_deep
 from dify_mock.protocol.messages import BackwardsInvoke, backwards_response
 from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
 from dify_mock.reverse import apps, models, nodes
@@ -76,17 +77,20 @@ async def answer_backwards(host: Host, session: Session, invoke: BackwardsInvoke
         invoke.type, invoke.request, runtime.tenant_id, runtime.plugin_id, session.user_id, session.session_id
     )
     call.caller_gone = session.caller_gone
+    deep = nests_deeper_than(invoke.request, host.settings.max_json_depth)
+    request = {"refused": too_deep(host.settings.max_json_depth)} if deep else invoke.request
     entry = host.journal.start(
-        "reverse", invoke.type, runtime.tenant_id, runtime.plugin_id, session.session_id, invoke.request
+        "reverse", invoke.type, runtime.tenant_id, runtime.plugin_id, session.session_id, request
     )
     error: str | None = None
     try:
-        denied = permission_error(runtime.manifest, invoke.type, session.access_type)
+        denied = too_deep(host.settings.max_json_depth) if deep else None
+        denied = denied or permission_error(runtime.manifest, invoke.type, session.access_type)
         handler = HANDLERS.get(invoke.type)
         if denied is None and handler is None:
             denied = f"unsupported invoke type: {invoke.type}"
         if denied is not None:
-            call.answered_by = "permissions"
+            call.answered_by = "limits" if deep else "permissions"
             error = denied
         else:
             assert handler is not None
@@ -107,7 +111,7 @@ async def answer_backwards(host: Host, session: Session, invoke: BackwardsInvoke
             yield backwards_response(request_id, "error", error)
         yield backwards_response(request_id, "end")
     finally:
-        host.journal.finish(entry, answered_by=call.answered_by, error=error)
+        host.journal.finish(entry, answered_by=call.answered_by, error=error, rule=call.rule)
         for change in call.scenario_changes:
             moved = host.journal.start(
                 "scenario", change["scenario"], runtime.tenant_id, runtime.plugin_id, session.session_id, change

@@ -16,6 +16,7 @@ import uvicorn
 from dify_mock.answers.rules import RuleBook
 from dify_mock.config.settings import Settings
 from dify_mock.host import Host, build_host
+from dify_mock.http.limits import head_protocol
 from dify_mock.runtimes.lifecycle import describe_started
 from dify_mock.startup.app import create_app
 from dify_mock.store.disk import write_failure
@@ -69,7 +70,7 @@ async def run(host: Host) -> None:
         access_log=False,
         proxy_headers=False,
         lifespan="on",
-        http="httptools",
+        http=head_protocol(host.settings.max_header_bytes, host.settings.request_read_timeout),
         timeout_graceful_shutdown=3,
     )
     server = uvicorn.Server(config)
