@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -74,7 +76,9 @@ def test_the_recorded_verdicts_are_still_what_the_cli_and_the_daemon_do(tmp_path
     from oracle import verdict
 
     ctl = os.environ["DIFY_DAEMON_CTL"]
-    state = Path(os.environ.get("DIFY_DAEMON_STATE_CORPUS", tmp_path / "daemon"))
+    # PostgreSQL runs as its own user, so the state folder is not under pytest's private tmp_path
+    state = Path(tempfile.mkdtemp(prefix="dify-mock-corpus-", dir="/var/tmp"))
+    state.chmod(0o755)
     up = subprocess.run(
         [ctl, "up", "--inner-api-url", "http://127.0.0.1:9", "--state", str(state)],
         capture_output=True,
@@ -93,3 +97,4 @@ def test_the_recorded_verdicts_are_still_what_the_cli_and_the_daemon_do(tmp_path
         assert not differ, json.dumps(differ, indent=2)
     finally:
         subprocess.run([ctl, "down", "--state", str(state)], capture_output=True, timeout=120, check=False)
+        shutil.rmtree(state, ignore_errors=True)
