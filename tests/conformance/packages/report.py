@@ -50,6 +50,11 @@ def corpus_section() -> list[str]:
         f"only the daemon refuses: {pairs[('accept', 'refuse')]}; only the CLI refuses (the daemon alone installs "
         f"it, and check says so): {pairs[('refuse', 'accept')]}. check agrees on {len(recorded)} of {len(recorded)}.",
         "",
+        "Cost, measured 2026-12-07 on the 2-core machine shared by 8 sessions (load average about 16): the "
+        "no-daemon test 240 s (it starts the 10 plugins that Dify would install; the 39 refused ones take under a "
+        "second each); re-deriving every verdict from the CLI and the daemon 927 s, nearly all of it the daemon "
+        "making an environment for each plugin it installs.",
+        "",
         "```sh",
         "make test   # includes tests/conformance/packages (check on every case against verdicts.json, no daemon)",
         "DIFY_DAEMON_CTL=../shared/tools/daemon/daemonctl .venv/bin/pytest tests/conformance/packages  # + re-derive",
