@@ -107,7 +107,7 @@ def official_section(results: Path) -> list[str]:
         for row in differ:
             says = row.get("cli_says") or row.get("upload_says") or "; ".join(row["check_says"])
             why = EXPLAINED.get(row["plugin"], f"unexplained: {says}")
-            lines.append(f"| `{row['plugin']}` | {row['tools']} | {row['check_files']} | {_cell(why)} |")
+            lines.append(f"| `{row['plugin']}` | {row['tools']} | {row['check_files']} | {_cell(why, 2000)} |")
         lines.append("")
     lines += [
         "**Start-up** (as many as time allowed): the daemon's install, which makes the uv environment and launches "
@@ -133,15 +133,15 @@ def official_section(results: Path) -> list[str]:
                 why = EXPLAINED.get(row["plugin"] + " start", f"unexplained: {says}")
             lines.append(
                 f"| `{row['plugin']}` | {row['install']} | {row['install_seconds']} | {row['check_start']} | "
-                f"{row['check_seconds']} | {_cell(why)} |"
+                f"{row['check_seconds']} | {_cell(why, 2000)} |"
             )
     else:
         lines.append(f"Not run: blocked: time for all {len(took)}.")
     return lines
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")[:300]
+def _cell(text: str, limit: int = 300) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")[:limit]
 
 
 def write(doc: Path, official: Path) -> None:
