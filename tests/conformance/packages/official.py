@@ -87,12 +87,20 @@ def upload(state: Path, package: Path) -> tuple[bool, str, str]:
     return True, "", str(answer["data"]["unique_identifier"])
 
 
-def start_verdict(state: Path, result: dict[str, Any], folder: Path, cache: Path) -> dict[str, Any]:
-    """The daemon's install (environment + launch) vs check's environment + start, for a plugin both took."""
+def start_verdict(ctl: str, state: Path, folder: Path, work: Path, cache: Path) -> dict[str, Any]:
+    """The daemon's install (environment + launch) vs check's environment + start, for a plugin both took. It is
+    packaged and uploaded again first: the daemon forgets an upload once its plugin was installed and removed."""
     client = json.loads((state / "client.json").read_text())
     base = f"{client['url']}/plugin/{client['tenant']}/management"
+    package = work / f"{folder.parent.name}-{folder.name}.start.difypkg"
+    env = dict(os.environ, UV_PATH=os.environ.get("UV_PATH", UV))
+    subprocess.run([ctl, "package", str(folder), str(package)], capture_output=True, env=env, check=True)
+    uploaded, says, identifier = upload(state, package)
+    package.unlink(missing_ok=True)
+    if not uploaded:
+        raise RuntimeError(f"{folder}: the upload that took it before refuses it now: {says}")
     started = time.monotonic()
-    request = {"plugin_unique_identifiers": [result["identifier"]], "source": "package", "metas": [{}]}
+    request = {"plugin_unique_identifiers": [identifier], "source": "package", "metas": [{}]}
     answer = _call(f"{base}/install/identifiers", client["key"], json.dumps(request).encode())
     daemon, says = "accept", ""
     if answer.get("code") != 0:
@@ -109,7 +117,7 @@ def start_verdict(state: Path, result: dict[str, Any], folder: Path, cache: Path
                 break
             time.sleep(2)
     if daemon == "accept":
-        uninstall(client, base, result["identifier"])
+        uninstall(client, base, identifier)
     daemon_seconds = time.monotonic() - started
     started = time.monotonic()
     options = CheckOptions(cache_dir=cache, start_timeout=300, invoke=False)
@@ -169,7 +177,7 @@ def main() -> None:
     def one(row: dict[str, Any]) -> None:
         if time.time() > deadline:
             return
-        row = row | start_verdict(arguments.state, row, arguments.official / row["plugin"], arguments.cache)
+        row = row | start_verdict(ctl, arguments.state, arguments.official / row["plugin"], work, arguments.cache)
         with open(started_path, "a") as out:
             out.write(json.dumps(row) + "\n")
         print(
