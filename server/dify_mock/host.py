@@ -45,7 +45,7 @@ def build_host(settings: Settings, rules: RuleBook) -> Host:
         settings=settings,
         rules=rules,
         storage=PluginStorage(settings.data_dir / "storage.sqlite3"),
-        files=FileStore(settings.data_dir / "files", settings.public_url, settings.max_upload_bytes),
+        files=FileStore(settings.data_dir / "files", settings.files_base_url, settings.max_upload_bytes),
         hooks=add_config_hooks(HookStore(settings.data_dir / "endpoints.sqlite3"), settings.answers.endpoints),
         journal=Journal(JournalStore(settings.data_dir / "journal.sqlite3", settings.journal_max_entries)),
     )

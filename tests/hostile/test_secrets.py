@@ -185,3 +185,14 @@ def test_a_secret_input_parameter_is_masked_wherever_its_value_shows(mock_server
     assert call.result(timeout=60)[0]["message"]["text"] == f"you said {secret}"
     assert_masked(mock_server, mock_server.data_dir, {"secret-input": secret})
     plugin.close()
+
+
+def test_without_keys_a_plugins_remote_key_is_not_a_secret(tmp_path: Path, sdk_python: str) -> None:
+    """Without --key any REMOTE_INSTALL_KEY joins, so the key guards nothing: masking its value everywhere would blank
+    ordinary text (the harness's key `dify-mock` once masked every plugin id `dify-mock-tests/...`)."""
+    with MockServer(tmp_path / "data") as mock:
+        plugin = mock.start_plugin(TEST_PLUGINS / "model_caller", python=sdk_python, key="dify-mock")
+        result(mock, plugin, "moderation", text="hello")
+        journal = mock.http.get("/mock/journal").json()["entries"]
+        assert {entry["plugin_id"] for entry in journal} == {"dify-mock-tests/model_caller"}
+        assert "plugin dify-mock-tests/model_caller" in mock.log()

@@ -203,6 +203,10 @@ def test_recording_again_into_a_cassette_that_exists_keeps_its_entries(tmp_path)
     assert prompts_in(path) == ["one", "two", "three"]
     assert answers_in(path) == ["second answer to one", "first answer to two", "answer to three"]
     assert second.report()["replaced"] == 1 and second.report()["recorded"] == 2
+    assert second.recording_report() == [
+        f"cassette {path}: 2 entries recorded (record mode all), 1 of them in place of earlier ones; "
+        "1 earlier entries kept"
+    ]
 
 
 def test_record_mode_all_keeps_repeated_calls_of_one_run(tmp_path):

@@ -123,6 +123,8 @@ class Cassette:
     name: str
     path: Path
     entries: list[Entry] = field(default_factory=list)
+    recorded: int = 0  # entries this run wrote
+    replaced: int = 0  # of them, those that took the place of an earlier entry (record mode all)
 
     @classmethod
     def load(cls, name: str, path: Path) -> Cassette:
@@ -267,6 +269,8 @@ class Recording:
             ) from None
         self.library.recorded += 1
         self.library.replaced += replaced is not None
+        self.cassette.recorded += 1
+        self.cassette.replaced += replaced is not None
 
 
 @dataclass
@@ -307,13 +311,11 @@ class Cassettes:
         return self.replay_dir is not None
 
     @property
-    def recording(self) -> bool:
-        """Whether any cassette may be recorded (in mode `once`, only those that did not exist)."""
+    def recording(self) -> bool:  # some cassette may be recorded (in mode once, only one that did not exist)
         return self.record_dir is not None
 
     def records_current(self) -> bool:
-        """Whether a live answer to a call now is recorded: never in mode `none`; in mode `once`, only into a
-        cassette whose file did not exist when this run first used it."""
+        """Whether a live answer now is recorded: never in mode none; in mode once, if the file was not there."""
         if self.record_dir is None:
             return False
         if self.mode != ONCE:
@@ -474,6 +476,16 @@ class Cassettes:
             "replaced": self.replaced,
             "cassettes": cassettes,
         }
+
+    def recording_report(self) -> list[str]:
+        """One line per cassette this run recorded into: what it added, replaced and kept (logged at the stop)."""
+        return [
+            f"cassette {cassette.path}: {cassette.recorded} entries recorded (record mode {self.mode}), "
+            f"{cassette.replaced} of them in place of earlier ones; {sum(e.earlier for e in cassette.entries)} earlier "
+            "entries kept"
+            for cassette in self._recording.values()
+            if cassette.recorded
+        ]
 
     def unused_report(self) -> list[str]:
         """One line per cassette with entries no call replayed (logged when the mock stops)."""

@@ -210,7 +210,8 @@ class Printer:
 
 
 def format_entry(entry: dict[str, Any], color: bool = False) -> str:
-    """`08:52:07.570 reverse  tts  model_caller  rule:greeting  1.0 ms  "hello" -> 2 chunks`, plus an error line."""
+    """`08:52:07.570 reverse  tts  model_caller  rule:greeting (rules.yaml:3)  1.0 ms  "hello" -> 2 chunks`, plus an
+    error line."""
     started = datetime.fromtimestamp(float(entry.get("time") or 0))
     clock = started.strftime("%H:%M:%S.") + f"{started.microsecond // 1000:03d}"
     duration = entry.get("duration_ms")
@@ -221,7 +222,7 @@ def format_entry(entry: dict[str, Any], color: bool = False) -> str:
         f"{entry.get('kind', ''):8}",
         f"{entry.get('type', '')}",
         str(entry.get("plugin_id", "")),
-        str(entry.get("answered_by") or "-"),
+        str(entry.get("answered_by") or "-") + (f" ({entry['rule']})" if entry.get("rule") else ""),
         status,
     ]
     line = "  ".join(parts) + f"  {summarize_request(entry)} -> {summarize_response(entry)}"

@@ -41,6 +41,8 @@ SERVER_SETTINGS = (
     "transaction_keepalive",
     "max_upload_bytes",
     "files_url",
+    "public_url",
+    "public_debug_url",
     "journal_max_entries",
     "max_request_body_bytes",
     "max_header_bytes",

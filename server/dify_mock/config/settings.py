@@ -97,6 +97,14 @@ def _http_url(value: str | None) -> str | None:
     return value
 
 
+def _host_port(value: str | None) -> str | None:
+    if value is not None:
+        host, _, port = value.rpartition(":")
+        if not host or "/" in value or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{value!r} must be HOST:PORT, as REMOTE_INSTALL_URL is (e.g. localhost:15003)")
+    return value
+
+
 Port = Annotated[int, Field(ge=0, le=65535)]
 Seconds = Annotated[float, Field(gt=0)]
 Bytes = Annotated[int, Field(ge=1)]
@@ -107,6 +115,7 @@ Specs = Annotated[
     tuple[Annotated[str, AfterValidator(_serverless_spec)], ...], NoDecode, BeforeValidator(_split_commas)
 ]
 Url = Annotated[str | None, AfterValidator(_http_url)]
+Address = Annotated[str | None, AfterValidator(_host_port)]
 
 
 class Settings(BaseSettings):
@@ -137,7 +146,20 @@ class Settings(BaseSettings):
         json_schema_extra={"option": True, "also_env": ["INNER_API_KEY_FOR_PLUGIN"]},
     )
     files_url: Url = option(
-        None, "the mock's address as plugins reach it: the base of upload and file URLs (default http://HOST:PORT)"
+        None,
+        "the mock's address as plugins reach it: the base of upload and file URLs (default: --public-url, else "
+        "http://HOST:PORT)",
+    )
+    public_url: Url = option(
+        None,
+        "the HTTP API's address as you reach it, which the start-up lines and the dashboard show: in a container "
+        "whose port 5002 is published as 15002, http://localhost:15002 (default http://localhost:PORT)",
+    )
+    public_debug_url: Address = option(
+        None,
+        "the remote-debug address as plugins reach it, shown as REMOTE_INSTALL_URL: in a container whose port 5003 "
+        "is published as 15003, localhost:15003 (default localhost:DEBUG_PORT)",
+        metavar="HOST:PORT",
     )
     # What answers reverse calls
     fixtures: Paths = option((), "a fixture file or folder (repeatable)", metavar="PATH")
@@ -288,12 +310,27 @@ class Settings(BaseSettings):
         return found
 
     @property
-    def public_url(self) -> str:
+    def files_base_url(self) -> str:
         """Where plugins reach the HTTP API: the base of upload and file URLs (FILES_URL in Dify)."""
-        if self.files_url:
-            return self.files_url.rstrip("/")
+        if self.files_url or self.public_url:
+            return str(self.files_url or self.public_url).rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else "[::1]" if self.host == "::" else self.host
         return f"http://{f'[{host}]' if ':' in host and not host.startswith('[') else host}:{self.port}"
+
+    @property
+    def connect_host(self) -> str:
+        """The listening interface as a name to connect to: localhost for the loopback and the wildcard ones."""
+        return "localhost" if self.host in ("127.0.0.1", "0.0.0.0", "::", "") else self.host
+
+    @property
+    def outside_url(self) -> str:
+        """The HTTP API as the user reaches it: --public-url, else this machine's address and port."""
+        return (self.public_url or f"http://{self.connect_host}:{self.port}").rstrip("/")
+
+    @property
+    def outside_debug_url(self) -> str:
+        """REMOTE_INSTALL_URL for a plugin: --public-debug-url, else this machine's address and debug port."""
+        return self.public_debug_url or f"{self.connect_host}:{self.debug_port}"
 
     def check(self) -> None:
         """What the mock needs beyond each value's own validation: files that exist, keys beyond loopback."""

@@ -57,7 +57,8 @@ def is_ip_address(name: str) -> bool:
 
 
 def served_names(settings: Settings) -> frozenset[str]:
-    names = {"localhost", host_name(urlsplit(settings.public_url).netloc), *settings.allowed_host}
+    published = (settings.files_base_url, settings.outside_url)
+    names = {"localhost", *(host_name(urlsplit(url).netloc) for url in published), *settings.allowed_host}
     if settings.host not in WILDCARDS:
         names.add(host_name(settings.host))
     return frozenset(host_name(name) if name != "*" else name for name in names)
@@ -69,7 +70,7 @@ class SameOriginGuard:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.names = served_names(settings)
-        self.public_origin = origin_of(settings.public_url)
+        self.public_origins = {origin_of(settings.files_base_url), origin_of(settings.outside_url)}
         self.warned: set[str] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -114,7 +115,7 @@ class SameOriginGuard:
         if origin is not None:
             sent = origin.decode("latin-1").lower()
             own = f"{scope.get('scheme', 'http')}://{host}".lower()
-            if sent not in (origin_of(own), self.public_origin):
+            if sent != origin_of(own) and sent not in self.public_origins:
                 return 403, "cross_origin_request", f"a request from the web page at {sent} may not change its state"
         if scope["method"] != "POST" or scope["path"] == SIGNED_UPLOAD:
             return None

@@ -223,7 +223,8 @@ class DebugConnection(asyncio.Protocol):
         if not isinstance(key, str):
             self._reject("handshake failed, invalid handshake message")
             return
-        remember_secret(key)  # a wrong key is someone's key too
+        if self.host.settings.keys:  # with --key, a wrong key is someone's key too; without, any text is a key
+            remember_secret(key)
         tenant = self.host.settings.tenant_for_key(key)
         if tenant is None:
             self.rejection = "handshake failed, invalid key"

@@ -50,6 +50,8 @@ def create_app(host: Host) -> SameOriginGuard:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 2)
             await host.chain.aclose()
+            for line in host.chain.cassettes.recording_report():
+                log.info("%s", line)
             for line in host.chain.cassettes.unused_report():
                 log.warning("%s", line)
 
