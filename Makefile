@@ -119,24 +119,24 @@ official-sweep: $(VENV)/.installed
 
 # Package verdicts against the real CLI and daemon (docs/conformance.md, its package section): every plugin of a
 # dify-official-plugins checkout (OFFICIAL; nothing is fetched) packaged by the real `dify plugin package`, uploaded to
-# and installed in the real daemon (DIFY_DAEMON_CTL), and checked by `dify-mock check`. Installing makes an environment
+# and installed in the real daemon (CONFORMANCE_CTL, default DIFY_DAEMON_CTL), and checked by `dify-mock check`. Installing makes an environment
 # per plugin, so start-up runs until CONFORMANCE_UNTIL (HH:MM UTC, default: no limit) with CONFORMANCE_JOBS at a time;
 # a later run resumes where the results file stops.
-DIFY_DAEMON_CTL ?= ../shared/tools/daemon/daemonctl
+CONFORMANCE_CTL ?= $(or $(DIFY_DAEMON_CTL),../shared/tools/daemon/daemonctl)
 CONFORMANCE_STATE ?= /var/tmp/dify-mock-conformance-official
 CONFORMANCE_JOBS ?= 1
 CONFORMANCE_UNTIL ?=
 CONFORMANCE_RESULTS := docs/reports/conformance-official.jsonl
 conformance-official: $(VENV)/.installed
 	@test -n "$(OFFICIAL)" || { echo "usage: make conformance-official OFFICIAL=/path/to/dify-official-plugins (a checkout; nothing is fetched)"; exit 2; }
-	@test -x "$(DIFY_DAEMON_CTL)" || { echo "DIFY_DAEMON_CTL=$(DIFY_DAEMON_CTL): not the daemon's daemonctl"; exit 2; }
-	$(DIFY_DAEMON_CTL) up --inner-api-url http://127.0.0.1:9 --state $(CONFORMANCE_STATE) >/dev/null
+	@test -x "$(CONFORMANCE_CTL)" || { echo "CONFORMANCE_CTL=$(CONFORMANCE_CTL): not the daemon's daemonctl"; exit 2; }
+	$(CONFORMANCE_CTL) up --inner-api-url http://127.0.0.1:9 --state $(CONFORMANCE_STATE) >/dev/null
 	@mkdir -p $(dir $(CONFORMANCE_RESULTS))
-	DIFY_DAEMON_CTL=$(abspath $(DIFY_DAEMON_CTL)) UV_PATH=$(CURDIR)/$(VENV)/bin/uv $(PY) tests/conformance/packages/official.py \
+	DIFY_DAEMON_CTL=$(abspath $(CONFORMANCE_CTL)) UV_PATH=$(CURDIR)/$(VENV)/bin/uv $(PY) tests/conformance/packages/official.py \
 		$(OFFICIAL) --state $(CONFORMANCE_STATE) --out $(CONFORMANCE_RESULTS) --start --jobs $(CONFORMANCE_JOBS) \
 		$(if $(CONFORMANCE_UNTIL),--until $(CONFORMANCE_UNTIL)); status=$$?; \
-		$(DIFY_DAEMON_CTL) down --state $(CONFORMANCE_STATE); exit $$status
-	$(PY) tests/conformance/packages/report.py docs/conformance.md --official $(CONFORMANCE_RESULTS)
+		$(CONFORMANCE_CTL) down --state $(CONFORMANCE_STATE); exit $$status
+	$(PY) tests/conformance/packages/agreement_page.py docs/conformance.md --official $(CONFORMANCE_RESULTS)
 
 clean:
 	rm -rf $(VENV) $(SDK_VENV) .venv-compat .uv .dify-mock .pytest_cache .mypy_cache .ruff_cache

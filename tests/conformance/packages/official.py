@@ -9,8 +9,8 @@ package but makes no environment) against check's file findings (`check/static.p
 Start-up, with --start, for as many plugins as time allows (`--until HH:MM` UTC, then the rest is "not run"):
 the daemon's install (its uv environment, then the plugin launched until it is ready) against check's own start
 (its environment, then the plugin run until it registers; no entry point invoked).
-Each result is one JSON line in --out; a run appends and skips what --out already has. `--table` prints the
-Markdown agreement table of docs/conformance.md from --out.
+Each result is one JSON line in --out (start-up: in --out's .start.jsonl); a run appends and skips what is there.
+`agreement_page.py` turns them into the package section of docs/conformance.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Writes the package agreement section of docs/conformance.md (between `<!-- packages:begin -->` and
 `<!-- packages:end -->`) from verdicts.json (the corpus) and the official sweep's results (official.py).
 
-    .venv/bin/python tests/conformance/packages/report.py docs/conformance.md \
+    .venv/bin/python tests/conformance/packages/agreement_page.py docs/conformance.md \
         --official docs/reports/conformance-official.jsonl
 """
 
