@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from dify_mock.answers.cassette_requests import canonical, differing_fields, normalise, without, yaml_block
+from dify_mock.config.file import DEFAULT_CASSETTE, OLD_DEFAULT_CASSETTE
 from dify_mock.config.settings import MAX_CASSETTE_NAME as MAX_NAME
 from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
 from dify_mock.store.disk import write_failure
@@ -279,7 +280,7 @@ class Cassettes:
 
     record_dir: Path | None = None
     replay_dir: Path | None = None
-    name: str = "dify-mock"
+    name: str = DEFAULT_CASSETTE
     per_test: bool = False
     timing: str = "instant"
     ignore: tuple[str, ...] = ()
@@ -352,8 +353,31 @@ class Cassettes:
         if name not in self._replaying:
             assert self.replay_dir is not None
             path = self.replay_dir / f"{name}{SUFFIX}"
-            self._replaying[name] = Cassette.load(name, path) if path.exists() else None
+            if path.exists():
+                self._replaying[name] = Cassette.load(name, path)
+            elif name == DEFAULT_CASSETTE:
+                self._replaying[name] = self._old_default(path)
+            else:
+                self._replaying[name] = None
         return self._replaying[name]
+
+    def _old_default(self, path: Path) -> Cassette | None:
+        """The run's cassette under its old default name, dify-mock.yaml, when there is one (and it is a cassette,
+        not a config file of that name)."""
+        old = path.with_name(f"{OLD_DEFAULT_CASSETTE}{SUFFIX}")
+        if not old.exists():
+            return None
+        try:
+            cassette = Cassette.load(DEFAULT_CASSETTE, old)
+        except CassetteError:
+            return None
+        log.warning(
+            "replaying %s, the cassette's old default name: rename it to %s (or pass --cassette %s)",
+            old,
+            path.name,
+            OLD_DEFAULT_CASSETTE,
+        )
+        return cassette
 
     def preload(self) -> None:
         """Read the run's cassette now, so a broken file is reported at start-up."""

@@ -23,6 +23,7 @@ from dify_mock.plugins.packages import MAX_PACKAGE_BYTES
 from dify_mock.plugins.plugin_yaml import PluginYamlError, inside, read_plugin_yaml
 from dify_mock.plugins.signature import SignatureError, verify_package
 from dify_mock.protocol.declarations.daemon_rules import cli_refusal, daemon_refusal
+from dify_mock.protocol.words import plural
 
 SDK_REQUIREMENT = re.compile(r"^\s*dify[-_]plugin\b\s*(\[[^\]]*\])?\s*(?P<spec>[^;#\n]*)", re.IGNORECASE | re.MULTILINE)
 CATEGORIES = {
@@ -271,7 +272,7 @@ def _assets(root: Path, folder: PluginFolder, report: PluginReport) -> None:
         message = f"{'.'.join(map(str, keys))}: _assets/{name} does not exist; the daemon refuses the package: {daemon}"
         report.add(Finding("icons", Status.FAIL, message, file, _line(root / file, keys)))
     if not missing:
-        report.add(Finding("icons", Status.PASS, f"every icon is in _assets ({len(assets)} files)"))
+        report.add(Finding("icons", Status.PASS, f"every icon is in _assets ({plural(len(assets), 'file')})"))
 
 
 def _icon_references(root: Path, folder: PluginFolder) -> Iterator[tuple[str, list[str | int], str, str]]:
