@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then command -v $$p; break; fi; done)
 
-.PHONY: run test lint typecheck unit bench setup clean compat compat-venvs official-agent official-sweep dist docs
+.PHONY: run test lint typecheck unit bench setup clean compat compat-venvs official-agent official-sweep dist docs conformance-official
 
 # Environments are made with uv, from uv.lock. uv on PATH is used; otherwise it is installed once into .uv/ (a small
 # venv of its own, from the package index). `make UV=/path/to/uv` picks another.
@@ -116,6 +116,27 @@ SWEEP_JOBS ?= 3
 official-sweep: $(VENV)/.installed
 	@test -n "$(OFFICIAL)" || { echo "usage: make official-sweep OFFICIAL=/path/to/dify-official-plugins (a checkout; nothing is fetched)"; exit 2; }
 	$(PY) -m bench.official_sweep $(OFFICIAL) --jobs $(SWEEP_JOBS)
+
+# Package verdicts against the real CLI and daemon (docs/conformance.md, its package section): every plugin of a
+# dify-official-plugins checkout (OFFICIAL; nothing is fetched) packaged by the real `dify plugin package`, uploaded to
+# and installed in the real daemon (CONFORMANCE_CTL, default DIFY_DAEMON_CTL), and checked by `dify-mock check`. Installing makes an environment
+# per plugin, so start-up runs until CONFORMANCE_UNTIL (HH:MM UTC, default: no limit) with CONFORMANCE_JOBS at a time;
+# a later run resumes where the results file stops.
+CONFORMANCE_CTL ?= $(or $(DIFY_DAEMON_CTL),../shared/tools/daemon/daemonctl)
+CONFORMANCE_STATE ?= /var/tmp/dify-mock-conformance-official
+CONFORMANCE_JOBS ?= 1
+CONFORMANCE_UNTIL ?=
+CONFORMANCE_RESULTS := docs/reports/conformance-official.jsonl
+conformance-official: $(VENV)/.installed
+	@test -n "$(OFFICIAL)" || { echo "usage: make conformance-official OFFICIAL=/path/to/dify-official-plugins (a checkout; nothing is fetched)"; exit 2; }
+	@test -x "$(CONFORMANCE_CTL)" || { echo "CONFORMANCE_CTL=$(CONFORMANCE_CTL): not the daemon's daemonctl"; exit 2; }
+	$(CONFORMANCE_CTL) up --inner-api-url http://127.0.0.1:9 --state $(CONFORMANCE_STATE) >/dev/null
+	@mkdir -p $(dir $(CONFORMANCE_RESULTS))
+	DIFY_DAEMON_CTL=$(abspath $(CONFORMANCE_CTL)) UV_PATH=$(CURDIR)/$(VENV)/bin/uv $(PY) tests/conformance/packages/official.py \
+		$(OFFICIAL) --state $(CONFORMANCE_STATE) --out $(CONFORMANCE_RESULTS) --start --jobs $(CONFORMANCE_JOBS) \
+		$(if $(CONFORMANCE_UNTIL),--until $(CONFORMANCE_UNTIL)); status=$$?; \
+		$(CONFORMANCE_CTL) down --state $(CONFORMANCE_STATE); exit $$status
+	$(PY) tests/conformance/packages/agreement_page.py docs/conformance.md --official $(CONFORMANCE_RESULTS)
 
 # A wheel in dist/ (docs/install.md: how a plugin project installs it).
 dist: | $(UV)

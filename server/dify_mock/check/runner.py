@@ -39,11 +39,11 @@ from dify_mock.check.invocations import (
 from dify_mock.check.models import model_entry_points
 from dify_mock.check.network import RefusingProxy
 from dify_mock.check.permissions import audit_reverse_calls
-from dify_mock.check.static import check_files, permission_line
+from dify_mock.check.static import check_files, permission_line, signature_verified
 from dify_mock.check.triggers import trigger_entry_points
 from dify_mock.check.watchdog import Watchdog
 from dify_mock.plugins.environments import DEFAULT_CACHE_DIR, PluginEnvironmentError, prepare_environment
-from dify_mock.plugins.packages import PackageError, unpack
+from dify_mock.plugins.packages import PackageError, unpacked
 from dify_mock.protocol.words import plural
 from dify_mock.testing import MockServer
 
@@ -60,6 +60,9 @@ class CheckOptions:
     fixtures: tuple[Path, ...] = field(default_factory=tuple)
     keep_logs: Path | None = None  # copy the mock's log here
     inputs: Inputs = field(default_factory=Inputs)  # the user's own values (check --inputs)
+    verify_signature: bool = False  # as the daemon with FORCE_VERIFYING_SIGNATURE does, before anything else
+    public_keys: tuple[Path, ...] = ()  # THIRD_PARTY_SIGNATURE_VERIFICATION_PUBLIC_KEYS, beside the official key
+    invoke: bool = True  # False: stop once it registered, as the daemon's install does (the conformance sweep)
 
 
 def check_plugin(target: Path, options: CheckOptions, progress: Progress = lambda _: None) -> PluginReport:
@@ -73,18 +76,23 @@ def check_plugin(target: Path, options: CheckOptions, progress: Progress = lambd
 
 
 def _check(target: Path, options: CheckOptions, progress: Progress, report: PluginReport) -> None:
-    root = target
+    if options.verify_signature and not signature_verified(target, options.public_keys, report):
+        return
     if target.is_file():
         progress("unpacking")
         try:
-            root = unpack(target, options.cache_dir / "packages", lambda _: None)
+            with unpacked(target, options.cache_dir / "packages") as root:  # removed when the check ends
+                report.add(Finding("package", Status.PASS, f"a zip with manifest.yaml at its root, unpacked to {root}"))
+                _check_folder(root, options, progress, report)
         except PackageError as error:
             report.add(Finding("package", Status.FAIL, str(error), target.name))
-            return
-        report.add(Finding("package", Status.PASS, f"a zip with manifest.yaml at its root, unpacked to {root}"))
-    elif not target.is_dir():
+    elif target.is_dir():
+        _check_folder(target, options, progress, report)
+    else:
         report.add(Finding("plugin", Status.FAIL, f"{target} is neither a plugin folder nor a .difypkg"))
-        return
+
+
+def _check_folder(root: Path, options: CheckOptions, progress: Progress, report: PluginReport) -> None:
     progress("reading files")
     folder = check_files(root, report)
     if folder is None:
@@ -139,7 +147,7 @@ def _run(
         except RuntimeError as error:
             report.add(Finding("start", Status.FAIL, f"the mock could not start the plugin: {_tail(str(error))}"))
             return
-        if not _registered(mock, report, options, progress):
+        if not _registered(mock, report, options, progress) or not options.invoke:
             return
         session = Session(mock, report.plugin_id, options.inputs)
         points = entry_points(session, with_listed_forms(root, manifest, declarations))

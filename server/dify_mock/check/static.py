@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,15 @@ import yaml
 
 from dify_mock.check.findings import Finding, PluginReport, Status
 from dify_mock.config.yaml_lines import line_of
+from dify_mock.plugins.difyignore import IGNORE_FILES, packaged_files
 from dify_mock.plugins.environments import DAEMON_PYTHON, dependency_files
 from dify_mock.plugins.folder import MANIFEST, DeclarationError, PluginFolder, load_plugin_folder
+from dify_mock.plugins.packages import MAX_PACKAGE_BYTES
+from dify_mock.plugins.plugin_yaml import PluginYamlError, inside, read_plugin_yaml
+from dify_mock.plugins.signature import SignatureError, verify_package
+from dify_mock.protocol.declarations.daemon_rules import cli_refusal, daemon_refusal
 from dify_mock.protocol.words import plural
 
-MAX_PACKAGE_BYTES = 52_428_800  # the daemon's MAX_PLUGIN_PACKAGE_SIZE default
-LEFT_OUT = {".venv", ".git", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", "node_modules"}
 SDK_REQUIREMENT = re.compile(r"^\s*dify[-_]plugin\b\s*(\[[^\]]*\])?\s*(?P<spec>[^;#\n]*)", re.IGNORECASE | re.MULTILINE)
 CATEGORIES = {
     "tools": "tool",
@@ -30,6 +34,24 @@ CATEGORIES = {
     "datasources": "datasource",
     "triggers": "trigger",
 }
+
+
+def signature_verified(target: Path, public_keys: tuple[Path, ...], report: PluginReport) -> bool:
+    """`--verify-signature`: the package's signature, as the daemon verifies it when verification is enforced."""
+    if not target.is_file():
+        message = "a folder has no signature: `dify plugin package` it, then `dify signature sign` the package"
+        report.add(Finding("signature", Status.FAIL, message))
+        return False
+    try:
+        key = verify_package(target, list(public_keys))
+    except SignatureError as error:
+        report.add(Finding("signature", Status.FAIL, str(error), target.name))
+        return False
+    except (zipfile.BadZipFile, OSError) as error:
+        report.add(Finding("signature", Status.FAIL, f"cannot be read: {error}", target.name))
+        return False
+    report.add(Finding("signature", Status.PASS, f"signed; verified with {key}"))
+    return True
 
 
 def check_files(root: Path, report: PluginReport) -> PluginFolder | None:
@@ -43,7 +65,15 @@ def check_files(root: Path, report: PluginReport) -> PluginFolder | None:
     report.category = next((CATEGORIES[key] for key in CATEGORIES if plugins.get(key)), None)
     if plugins.get("tools") and plugins.get("endpoints"):
         report.category = "tool"
+    if not _size(root, report):
+        return None
+    refusal = daemon_refusal(manifest)
+    if refusal is not None:
+        line = _line(root / MANIFEST, [RULE_KEYS.get(refusal.split()[0], "plugins")])
+        report.add(Finding("manifest", Status.FAIL, f"the daemon refuses the package: {refusal}", MANIFEST, line))
+        return None
     _python_sources(root, manifest, report)
+    _left_out(root, manifest, report)
     try:
         folder = load_plugin_folder(root)
     except DeclarationError as error:
@@ -54,23 +84,42 @@ def check_files(root: Path, report: PluginReport) -> PluginFolder | None:
     _assets(root, folder, report)
     _runner(root, manifest, report)
     _sdk_pin(root, report)
-    _size(root, report)
+    _cli_rules(root, manifest, report)
     return folder
 
 
+RULE_KEYS = {"plugin_unique_identifier": "version", "cannot": "author", "author": "author", "plugin": "name"}
+
+
+def _cli_rules(root: Path, manifest: dict[str, Any], report: PluginReport) -> None:
+    """What `dify plugin package` refuses although the daemon would take it: a failure, since the CLI is how a
+    package is made, that says the daemon alone would install the plugin when nothing else failed."""
+    problem = cli_refusal(manifest)
+    if problem is None:
+        return
+    alone = "" if report.failed() else "; the daemon alone would install it (it does not run these validations)"
+    key = (
+        problem.split(":")[0].split(".")[-1].lower().replace("createdat", "created_at").replace("icondark", "icon_dark")
+    )
+    line = _line(root / MANIFEST, ["meta", key] if problem.startswith("Meta.") else [key])
+    report.add(
+        Finding("cli", Status.FAIL, f"`dify plugin package` refuses the manifest: {problem}{alone}", MANIFEST, line)
+    )
+
+
 def _manifest(root: Path, report: PluginReport) -> dict[str, Any] | None:
-    path = root / MANIFEST
-    if not path.is_file():
+    if not (root / MANIFEST).is_file():
         report.add(Finding("manifest", Status.FAIL, f"there is no {MANIFEST}: {root} is not a plugin folder", MANIFEST))
         return None
     try:
-        manifest = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as error:
-        line = error.problem_mark.line + 1 if error.problem_mark is not None else None
-        message = f"not valid YAML: {error.problem}; the daemon refuses the package (it cannot decode the manifest)"
-        report.add(Finding("manifest", Status.FAIL, message, MANIFEST, line))
+        manifest = read_plugin_yaml(root, MANIFEST)
+    except PluginYamlError as error:
+        message = error.problem
+        if message.startswith("not valid YAML"):
+            message += "; the daemon refuses the package (it cannot decode the manifest)"
+        report.add(Finding("manifest", Status.FAIL, message, MANIFEST, error.line))
         return None
-    except (yaml.YAMLError, OSError, UnicodeDecodeError) as error:
+    except OSError as error:
         report.add(Finding("manifest", Status.FAIL, f"cannot be read: {error}", MANIFEST))
         return None
     if not isinstance(manifest, dict):
@@ -111,7 +160,7 @@ ITEMS = {  # manifest `plugins` key -> the key of a provider declaration that li
 def _python_sources(root: Path, manifest: dict[str, Any], report: PluginReport) -> None:
     """Every `extra.python.source` (and a model provider's sources) of every YAML file the manifest reaches."""
     entrypoint = ((manifest.get("meta") or {}).get("runner") or {}).get("entrypoint")
-    if isinstance(entrypoint, str) and not (root / f"{entrypoint.replace('.', '/')}.py").is_file():
+    if isinstance(entrypoint, str) and not _exists(root, f"{entrypoint.replace('.', '/')}.py"):
         line = _line(root / MANIFEST, ["meta", "runner", "entrypoint"])
         message = f"meta.runner.entrypoint: {entrypoint}.py does not exist; the plugin cannot start"
         report.add(Finding("python sources", Status.FAIL, message, MANIFEST, line))
@@ -122,19 +171,49 @@ def _python_sources(root: Path, manifest: dict[str, Any], report: PluginReport) 
             continue
         for key in ("source", "provider_source"):
             source = python.get(key)
-            if isinstance(source, str) and not (root / source).is_file():
+            if isinstance(source, str) and not _exists(root, source):
                 missing += 1
                 line = _line(root / relative, ["extra", "python", key])
                 message = f"extra.python.{key}: {source} does not exist; the SDK cannot load this declaration"
                 report.add(Finding("python sources", Status.FAIL, message, relative, line))
         for index, source in enumerate(python.get("model_sources") or []):
-            if isinstance(source, str) and not (root / source).is_file():
+            if isinstance(source, str) and not _exists(root, source):
                 missing += 1
                 line = _line(root / relative, ["extra", "python", "model_sources", index])
                 message = f"extra.python.model_sources[{index}]: {source} does not exist"
                 report.add(Finding("python sources", Status.FAIL, message, relative, line))
     if not missing:
         report.add(Finding("python sources", Status.PASS, "every extra.python.source exists"))
+
+
+def _left_out(root: Path, manifest: dict[str, Any], report: PluginReport) -> None:
+    """A file the plugin needs that `.difyignore` (or `.gitignore`) keeps out of the package."""
+    if not any((root / name).is_file() for name in IGNORE_FILES):
+        return
+    packaged = packaged_files(root)
+    entrypoint = ((manifest.get("meta") or {}).get("runner") or {}).get("entrypoint")
+    needed: list[tuple[str, str, str]] = []  # (file, check, what happens without it)
+    if isinstance(entrypoint, str):
+        module = f"{entrypoint.replace('.', '/')}.py"
+        needed.append((module, "python sources", f"the plugin cannot start (No module named {entrypoint})"))
+    for relative, data in _reached_yaml(root, manifest):
+        needed.append((relative, "files", f"the daemon refuses the package: failed to read {relative}"))
+        python = (data.get("extra") or {}).get("python") if isinstance(data.get("extra"), dict) else None
+        source = python.get("source") if isinstance(python, dict) else None
+        if isinstance(source, str):
+            needed.append((source, "python sources", "the plugin cannot load it when it starts"))
+    for relative, check, effect in needed:
+        if _exists(root, relative) and relative not in packaged:
+            message = f"{relative} is left out of the package by the ignore file: {effect}"
+            report.add(Finding(check, Status.FAIL, message, relative))
+
+
+def _exists(root: Path, relative: str) -> bool:
+    """Whether the file is there, inside the plugin (a path that leaves it counts as missing)."""
+    try:
+        return inside(root, relative).is_file()
+    except PluginYamlError:
+        return False
 
 
 def _reached_yaml(root: Path, manifest: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -154,11 +233,11 @@ def _reached_yaml(root: Path, manifest: dict[str, Any]) -> Iterator[tuple[str, d
 
 
 def _load(root: Path, relative: Any) -> dict[str, Any] | None:
-    if not isinstance(relative, str) or not (root / relative).is_file():
+    if not isinstance(relative, str):
         return None  # load_plugin_folder names a missing or broken file
     try:
-        data = yaml.safe_load((root / relative).read_text(encoding="utf-8"))
-    except (yaml.YAMLError, OSError, UnicodeDecodeError):
+        data = read_plugin_yaml(root, relative)
+    except (PluginYamlError, OSError):
         return None
     return data if isinstance(data, dict) else None
 
@@ -187,7 +266,7 @@ def _assets(root: Path, folder: PluginFolder, report: PluginReport) -> None:
     if not assets_dir.is_dir():
         report.add(Finding("icons", Status.FAIL, "there is no _assets folder: the SDK refuses to start without one"))
         return
-    assets = {path.relative_to(assets_dir).as_posix() for path in assets_dir.rglob("*") if path.is_file()}
+    assets = {name.removeprefix("_assets/") for name in packaged_files(root) if name.startswith("_assets/")}
     missing = [problem for problem in _icon_references(root, folder) if problem[2] not in assets]
     for file, keys, name, daemon in missing:
         message = f"{'.'.join(map(str, keys))}: _assets/{name} does not exist; the daemon refuses the package: {daemon}"
@@ -280,14 +359,19 @@ def _locked_sdk(lock: Path) -> str | None:
     return None
 
 
-def _size(root: Path, report: PluginReport) -> None:
-    total = 0
-    for path in root.rglob("*"):
-        if path.is_file() and not LEFT_OUT.intersection(path.relative_to(root).parts):
-            total += path.stat().st_size
+def _size(root: Path, report: PluginReport) -> bool:
+    """The files `dify plugin package` would put in the package (`.difyignore` applied), against its 50 MiB."""
+    files = packaged_files(root)
+    total = sum(files.values())
     mib = total / 1024 / 1024
     if total > MAX_PACKAGE_BYTES:
-        message = f"{mib:.1f} MiB, over the daemon's MAX_PLUGIN_PACKAGE_SIZE of 50 MiB: the upload is refused"
+        biggest = sorted(files.items(), key=lambda item: -item[1])[:3]
+        names = ", ".join(f"{name} ({size / 1024 / 1024:.1f} MiB)" for name, size in biggest)
+        message = (
+            f"{mib:.1f} MiB to package, over the 50 MiB that `dify plugin package` and the daemon's "
+            f"MAX_PLUGIN_PACKAGE_SIZE allow (largest: {names}); list what is not needed in .difyignore"
+        )
         report.add(Finding("size", Status.FAIL, message))
-    else:
-        report.add(Finding("size", Status.PASS, f"{mib:.1f} MiB of the daemon's 50 MiB"))
+        return False
+    report.add(Finding("size", Status.PASS, f"{mib:.1f} MiB of the daemon's 50 MiB"))
+    return True

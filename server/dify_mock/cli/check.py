@@ -5,6 +5,7 @@
     dify-mock check a/ b/ --json             # one JSON report per plugin, one per line
     dify-mock check . --junit report.xml     # and a JUnit file for CI; --strict: warnings fail too
     dify-mock check . --inputs inputs.yaml   # your own parameters, credentials and webhooks (docs/check-inputs.md)
+    dify-mock check p.difypkg --verify-signature --public-key mine.public.pem   # signed as the daemon checks
 
 Each entry point is verified (it ran to a normal answer), not exercised (and why: it needs network, real
 credentials or OAuth, refused our sample input, answered only with an error, hung, or Dify would not reach it), or
@@ -67,6 +68,19 @@ def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
         help="a YAML file of your own parameters, credentials, models and webhook requests, keyed by the names the "
         "check prints (docs/check-inputs.md)",
     )
+    check.add_argument(
+        "--verify-signature",
+        action="store_true",
+        help="refuse a package whose signature does not verify, as the daemon does with FORCE_VERIFYING_SIGNATURE",
+    )
+    check.add_argument(
+        "--public-key",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a PEM public key (`dify signature generate`) trusted beside langgenius' own; repeatable",
+    )
     check.set_defaults(run=run_check)
 
 
@@ -108,6 +122,8 @@ def _run(arguments: argparse.Namespace, inputs: Inputs) -> int:
             fixtures=tuple(arguments.fixtures),
             keep_logs=logs,
             inputs=inputs,
+            verify_signature=arguments.verify_signature or bool(arguments.public_key),
+            public_keys=tuple(arguments.public_key),
         )
         report = check_plugin(target, options, progress.for_plugin(index, str(target)))
         progress.clear()

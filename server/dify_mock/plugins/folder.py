@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import ast
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
+from dify_mock.plugins.plugin_yaml import PluginYamlError, inside, read_plugin_yaml
 from dify_mock.protocol.declarations import (
     PROVIDER_MODELS,
     PluginConfiguration,
@@ -79,7 +80,8 @@ def load_plugin_folder(root: Path) -> PluginFolder:
             declarations[category] = providers
     for provider in declarations.get("tools", []):
         for tool in provider["tools"]:
-            tool["has_runtime_parameters"] = defines_runtime_parameters(root / tool["extra"]["python"]["source"])
+            source = _inside(root, str(tool["extra"]["python"]["source"]), "extra.python.source of a tool")
+            tool["has_runtime_parameters"] = defines_runtime_parameters(source)
     return PluginFolder(root, manifest, declarations, read_assets(root))
 
 
@@ -89,7 +91,11 @@ def read_assets(root: Path) -> dict[str, bytes]:
     if not folder.is_dir():
         log.warning("%s has no %s folder: the SDK refuses to start without one", root, ASSETS)
         return {}
-    return {entry.name: entry.read_bytes() for entry in folder.iterdir() if entry.is_file()}
+    return {
+        entry.name: entry.read_bytes()
+        for entry in folder.iterdir()
+        if entry.is_file() and _inside(root, f"{ASSETS}/{entry.name}", ASSETS)
+    }
 
 
 def defines_runtime_parameters(source: Path) -> bool:
@@ -110,17 +116,21 @@ def defines_runtime_parameters(source: Path) -> bool:
 
 
 def _yaml(root: Path, relative: str, where: str | None = None) -> Any:
-    path = root / relative
-    if not path.is_file():
-        raise DeclarationError(f"{where or relative}: the file does not exist under {root}")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise DeclarationError(f"{relative}{line}: not valid YAML: {error.problem}") from None
-    except (yaml.YAMLError, OSError, UnicodeDecodeError) as error:
+        return read_plugin_yaml(root, relative)
+    except FileNotFoundError:
+        raise DeclarationError(f"{where or relative}: the file does not exist under {root}") from None
+    except PluginYamlError as error:
+        raise DeclarationError(str(error)) from None
+    except OSError as error:
         raise DeclarationError(f"{relative}: cannot be read: {error}") from None
+
+
+def _inside(root: Path, relative: str, what: str) -> Path:
+    try:
+        return inside(root, relative)
+    except PluginYamlError as error:
+        raise DeclarationError(f"{what}: {error}") from None
 
 
 def _object(value: Any, relative: str) -> dict[str, Any]:
@@ -226,14 +236,9 @@ def _models(root: Path, relative: str, data: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(section, dict):
             raise DeclarationError(f"{relative}: models.{model_type} should be {{predefined: [glob, ...]}}")
         for pattern in section.get("predefined", []):
-            try:
-                matches = list(root.glob(pattern))
-            except (ValueError, NotImplementedError) as error:
-                raise DeclarationError(f"{relative}: models.{model_type}: {pattern!r}: {error}") from None
-            for path in matches:
-                name = str(path.relative_to(root))
+            for name in _matching(root, relative, model_type, pattern):
                 loaded = _yaml(root, name, f"{name} (matched by {pattern!r} in {relative})")
-                if str(path).endswith("_position.yaml"):
+                if name.endswith("_position.yaml"):
                     if "position" not in data:
                         data["position"] = {}
                     data["position"][model_type] = loaded
@@ -243,6 +248,66 @@ def _models(root: Path, relative: str, data: dict[str, Any]) -> dict[str, Any]:
                     models.append(_object(loaded, name))
     data["models"] = models
     return data
+
+
+def _matching(root: Path, relative: str, model_type: str, pattern: Any) -> list[str]:
+    """The plugin's files that a model glob matches, as the daemon matches them: `filepath.Match` against each
+    file's path inside the plugin, where `*` stays within one folder; nothing outside the plugin is looked at."""
+    if not isinstance(pattern, str) or not pattern:
+        raise DeclarationError(f"{relative}: models.{model_type}.predefined should list glob patterns")
+    parts = pattern.split("/")
+    if pattern.startswith("/") or ".." in parts:
+        raise DeclarationError(f"{relative}: models.{model_type}: {pattern!r} points outside the plugin folder")
+    try:
+        matchers = [re.compile(_segment(part)) for part in parts]
+    except re.error as error:
+        raise DeclarationError(f"{relative}: models.{model_type}: {pattern!r} is not a glob: {error}") from None
+    found = []
+    for path in sorted(_files(root.resolve(), len(parts))):
+        names = path.split("/")
+        if len(names) == len(parts) and all(m.fullmatch(n) for m, n in zip(matchers, names, strict=True)):
+            found.append(path)
+    return found
+
+
+def _segment(glob: str) -> str:
+    """One path segment of a Go glob as a regex: `*` and `?` never cross a `/`."""
+    out, index = [], 0
+    while index < len(glob):
+        char = glob[index]
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[":
+            end = glob.find("]", index + 2)
+            if end < 0:
+                raise re.error("unclosed [")
+            body = glob[index + 1 : end]
+            out.append(f"[{body}]")
+            index = end
+        elif char == "\\" and index + 1 < len(glob):
+            index += 1
+            out.append(re.escape(glob[index]))
+        else:
+            out.append(re.escape(char))
+        index += 1
+    return "".join(out)
+
+
+def _files(root: Path, depth: int) -> list[str]:
+    """The files inside root, at most depth folders down, as posix paths; symlinked folders are not followed."""
+    found, stack = [], [(root, 0)]
+    while stack:
+        folder, level = stack.pop()
+        for entry in folder.iterdir():
+            if entry.is_symlink() and entry.is_dir():
+                continue
+            if entry.is_dir() and level + 1 < depth:
+                stack.append((entry, level + 1))
+            elif entry.is_file():
+                found.append(entry.relative_to(root).as_posix())
+    return found
 
 
 RESOLVERS = {
