@@ -250,7 +250,12 @@ def test_the_image_environment_starts_requires_keys_and_serves_a_plugin(
             assert time.monotonic() < deadline and plugin.poll() is None, log.read_text()
             time.sleep(0.1)
 
-        tool = {"provider": "model_caller", "tool": "moderation", "tool_parameters": {"text": "in a container"}}
+        tool = {
+            "provider": "model_caller",
+            "tool": "moderation",
+            "credentials": {},
+            "tool_parameters": {"text": "in a container"},
+        }
         body = {"user_id": "ci", "data": tool}
         answer = httpx.post(
             f"{url}/plugin/default/dispatch/tool/invoke",

@@ -20,7 +20,7 @@ from dify_mock.config.settings import DEFAULT_TENANT
 from dify_mock.config.specs import PluginLaunch
 from dify_mock.host import Host
 from dify_mock.plugins.folder import PluginFolder
-from dify_mock.protocol.framing import LineSplitter, LineTooLong
+from dify_mock.protocol.framing import LOCAL_RUNTIME_MAX_LINE_BYTES, LineSplitter, LineTooLong
 from dify_mock.runtimes.output import ProcessOutput
 from dify_mock.runtimes.stdio import LocalPlugin, StdioConnection
 
@@ -164,7 +164,8 @@ class PluginSupervisor:
             connection = StdioConnection(process, self.folder.plugin_id, self.request_stop)
             plugin = LocalPlugin(self.host, self.folder, self.tenant_id, connection, self.output)
             on_stdout: Callable[[bytes], None] = plugin.stdout_line
-            stdout_limit = self.host.settings.max_line_bytes
+            # The daemon reads its local plugins' stdout in lines of at most 5 MB; a longer message never arrives.
+            stdout_limit = min(self.host.settings.max_line_bytes, LOCAL_RUNTIME_MAX_LINE_BYTES)
         else:
             on_stdout, stdout_limit = self.remote_stdout_line, MAX_TEXT_LINE
         readers = [
