@@ -55,9 +55,9 @@ async def answer_backwards(
 ) -> AsyncIterator[dict[str, Any]]:
     """The `data` of each backwards_response event for one reverse call: answers, maybe an error, then end.
 
-    The request is checked as the daemon checks it, and refused in its words. With `relayed` (a plugin's call) a
-    failure reads as the daemon relays it from Dify; without (the inner API, Dify's side) it is the answerer's own
-    text. The journal keeps the answerer's own text either way."""
+    With `relayed` (a plugin's call), the request is checked as the daemon checks it and refused in its words, and
+    a failure reads as the daemon relays it from Dify; without (the inner API: Dify's side, after the daemon's
+    checks) the failure is the answerer's own text. The journal keeps the answerer's own text either way."""
     request_id = invoke.backwards_request_id
     runtime = session.runtime
     request = as_forwarded(invoke.type, invoke.request) if relayed else invoke.request
@@ -83,7 +83,8 @@ async def answer_backwards(
             try:
                 # the daemon adds who is calling before it validates
                 added = {"tenant_id": runtime.tenant_id, "user_id": session.user_id, "type": invoke.type}
-                refused = request_error(invoke.type, {**invoke.request, **added})
+                # Dify's side (the inner API) gets only what the daemon has already validated
+                refused = request_error(invoke.type, {**invoke.request, **added}) if relayed else None
                 if refused is not None:
                     call.answered_by = "validation"
                     error = sent = refused
