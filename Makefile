@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then command -v $$p; break; fi; done)
 
-.PHONY: run test lint typecheck unit bench setup clean compat compat-venvs official-agent official-sweep
+.PHONY: run test lint typecheck unit bench setup clean compat compat-venvs official-agent official-sweep conformance
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.12 not found: install it or run make PYTHON=/path/to/python3.12"; exit 1; }
@@ -94,6 +94,14 @@ SWEEP_JOBS ?= 3
 official-sweep: $(VENV)/.installed
 	@test -n "$(OFFICIAL)" || { echo "usage: make official-sweep OFFICIAL=/path/to/dify-official-plugins (a checkout; nothing is fetched)"; exit 2; }
 	$(PY) -m bench.official_sweep $(OFFICIAL) --jobs $(SWEEP_JOBS)
+
+# The conformance suite against the real dify-plugin-daemon (tests/conformance); it writes docs/conformance.md.
+# DIFY_DAEMON_CTL is the path of the daemon's daemonctl, e.g. make conformance DIFY_DAEMON_CTL=../shared/tools/daemon/daemonctl
+# (`make test` runs the same suite whenever DIFY_DAEMON_CTL is set, without writing the page).
+conformance: setup
+	@test -n "$(DIFY_DAEMON_CTL)" || { echo "usage: make conformance DIFY_DAEMON_CTL=/path/to/daemonctl (the real daemon's)"; exit 2; }
+	DIFY_DAEMON_CTL=$(abspath $(DIFY_DAEMON_CTL)) DIFY_CONFORMANCE_REPORT=$(CURDIR)/docs/conformance.md \
+		DIFY_MOCK_PLUGIN_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python $(VENV)/bin/pytest -q -p no:cacheprovider tests/conformance
 
 clean:
 	rm -rf $(VENV) $(SDK_VENV) .venv-compat .dify-mock .pytest_cache .mypy_cache .ruff_cache
