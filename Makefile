@@ -7,19 +7,35 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then command -v $$p; break; fi; done)
 
-.PHONY: run test lint typecheck unit bench setup clean compat compat-venvs official-agent official-sweep conformance
+.PHONY: run test lint typecheck unit bench setup clean compat compat-venvs official-agent official-sweep docs conformance
 
-$(VENV)/.installed: pyproject.toml
-	@test -n "$(PYTHON)" || { echo "Python 3.12 not found: install it or run make PYTHON=/path/to/python3.12"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+# Environments are made with uv, from uv.lock. uv on PATH is used; otherwise it is installed once into .uv/ (a small
+# venv of its own, from the package index). `make UV=/path/to/uv` picks another.
+UV ?= $(shell command -v uv 2>/dev/null || echo .uv/bin/uv)
+export UV_PYTHON_DOWNLOADS := never
+NO_PYTHON := echo "Python 3.12 not found: install it or run make PYTHON=/path/to/python3.12"; exit 1
+
+.uv/bin/uv:
+	@test -n "$(PYTHON)" || { $(NO_PYTHON); }
+	$(PYTHON) -m venv .uv
+	.uv/bin/python -m pip install -q 'uv>=0.5,<1'
+
+# `make run`: only what `serve` needs (--inexact keeps the dev tools a `make test` installed).
+$(VENV)/.installed-run: pyproject.toml uv.lock | $(UV)
+	@test -n "$(PYTHON)" || { $(NO_PYTHON); }
+	$(UV) sync -q --frozen --no-dev --inexact --python $(PYTHON)
 	touch $@
 
-$(SDK_VENV)/.installed: tests/plugins/requirements.txt
-	@test -n "$(PYTHON)" || { echo "Python 3.12 not found: install it or run make PYTHON=/path/to/python3.12"; exit 1; }
-	$(PYTHON) -m venv $(SDK_VENV)
-	$(SDK_VENV)/bin/python -m pip install -q -r tests/plugins/requirements.txt
+# `make test` and the other checks: the dev group too. --locked: a pyproject.toml changed without `uv lock` stops here.
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	@test -n "$(PYTHON)" || { $(NO_PYTHON); }
+	$(UV) sync -q --locked --python $(PYTHON)
+	touch $@ $(VENV)/.installed-run
+
+$(SDK_VENV)/.installed: tests/plugins/requirements.txt | $(UV)
+	@test -n "$(PYTHON)" || { $(NO_PYTHON); }
+	$(UV) venv -q --allow-existing --python $(PYTHON) $(SDK_VENV)
+	$(UV) pip install -q --python $(SDK_VENV)/bin/python -r tests/plugins/requirements.txt
 	touch $@
 
 setup: $(VENV)/.installed $(SDK_VENV)/.installed
@@ -30,12 +46,12 @@ COMPAT_RELEASES ?= 0.0.1b72 0.1.0 0.2.4 0.3.5 0.4.5 0.5.1 0.6.2 0.7.4 0.8.0 0.9.
 # `make test` runs the oldest and the newest (tests/compat/test_sdk_releases.py's default).
 COMPAT_CI_RELEASES := 0.0.1b72 0.10.2
 
-.venv-compat/%/.installed: | $(SDK_VENV)/.installed
-	@test -n "$(PYTHON)" || { echo "Python 3.12 not found: install it or run make PYTHON=/path/to/python3.12"; exit 1; }
+.venv-compat/%/.installed: | $(SDK_VENV)/.installed $(UV)
+	@test -n "$(PYTHON)" || { $(NO_PYTHON); }
 	@if ls -d $(SDK_VENV)/lib/python3.*/site-packages/dify_plugin-$*.dist-info >/dev/null 2>&1; then \
 		mkdir -p $(@D); echo "dify-plugin $* runs from $(SDK_VENV)"; \
 	else \
-		$(PYTHON) -m venv $(@D) && $(@D)/bin/python -m pip install -q dify-plugin==$*; \
+		$(UV) venv -q --allow-existing --python $(PYTHON) $(@D) && $(UV) pip install -q --python $(@D)/bin/python dify-plugin==$*; \
 	fi
 	touch $@
 
@@ -45,8 +61,8 @@ compat: setup compat-venvs
 	DIFY_MOCK_COMPAT_RELEASES="$(COMPAT_RELEASES)" DIFY_MOCK_PLUGIN_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python \
 		$(VENV)/bin/pytest -q tests/compat --durations=15
 
-run: $(VENV)/.installed
-	$(VENV)/bin/dify-mock serve --fixtures fixtures/
+run: $(VENV)/.installed-run
+	$(VENV)/bin/dify-mock serve $(ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check server tests bench
@@ -61,7 +77,11 @@ TEST_WORKERS ?= 4
 unit: setup $(foreach release,$(COMPAT_CI_RELEASES),.venv-compat/$(release)/.installed)
 	DIFY_MOCK_PLUGIN_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=10
 
-test: lint typecheck unit
+test: lint typecheck docs unit
+
+# The docs/ site, with README.md as its home page (mkdocs.yml). --strict: a broken link or a page left out fails.
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 # Every section; the inner API's is followed by where its time goes (py-spy). `make bench BENCH_ARGS="--only startup"`.
 BENCH_ARGS ?= --inner-api-profile 5
@@ -87,6 +107,8 @@ official-agent: setup
 	set -o pipefail; DIFY_MOCK_OFFICIAL_AGENT_PLUGIN=$(abspath $(OFFICIAL))/agent-strategies/cot_agent \
 		DIFY_MOCK_OFFICIAL_AGENT_PYTHON=$(OFFICIAL_PYTHON) DIFY_MOCK_PLUGIN_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python \
 		$(VENV)/bin/pytest -v -p no:cacheprovider tests/official/test_agent_strategies.py 2>&1 | tee -a $(OFFICIAL_AGENT_REPORT)
+	DIFY_MOCK_OFFICIAL_AGENT_PLUGIN=$(abspath $(OFFICIAL))/agent-strategies/cot_agent DIFY_MOCK_PLUGIN_PYTHON=$(OFFICIAL_PYTHON) \
+		$(VENV)/bin/pytest -q -p no:cacheprovider tests/test_docs_examples.py -k official_agent
 
 # `dify-mock check` over every plugin of a dify-official-plugins checkout (OFFICIAL, as for official-agent; nothing is
 # fetched): docs/official-plugins.md. Environments are cached under ~/.cache/dify-mock; SWEEP_JOBS plugins at a time.
@@ -104,7 +126,7 @@ conformance: setup
 		DIFY_MOCK_PLUGIN_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python $(VENV)/bin/pytest -q -p no:cacheprovider tests/conformance
 
 clean:
-	rm -rf $(VENV) $(SDK_VENV) .venv-compat .dify-mock .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SDK_VENV) .venv-compat .uv .dify-mock .pytest_cache .mypy_cache .ruff_cache
 
 # tests/test_dashboard.py drives Debian's chromium headless; `make test` installs it when it is missing.
 .PHONY: browser

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from bench import inner_api, latency, load, pytest_loop, startup, stdio, stream
+from bench import hostile, inner_api, latency, load, pytest_loop, startup, stdio, stream
 from bench.common import machine_info
 
 SECTIONS: dict[str, ModuleType] = {  # name -> module with add_arguments(parser) and run(arguments, workdir)
@@ -24,6 +24,7 @@ SECTIONS: dict[str, ModuleType] = {  # name -> module with add_arguments(parser)
     "stream": stream,
     "startup": startup,
     "pytest_loop": pytest_loop,
+    "hostile": hostile,
 }
 
 

@@ -4,8 +4,9 @@
 
 It fetches nothing: the checkout is yours. Each plugin is checked in its own `dify-mock check --json` process;
 environments are cached by the hash of their dependency files under --cache-dir, so a second sweep reuses them.
-Every failure is classified: the plugin's own bug, a third-party service it needs, a dependency that will not
-install here, or a dify-mock defect (the mock answered with an HTTP error, or the check itself broke).
+Each entry point's verdict comes from the check's one rule table (dify_mock.check.findings.RULES): verified, not
+exercised (and why), or a plugin bug at a file and line. Here they are only counted, per entry point and per
+plugin, and compared with the hand-checked sample in bench/official_sample.yaml.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -26,25 +26,16 @@ from dify_mock.plugins.environments import DEFAULT_CACHE_DIR
 
 CATEGORIES = ("tools", "models", "extensions", "agent-strategies", "datasources", "triggers")
 STATIC = {"manifest", "declarations", "python sources", "icons", "dependencies", "size", "package", "plugin"}
-PLUGIN_BUG = "plugin's own bug"
-NEEDS_SERVICE = "needs a third-party service"
+# A plugin's outcome, from its entry points' verdicts (findings.RULES) and its other checks
+VERIFIED = "verified"  # every entry point verified
+PARTLY = "partly verified"  # some verified, none a bug
+NOT_EXERCISED = "not exercised"  # none verified, none a bug
+PLUGIN_BUG = "plugin bug"
 DEPENDENCY = "dependency will not install here"
 MOCK_DEFECT = "dify-mock defect"
-REFUSED_INPUT = "refused the made-up input"  # a deliberate, clear error on values its schema allows: not a crash
-CRASHES = (
-    "KeyError", "AttributeError", "TypeError", "NameError", "UnboundLocalError", "IndexError", "NotImplementedError",
-    "JSONDecodeError", "ImportError", "ModuleNotFoundError", "ZeroDivisionError", "RecursionError", "UnicodeDecodeError",
-)  # fmt: skip
-# ValueErrors that Python raises itself, not the plugin: a crash too
-BUILTIN_VALUE_ERRORS = ("could not convert string to", "invalid literal for int()", "values to unpack")
-INVOCATIONS = ("tool ", "agent strategy ", "model ", "endpoint ", "datasource ", "trigger ")
 INCOMPLETE = "checkout incomplete"  # files the checkout's git index has but its work tree lacks
-MOCK_WORDS = (
-    "the mock answered HTTP",
-    "the mock could not be reached",
-    "the mock could not start",
-    "dify-mock check crashed",
-)
+MOCK_WORDS = ("dify-mock defect", "the mock could not start", "dify-mock check crashed")
+SAMPLE = Path(__file__).with_name("official_sample.yaml")  # the hand-checked rows
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -53,7 +44,7 @@ class Row:
     folder: Path
     category: str
     report: dict[str, Any]
-    outcome: str  # ok, or one of the classes above
+    outcome: str  # one of the outcomes above
     detail: str
 
 
@@ -91,45 +82,50 @@ def check(folder: Path, arguments: argparse.Namespace) -> dict[str, Any]:
 
 
 def classify(report: dict[str, Any]) -> tuple[str, str]:
+    """The plugin's outcome and what to show for it: the first bug or defect, else its summary line."""
     if "crashed" in report:
         return MOCK_DEFECT, report["crashed"]
-    failures = [finding for finding in report["findings"] if finding["status"] == "fail"]
-    if not failures:
-        network = [finding for finding in report["findings"] if finding["status"] == "network"]
-        if network:
-            return NEEDS_SERVICE, "needs network: " + ", ".join(report.get("hosts") or ["a host it did not name"])
-        return "ok", ""
-    first = failures[0]
-    text = f"{first['check']}: {first['message']}"
-    if any(words in finding["message"] for finding in failures for words in MOCK_WORDS):
-        defect = next(f for f in failures if any(words in f["message"] for words in MOCK_WORDS))
-        return MOCK_DEFECT, f"{defect['check']}: {defect['message']}"
-    if first["check"] == "environment":
-        return DEPENDENCY, text
-    crashes = [finding for finding in failures if not finding["check"].startswith(INVOCATIONS) or crashed(finding)]
-    if crashes:
-        return PLUGIN_BUG, f"{crashes[0]['check']}: {crashes[0]['message']}"
-    return REFUSED_INPUT, text
+    findings = report.get("findings") or []
+    defects = [f for f in findings if f["status"] == "fail" and any(words in f["message"] for words in MOCK_WORDS)]
+    if defects:
+        return MOCK_DEFECT, f"{defects[0]['check']}: {defects[0]['message']}"
+    failures = [finding for finding in findings if finding["status"] == "fail"]
+    if failures and failures[0]["check"] == "environment":
+        return DEPENDENCY, f"environment: {failures[0]['message']}"
+    if failures:
+        first = failures[0]
+        where = f" ({first['file']}:{first['line']})" if first.get("file") and first.get("line") else ""
+        return PLUGIN_BUG, f"{first['check']}{where}: {first['message']}"
+    points = [finding for finding in findings if finding.get("entry_point")]
+    verified = sum(1 for finding in points if finding["verdict"] == "verified")
+    outcome = VERIFIED if points and verified == len(points) else PARTLY if verified else NOT_EXERCISED
+    return outcome, str(report.get("summary") or "")
 
 
-def crashed(finding: dict[str, Any]) -> bool:
-    """An invocation that ended in an error no plugin raises on purpose, or in a bare KeyError wrapped by the SDK."""
-    message = finding["message"]
-    error_type = message.split(":", 1)[0]
-    builtin = error_type == "ValueError" and any(words in message for words in BUILTIN_VALUE_ERRORS)
-    return error_type in CRASHES or builtin or bool(re.search(r"Error[:,] '[\w.-]+'$", message))
+def entry_point_counts(rows: list[Row]) -> dict[str, int]:
+    """Every entry point's verdict, counted: verified, not exercised: <reason>, plugin bug, dify-mock defect."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        for finding in row.report.get("findings") or []:
+            if finding.get("entry_point"):
+                verdict = finding["verdict"]
+                if any(words in finding["message"] for words in MOCK_WORDS):
+                    verdict = MOCK_DEFECT
+                counts[verdict] = counts.get(verdict, 0) + 1
+    return counts
 
 
 def markdown(rows: list[Row], arguments: argparse.Namespace) -> str:
+    from dify_mock.check.findings import RULES
+
     run = arguments.run
     outcomes: dict[str, int] = {}
     for row in rows:
         outcomes[row.outcome] = outcomes.get(row.outcome, 0) + 1
-    installed = [row for row in rows if row.outcome != DEPENDENCY and not row.report.get("crashed")]
-    static_ok = [row for row in installed if not _static_failure(row.report)]
+    points = entry_point_counts(rows)
+    total = sum(points.values())
+    skipped = {verdict: count for verdict, count in points.items() if verdict.startswith("not exercised")}
     registered = [row for row in rows if row.report.get("registered")]
-    invoked = sum(row.report.get("invoked", 0) for row in rows)
-    entry_points = sum(row.report.get("entry_points", 0) for row in rows)
     lines = [
         "# The official plugins under `dify-mock check`",
         "",
@@ -140,52 +136,108 @@ def markdown(rows: list[Row], arguments: argparse.Namespace) -> str:
         "```",
         "",
         f"- checkout: `{_git(arguments.checkout, 'log', '-1', '--format=%H (%cs)')}`",
-        f"- dify-mock: `{run['dify_mock']}`; finished {run['finished']}; {run['seconds'] / 60:.0f} min with {run['jobs']} jobs"
-        f" on {os.cpu_count()} cores",
-        "- no network: every call to a third-party service is refused by the check's proxy, and named",
+        f"- dify-mock: `{run['dify_mock']}`; finished {run['finished']}; {run['seconds'] / 60:.0f} min with "
+        f"{run['jobs']} jobs on {os.cpu_count()} cores",
+        "- no network: every call to a third-party service is refused by the check's proxy, which names the host",
+        "- each entry point gets the request Dify's API would build (see `dify-mock check --help` and the builders'",
+        "  comments, which name the Dify function each follows), with values a user would give",
+        *(f"- {note}" for note in arguments.note),
+        "",
+        "## How an entry point is judged",
+        "",
+        "One rule table, in `server/dify_mock/check/findings.py` (`RULES`), applied by `check/verdicts.py` and only",
+        "counted here. The first rule that holds decides:",
+        "",
+        "| verdict | when |",
+        "|---|---|",
+        *(f"| {verdict} | {_cell(when)} |" for verdict, when in RULES),
+        "",
+        "A plugin is **verified** when all its entry points are, **partly verified** when some are and none is a bug,",
+        "**not exercised** when none is and none is a bug, a **plugin bug** when an entry point is one (or its files,",
+        "start or permissions fail), a **dify-mock defect** when the mock answered an HTTP error or the check broke.",
         "",
         "## Summary",
         "",
-        f"- plugins: {len(rows)}",
-        f"- dependencies installed: {len(installed)}; of those with valid files, registered: "
-        f"{sum(1 for row in static_ok if row.report.get('registered'))} of {len(static_ok)}",
-        f"- registered: {len(registered)}; entry points invoked: {invoked} of {entry_points}",
+        f"- plugins: {len(rows)}; registered: {len(registered)}",
+        f"- entry points: {total}; verified: {points.get('verified', 0)}; not exercised: {sum(skipped.values())}; "
+        f"plugin bugs: {points.get('plugin bug', 0)}; dify-mock defects: {points.get(MOCK_DEFECT, 0)}",
         "",
-        "| outcome | plugins |",
+        "| plugins | count |",
         "|---|---|",
         *(f"| {outcome} | {count} |" for outcome, count in sorted(outcomes.items(), key=lambda item: -item[1])),
         "",
-        "- **ok**: every entry point answered (a provider that refused made-up credentials counts as answered);",
-        f"- **{NEEDS_SERVICE}**: nothing failed but calls to the hosts named, which the check's proxy refused;",
-        f"- **{REFUSED_INPUT}**: an entry point raised a deliberate error on values its declared schema allows "
-        "(a string where it wanted JSON or a number, say): worth a look, but no crash;",
-        f"- **{PLUGIN_BUG}**: files the daemon or the SDK refuses, a start that fails, a permission the manifest "
-        "lacks, or a crash (KeyError, AttributeError, NotImplementedError...) on values the schema allows;",
-        f"- **{DEPENDENCY}**: `uv sync --frozen` fails here (a git dependency, a mirror outside the registries);",
-        f"- **{INCOMPLETE}**: the checkout lacks files of the plugin (`git status` shows them deleted);",
-        f"- **{MOCK_DEFECT}**: the mock answered an HTTP error, or the check itself broke: "
-        + (f"{outcomes[MOCK_DEFECT]} in this sweep, to fix." if outcomes.get(MOCK_DEFECT) else "none in this sweep."),
+        "| entry points | count |",
+        "|---|---|",
+        *(f"| {verdict} | {count} |" for verdict, count in sorted(points.items(), key=lambda item: -item[1])),
         "",
         "## Plugins",
         "",
-        "| plugin | category | registered | invoked | reverse calls | outcome | first failure, or the hosts it needs |",
-        "|---|---|---|---|---|---|---|",
+        "| plugin | outcome | verified | not exercised, and why | plugin bugs | hosts it asked for |",
+        "|---|---|---|---|---|---|",
     ]
     for row in rows:
         report = row.report
-        calls = ", ".join(f"{kind} {count}" for kind, count in (report.get("reverse_calls") or {}).items()) or ""
-        invoked_text = f"{report.get('invoked', 0)}/{report.get('entry_points', 0)}" if report.get("registered") else ""
-        detail = row.detail.replace("|", "\\|").replace("\n", " ")
-        detail = detail if len(detail) <= 220 else detail[:219] + "…"
+        found = [finding for finding in report.get("findings") or [] if finding.get("entry_point")]
+        verified = f"{report.get('verified', 0)}/{report.get('entry_points', 0)}" if report.get("registered") else ""
+        reasons = ", ".join(f"{reason} {count}" for reason, count in (report.get("not_exercised") or {}).items())
+        bugs = [finding for finding in found if finding["verdict"] == "plugin bug"]
+        bug_text = "; ".join(_bug(finding) for finding in bugs) if bugs else ""
+        if row.outcome in (PLUGIN_BUG, MOCK_DEFECT, DEPENDENCY, INCOMPLETE) and not bugs:
+            bug_text = row.detail
+        hosts = ", ".join(report.get("hosts") or [])
         lines.append(
-            f"| {row.category}/{row.folder.name} | {row.category} | {'yes' if report.get('registered') else 'no'} "
-            f"| {invoked_text} | {calls} | {row.outcome} | {detail} |"
+            f"| {row.category}/{row.folder.name} | {row.outcome} | {verified} | {_cell(reasons)} "
+            f"| {_cell(bug_text, 260)} | {_cell(hosts, 120)} |"
         )
+    lines += sample_section(rows)
     return "\n".join(lines) + "\n"
 
 
-def _static_failure(report: dict[str, Any]) -> bool:
-    return any(f["status"] == "fail" and f["check"] in STATIC for f in report.get("findings") or [])
+def _bug(finding: dict[str, Any]) -> str:
+    where = f" at {finding['file']}:{finding['line']}" if finding.get("file") else ""
+    return f"{finding['check']}{where}: {finding['message']}"
+
+
+def _cell(text: str, limit: int = 400) -> str:
+    text = " ".join(str(text).split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def sample_section(rows: list[Row]) -> list[str]:
+    """The hand-checked rows of bench/official_sample.yaml against this sweep's verdicts."""
+    import yaml
+
+    if not SAMPLE.is_file():
+        return []
+    sample = yaml.safe_load(SAMPLE.read_text(encoding="utf-8")) or {}
+    verdicts = {
+        (f"{row.category}/{row.folder.name}", finding["check"]): finding["verdict"]
+        for row in rows
+        for finding in row.report.get("findings") or []
+        if finding.get("entry_point")
+    }
+    table = []
+    agreed = 0
+    for item in sample.get("rows") or []:
+        swept = verdicts.get((item["plugin"], item["entry_point"]), "(not in this sweep)")
+        same = swept == item["by_hand"]
+        agreed += same
+        table.append(
+            f"| {item['plugin']} | {_cell(item['entry_point'])} | {swept} | {item['by_hand']} "
+            f"| {'yes' if same else '**no**'} | {_cell(item['why'], 600)} |"
+        )
+    return [
+        "",
+        "## A hand-checked sample",
+        "",
+        _cell(sample.get("about", ""), 2000),
+        "",
+        f"Agreement: {agreed} of {len(table)} rows.",
+        "",
+        "| plugin | entry point | this sweep | by hand | agree | what the plugin's code and Dify's code say |",
+        "|---|---|---|---|---|---|",
+        *table,
+    ]
 
 
 def missing_files(checkout: Path) -> list[str]:
@@ -219,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--from-raw", action="store_true", help="no checks: write --out again from the reports a sweep left in --raw"
     )
+    parser.add_argument("--note", action="append", default=[], help="a line to add to the page's header")
+    parser.add_argument(
+        "--rerun", action="append", default=[], metavar="CATEGORY/NAME", help="with --from-raw: check this one again"
+    )
     arguments = parser.parse_args(argv)
     if not (arguments.checkout / "tools").is_dir():
         parser.error(f"{arguments.checkout} is not a dify-official-plugins checkout (no tools/ folder)")
@@ -237,10 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     def one(item: tuple[str, Path]) -> Row:
         category, folder = item
         saved = arguments.raw / f"{category}--{folder.name}.json"
-        report = json.loads(saved.read_text()) if arguments.from_raw else check(folder, arguments)
+        fresh = not arguments.from_raw or f"{category}/{folder.name}" in arguments.rerun
+        report = check(folder, arguments) if fresh else json.loads(saved.read_text())
         outcome, detail = classify(report)
         lacking = [path for path in missing if path.startswith(f"{category}/{folder.name}/")]
-        if lacking and outcome != "ok":
+        if lacking and outcome not in (VERIFIED, PARTLY):
             outcome, detail = INCOMPLETE, f"the checkout lacks {', '.join(lacking)}; {detail}"
         (arguments.raw / f"{category}--{folder.name}.json").write_text(json.dumps(report, indent=1))
         print(f"{len(rows) + 1:>4}/{len(folders)} {category}/{folder.name}: {outcome} {detail[:120]}", flush=True)

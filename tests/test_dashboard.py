@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_PLUGINS
+from conftest import REPO_ROOT, TEST_PLUGINS
 from dify_mock.testing import MockServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -36,7 +36,7 @@ def page(tmp_path: Path) -> Iterator[Any]:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is in the dev extras: pip install -e .[dev]"
+        "playwright.sync_api", reason="playwright is in the dev group: uv sync (make test does it)"
     )
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
@@ -144,3 +144,67 @@ def test_the_dashboard_shows_a_plugin_invokes_its_tool_and_streams_the_calls(
     while subscribers(mock_server) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert subscribers(mock_server) == 0  # the closed tab's stream and queue are gone
+
+
+# Set before the page's own script runs: remembers whether "No plugin is connected" was ever on the page.
+WATCH_FOR_NO_PLUGIN = """
+window.__sawNoPlugin = false;
+new MutationObserver(() => {
+  if (document.body && document.body.innerText.includes("No plugin is connected")) window.__sawNoPlugin = true;
+}).observe(document, { childList: true, subtree: true, characterData: true });
+"""
+
+
+@pytest.mark.mock_server(fixtures=["fixtures/models.yaml"])
+def test_the_dashboard_says_loading_until_its_first_snapshot_and_never_that_no_plugin_is_connected(
+    page: Any, mock_server: MockServer, sdk_python: str, tmp_path: Path
+) -> None:
+    """Finding 3 of issue 27: with a plugin connected and calls made, the page showed "No plugin is connected"
+    until its event stream's first snapshot arrived. Here the stream is held back by the browser until the page
+    has been looked at: it must say "loading", then show the plugin, and never say that no plugin is connected."""
+    from playwright.sync_api import expect
+
+    plugin = mock_server.start_plugin(TEST_PLUGINS / "model_caller", python=sdk_python)
+    for prompt in ("hello", "weather in Paris?"):
+        mock_server.invoke_tool(plugin.plugin_id, "model_caller", "llm", {"prompt": prompt, "with_tools": True})
+    held: list[Any] = []
+    page.route("**/mock/events*", lambda route: held.append(route))
+    page.add_init_script(WATCH_FOR_NO_PLUGIN)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    page.goto(mock_server.url + "/")
+    setup = page.locator("#setup")
+    expect(setup).to_contain_text("Loading: asking the mock which plugins are connected")
+    assert len(held) == 1  # the page is waiting for its first snapshot
+    expect(setup).not_to_contain_text("No plugin is connected")
+    page.screenshot(path=str(tmp_path / "dashboard-loading.png"), full_page=True)
+
+    held[0].continue_()
+    card = page.locator('.plugin[data-plugin-id="dify-mock-tests/model_caller"]')
+    expect(card).to_be_visible()
+    expect(page.locator("#status")).to_have_attribute("data-state", "live")
+    expect(setup).not_to_contain_text("Loading")
+    llm_call = page.locator('#entries .entry[data-type="llm"]').first
+    expect(llm_call.locator(".answered")).to_have_text("rule:weather")
+    expect(llm_call.locator(".rule-file")).to_have_text(f"{REPO_ROOT / 'tests' / 'fixtures' / 'models.yaml'}:3")
+    page.screenshot(path=str(tmp_path / "dashboard-live.png"), full_page=True)
+    assert page.evaluate("window.__sawNoPlugin") is False
+    assert errors == []
+
+    # The truth, both ways: once the plugin goes, the page says so.
+    plugin.stop()
+    expect(setup).to_contain_text("No plugin is connected")
+
+
+@pytest.mark.mock_server(server_key="dashboard-key-7")
+def test_a_mock_with_a_server_key_asks_for_it_then_goes_live(page: Any, mock_server: MockServer) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(mock_server.url + "/")
+    expect(page.locator("#key-form")).to_be_visible()
+    expect(page.locator("#status")).to_have_text("server key needed")
+    page.locator('#key-form [name="key"]').fill("dashboard-key-7")
+    page.locator("#key-form button[type=submit]").click()
+    expect(page.locator("#status")).to_have_attribute("data-state", "live")
+    expect(page.locator("#setup")).to_contain_text("No plugin is connected")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import httpx
 from dify_mock.testing import MockServer
 
 
@@ -33,3 +36,31 @@ def test_startup_names_the_env_lines_dashboard_fixture_counts_and_dead_rules(tmp
     assert f"{rules}  (llm: 2, moderation: 1)" in log
     assert f"warning: {rules}:3: llm rule 'never' can never answer" in log
     assert f"warning: --fixtures {empty}: no .yaml or .yml file in this folder" in log
+
+
+def test_startup_lines_and_uploads_use_the_published_address_it_is_told(tmp_path: Path) -> None:
+    """In a container, ports 5002 and 5003 are published elsewhere: the lines a person copies must say where."""
+    public = {"DIFY_MOCK_PUBLIC_URL": "http://localhost:15002", "DIFY_MOCK_PUBLIC_DEBUG_URL": "localhost:15003"}
+    with MockServer(tmp_path / "data", env=public, extra_args=["--server-key", "api-key"]) as server:
+        deadline = time.monotonic() + 60
+        while "Dashboard:" not in server.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        log = server.log().partition("dify-mock is ready")[2]  # the log's first line is the command, key and all
+        info = httpx.get(f"{server.url}/mock/info", headers={"X-Api-Key": "api-key"}, timeout=30).json()
+    assert "REMOTE_INSTALL_URL=localhost:15003" in log
+    assert "Dashboard: http://localhost:15002/" in log
+    assert "dify-mock journal -f --url http://localhost:15002 --server-key <the server key>`" in log
+    assert "api-key" not in log  # the server key itself is never printed
+    assert info["public_debug_url"] == "localhost:15003"
+
+
+def test_a_published_address_that_is_not_host_and_port_is_refused_in_one_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "dify-mock"), "serve", "--public-debug-url", "http://localhost:15003"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "must be HOST:PORT" in done.stderr, done.stderr

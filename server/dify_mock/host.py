@@ -13,6 +13,7 @@ from dify_mock.store.hooks import HookStore, add_config_hooks
 from dify_mock.store.journal import Journal
 from dify_mock.store.journal_sqlite import JournalStore
 from dify_mock.store.plugin_storage import PluginStorage
+from dify_mock.store.redaction import remember_secret
 
 
 @dataclass(eq=False)
@@ -38,11 +39,13 @@ class Host:
 def build_host(settings: Settings, rules: RuleBook) -> Host:
     """Everything the mock keeps, with its files under the data folder."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    for key in (settings.server_key, settings.inner_api_key, *settings.keys):
+        remember_secret(key)
     return Host(
         settings=settings,
         rules=rules,
         storage=PluginStorage(settings.data_dir / "storage.sqlite3"),
-        files=FileStore(settings.data_dir / "files", settings.public_url, settings.max_upload_bytes),
+        files=FileStore(settings.data_dir / "files", settings.files_base_url, settings.max_upload_bytes),
         hooks=add_config_hooks(HookStore(settings.data_dir / "endpoints.sqlite3"), settings.answers.endpoints),
         journal=Journal(JournalStore(settings.data_dir / "journal.sqlite3", settings.journal_max_entries)),
     )

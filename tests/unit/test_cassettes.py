@@ -17,7 +17,7 @@ from dify_mock.answers.cassettes import (
     ReplayMismatch,
     cassette_name,
 )
-from dify_mock.protocol.reverse_call import ReverseCall
+from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
 
 
 def llm_request(prompt: str, temperature: float = 0) -> dict[str, Any]:
@@ -164,3 +164,105 @@ def test_recording_and_replaying_one_folder_replays_what_it_holds_and_appends_th
     entries = yaml.safe_load((tmp_path / "dify-mock.yaml").read_text(encoding="utf-8"))["entries"]
     assert [entry["request"]["prompt_messages"][1]["content"] for entry in entries] == ["old", "new"]
     assert both.unused_report() == []
+
+
+# --- record modes (vcrpy's names): what happens to a cassette that exists ----------------------------------------
+
+
+def prompts_in(path: Path) -> list[str]:
+    entries = yaml.safe_load(path.read_text(encoding="utf-8"))["entries"]
+    return [entry["request"]["prompt_messages"][1]["content"] for entry in entries]
+
+
+def answers_in(path: Path) -> list[str]:
+    entries = yaml.safe_load(path.read_text(encoding="utf-8"))["entries"]
+    return [entry["chunks"][0]["data"]["text"] for entry in entries]
+
+
+def record_live(cassettes: Cassettes, prompt: str, answer: str) -> None:
+    """What the answer chain does for a call a live backend answers: record it if this mode records now."""
+    assert cassettes.records_current()
+    recording = cassettes.record(call(llm_request(prompt)), "backend:local")
+    recording.add({"text": answer})
+    recording.commit()
+
+
+def test_recording_again_into_a_cassette_that_exists_keeps_its_entries(tmp_path):
+    """Issue 28: `--record DIR` a second time (mode all, the default with --record alone) used to replace the first
+    run's file. Now the calls recorded again take the place of their earlier entries and the others stay."""
+    first = Cassettes(record_dir=tmp_path)
+    assert first.mode == "all"
+    record_live(first, "one", "first answer to one")
+    record_live(first, "two", "first answer to two")
+
+    second = Cassettes(record_dir=tmp_path)
+    assert not second.replaying  # all: every call goes to the backend again
+    record_live(second, "one", "second answer to one")
+    record_live(second, "three", "answer to three")
+    path = tmp_path / "dify-mock.yaml"
+    assert prompts_in(path) == ["one", "two", "three"]
+    assert answers_in(path) == ["second answer to one", "first answer to two", "answer to three"]
+    assert second.report()["replaced"] == 1 and second.report()["recorded"] == 2
+
+
+def test_record_mode_all_keeps_repeated_calls_of_one_run(tmp_path):
+    first = Cassettes(record_dir=tmp_path, mode="all")
+    record_live(first, "again", "a1")
+    record_live(first, "again", "a2")
+    second = Cassettes(record_dir=tmp_path, mode="all")
+    record_live(second, "again", "b1")
+    record_live(second, "again", "b2")
+    record_live(second, "again", "b3")
+    assert answers_in(tmp_path / "dify-mock.yaml") == ["b1", "b2", "b3"]
+
+
+def test_record_mode_once_records_a_new_cassette_and_refuses_new_calls_to_one_that_exists(tmp_path):
+    fresh = Cassettes(record_dir=tmp_path, mode="once")
+    assert fresh.find(call(llm_request("one")), must_match=False) is None
+    record_live(fresh, "one", "answer")
+    assert prompts_in(tmp_path / "dify-mock.yaml") == ["one"]
+
+    again = Cassettes(record_dir=tmp_path, mode="once")
+    assert not again.records_current()  # the cassette exists: nothing is recorded into it
+    assert again.find(call(llm_request("one")), must_match=True) is not None
+    with pytest.raises(ReplayMismatch, match="record mode once keeps a cassette that exists as it is"):
+        again.find(call(llm_request("new")), must_match=True)
+    assert prompts_in(tmp_path / "dify-mock.yaml") == ["one"]
+
+    # Per test, the choice is made per cassette: another test's cassette that does not exist is recorded.
+    again.use("tests/test_other.py::test_new")
+    assert again.records_current()
+
+
+def test_record_mode_new_episodes_replays_what_it_holds_and_records_the_rest(tmp_path):
+    record_live(Cassettes(record_dir=tmp_path), "old", "old answer")
+    cassettes = Cassettes(record_dir=tmp_path, mode="new_episodes")
+    assert cassettes.replay_dir == tmp_path and cassettes.records_current()
+    assert cassettes.find(call(llm_request("old")), must_match=False) is not None
+    assert cassettes.find(call(llm_request("new")), must_match=False) is None
+    record_live(cassettes, "new", "new answer")
+    assert answers_in(tmp_path / "dify-mock.yaml") == ["old answer", "new answer"]
+
+
+def test_record_mode_none_only_replays(tmp_path):
+    record_live(Cassettes(record_dir=tmp_path), "old", "old answer")
+    cassettes = Cassettes(record_dir=tmp_path, mode="none")
+    assert cassettes.replaying and not cassettes.recording and not cassettes.records_current()
+    assert cassettes.find(call(llm_request("old")), must_match=True) is not None
+    with pytest.raises(ReplayMismatch):
+        cassettes.find(call(llm_request("new")), must_match=True)
+
+
+def test_the_default_mode_follows_the_folders_given(tmp_path):
+    assert Cassettes(replay_dir=tmp_path).mode == "none"
+    assert Cassettes(record_dir=tmp_path).mode == "all"
+    assert Cassettes(record_dir=tmp_path, replay_dir=tmp_path).mode == "new_episodes"
+
+
+def test_recording_into_a_file_that_is_not_a_cassette_is_refused_and_the_file_kept(tmp_path):
+    path = tmp_path / "dify-mock.yaml"
+    path.write_text("notes: not a cassette\n", encoding="utf-8")
+    cassettes = Cassettes(record_dir=tmp_path)
+    with pytest.raises(ReverseError, match="recording refused, so that nothing in it is lost"):
+        cassettes.record(call(llm_request("one")), "backend:local")
+    assert path.read_text(encoding="utf-8") == "notes: not a cassette\n"

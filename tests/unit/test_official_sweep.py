@@ -1,4 +1,4 @@
-"""How the official sweep classifies a `dify-mock check` report."""
+"""How the official sweep sums up a `dify-mock check` report: the verdicts come from the check, the sweep counts."""
 
 from __future__ import annotations
 
@@ -7,36 +7,44 @@ from typing import Any
 from bench.official_sweep import (
     DEPENDENCY,
     MOCK_DEFECT,
-    NEEDS_SERVICE,
+    NOT_EXERCISED,
+    PARTLY,
     PLUGIN_BUG,
-    REFUSED_INPUT,
+    VERIFIED,
     classify,
 )
 
 
-def report(*findings: tuple[str, str, str], hosts: list[str] | None = None) -> dict[str, Any]:
-    return {
-        "findings": [{"check": check, "status": status, "message": message} for check, status, message in findings],
-        "hosts": hosts or [],
-    }
+def point(check: str, verdict: str, message: str = "", **extra: Any) -> dict[str, Any]:
+    status = {"verified": "pass", "plugin bug": "fail"}.get(verdict, "skip")
+    return {"check": check, "status": status, "verdict": verdict, "message": message, "entry_point": True, **extra}
+
+
+def report(*findings: dict[str, Any], summary: str = "") -> dict[str, Any]:
+    return {"findings": list(findings), "hosts": [], "summary": summary}
 
 
 def test_each_outcome() -> None:
-    assert classify(report(("start", "pass", "registered"))) == ("ok", "")
-    network = report(("tool a/b", "network", "needs network: api.x.com"), hosts=["api.x.com"])
-    assert classify(network) == (NEEDS_SERVICE, "needs network: api.x.com")
-    assert classify(report(("environment", "fail", "uv exited with 1")))[0] == DEPENDENCY
-    assert classify(report(("tool a/b", "fail", "ValueError: row_id must be an integer")))[0] == REFUSED_INPUT
-    assert classify(report(("tool a/b", "fail", "KeyError: 'token'")))[0] == PLUGIN_BUG
-    float_of_text = "ValueError: could not convert string to float: 'What is the weather in Paris?'"
-    assert classify(report(("tool a/b", "fail", float_of_text)))[0] == PLUGIN_BUG
-    assert classify(report(("model m llm x", "fail", "InvokeError: [models] Error: 'mode'")))[0] == PLUGIN_BUG
-    assert classify(report(("icons", "fail", "_assets/icon.svg does not exist")))[0] == PLUGIN_BUG
-    refused_then_crash = report(("tool a/b", "fail", "ValueError: bad"), ("tool a/c", "fail", "AttributeError: x"))
-    assert classify(refused_then_crash) == (PLUGIN_BUG, "tool a/c: AttributeError: x")
+    assert classify(report(point("tool a/b", "verified"), summary="1 of 1")) == (VERIFIED, "1 of 1")
+    partly = report(point("tool a/b", "verified"), point("tool a/c", "not exercised: needs network"))
+    assert classify(partly)[0] == PARTLY
+    assert classify(report(point("tool a/c", "not exercised: hung")))[0] == NOT_EXERCISED
+    assert classify(report())[0] == NOT_EXERCISED  # nothing to call is nothing verified
+    bug = point("tool a/b", "plugin bug", "KeyError: 'token'", file="tools/b.py", line=12)
+    assert classify(report(point("tool a/a", "verified"), bug)) == (
+        PLUGIN_BUG,
+        "tool a/b (tools/b.py:12): KeyError: 'token'",
+    )
+    environment = {"check": "environment", "status": "fail", "message": "uv exited with 1"}
+    assert classify(report(environment))[0] == DEPENDENCY
+    icons = {"check": "icons", "status": "fail", "message": "_assets/icon.svg does not exist"}
+    assert classify(report(icons))[0] == PLUGIN_BUG
 
 
 def test_a_mock_defect_wins() -> None:
-    broken = report(("tool a/b", "fail", "KeyError: 'x'"), ("tool a/c", "fail", "the mock answered HTTP 500: boom"))
-    assert classify(broken) == (MOCK_DEFECT, "tool a/c: the mock answered HTTP 500: boom")
+    broken = report(
+        point("tool a/b", "plugin bug", "KeyError: 'x'"),
+        point("tool a/c", "plugin bug", "dify-mock defect: the mock answered HTTP 500: boom"),
+    )
+    assert classify(broken) == (MOCK_DEFECT, "tool a/c: dify-mock defect: the mock answered HTTP 500: boom")
     assert classify({"path": "p", "crashed": "dify-mock check crashed (exit 1): Traceback"})[0] == MOCK_DEFECT

@@ -4,7 +4,8 @@ A cassette is one YAML file: a list of entries, each the normalised request of o
 redacted, audio and images replaced by their digest) and the chunks the plugin got, one per line, each with
 `ms`, the time since the call began. An entry is written only once its answer is complete, and before the
 plugin gets that answer's last chunk: an answer the plugin has in full is in the file, even if the mock is killed
-right after. The file is replaced atomically (a temporary file, fsync, rename, fsync of the folder), so a failed call or
+right after. What happens to a cassette that exists is the record mode's (`mode_of`): an entry is never dropped
+unless a call of this run records the same request again (`all`). The file is replaced atomically (a temporary file, fsync, rename, fsync of the folder), so a failed call or
 a kill never leaves half an entry behind; a temporary file a killed mock left is removed at the next start.
 """
 
@@ -30,7 +31,7 @@ from dify_mock.answers.cassette_requests import canonical, differing_fields, nor
 from dify_mock.config.settings import MAX_CASSETTE_NAME as MAX_NAME
 from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
 from dify_mock.store.disk import write_failure
-from dify_mock.store.redaction import MASK, redact
+from dify_mock.store.redaction import MASK, mask_text, redact
 
 log = logging.getLogger("dify_mock.cassettes")
 
@@ -51,6 +52,16 @@ HEADER = """\
 """
 
 
+NONE, ONCE, NEW_EPISODES, ALL = "none", "once", "new_episodes", "all"
+
+
+def mode_of(record_dir: Path | None, replay_dir: Path | None) -> str:
+    """The record mode when none is given: none with --replay only, all with --record only, new_episodes with both."""
+    if record_dir is None:
+        return NONE
+    return ALL if replay_dir is None else NEW_EPISODES
+
+
 class CassetteError(ValueError):
     """A cassette file cannot be read; the text names the file and what is wrong."""
 
@@ -69,6 +80,7 @@ class Entry:
     chunks: list[tuple[float, Chunk]]
     answered_by: str
     uses: int = 0
+    earlier: bool = False  # read from the file: recorded by an earlier run
     _text: str | None = field(default=None, repr=False)
 
     def text(self) -> str:
@@ -131,7 +143,9 @@ class Cassette:
             try:
                 chunks = [(float(chunk["ms"]), dict(chunk["data"])) for chunk in item["chunks"]]
                 entries.append(
-                    Entry(str(item["type"]), dict(item["request"]), chunks, str(item.get("answered_by", "")))
+                    Entry(
+                        str(item["type"]), dict(item["request"]), chunks, str(item.get("answered_by", "")), earlier=True
+                    )
                 )
             except (KeyError, TypeError, ValueError) as error:
                 raise CassetteError(
@@ -145,7 +159,7 @@ class Cassette:
         text = "".join([*lines, *(entry.text() for entry in self.entries)])
         for secret in secrets:
             text = text.replace(secret, MASK)
-        return text
+        return mask_text(text)  # every secret value known, in any encoding
 
     def save(self, secrets: Sequence[str] = ()) -> None:
         """Replaces the file with one holding every entry; on an error the file on disk is left as it was."""
@@ -231,18 +245,28 @@ class Recording:
         self.chunks.append((ms, redact(chunk)))
 
     def commit(self) -> None:
-        """Writes the entry to disk; the answer's last chunk is sent only after this returns."""
+        """Writes the entry to disk; the answer's last chunk is sent only after this returns. In record mode `all`,
+        it takes the place of the first earlier entry with the same request."""
         entry = Entry(self.invoke_type, self.request, self.chunks, self.answered_by, uses=1)
-        self.cassette.entries.append(entry)
+        entries = self.cassette.entries
+        replaced = self.library.replaced_by(self.cassette, entry) if self.library.mode == ALL else None
+        if replaced is not None:
+            earlier, entries[replaced] = entries[replaced], entry
+        else:
+            entries.append(entry)
         try:
             self.cassette.save(self.library.secrets)
         except OSError as error:
-            self.cassette.entries.remove(entry)
+            if replaced is not None:
+                entries[replaced] = earlier
+            else:
+                entries.remove(entry)
             problem = write_failure(error, self.cassette.path.parent, "the cassette folder")
             raise ReverseError(
                 f"recording failed: {problem}; this answer was not recorded and {self.cassette.path} is unchanged"
             ) from None
         self.library.recorded += 1
+        self.library.replaced += replaced is not None
 
 
 @dataclass
@@ -256,13 +280,24 @@ class Cassettes:
     timing: str = "instant"
     ignore: tuple[str, ...] = ()
     strict: bool = True
+    mode: str | None = None  # the record mode; None: mode_of(the folders)
     secrets: tuple[str, ...] = ()
     recorded: int = 0
+    replaced: int = 0  # entries of earlier runs that record mode `all` recorded again
     current: str | None = None
     _replaying: dict[str, Cassette | None] = field(default_factory=dict)
     _recording: dict[str, Cassette] = field(default_factory=dict)
+    _existed: dict[str, bool] = field(default_factory=dict)  # per cassette: was its file there when first used
 
     def __post_init__(self) -> None:
+        self.mode = self.mode or mode_of(self.record_dir, self.replay_dir)
+        folder = self.record_dir or self.replay_dir
+        if self.mode == NONE:
+            self.replay_dir, self.record_dir = self.replay_dir or folder, None
+        elif self.mode == ALL:
+            self.replay_dir, self.record_dir = None, self.record_dir or folder
+        else:
+            self.replay_dir, self.record_dir = self.replay_dir or folder, self.record_dir or folder
         if self.record_dir is not None:
             for path in remove_leftovers(self.record_dir):
                 log.warning("removed %s, a cassette half-written by a dify-mock that was killed", path)
@@ -273,7 +308,28 @@ class Cassettes:
 
     @property
     def recording(self) -> bool:
+        """Whether any cassette may be recorded (in mode `once`, only those that did not exist)."""
         return self.record_dir is not None
+
+    def records_current(self) -> bool:
+        """Whether a live answer to a call now is recorded: never in mode `none`; in mode `once`, only into a
+        cassette whose file did not exist when this run first used it."""
+        if self.record_dir is None:
+            return False
+        if self.mode != ONCE:
+            return True
+        name = self._current_name()
+        if name not in self._existed:
+            self._existed[name] = (self.record_dir / f"{name}{SUFFIX}").exists()
+        return not self._existed[name]
+
+    def replaced_by(self, cassette: Cassette, entry: Entry) -> int | None:
+        """Where the first earlier entry with the entry's request is, if any (record mode `all`)."""
+        key = canonical(without(entry.request, self.ignore))
+        for index, old in enumerate(cassette.entries):
+            if old.earlier and old.type == entry.type and canonical(without(old.request, self.ignore)) == key:
+                return index
+        return None
 
     def use(self, name: str) -> str:
         """Answers from now on come from, and go to, the cassette of this name (one per test)."""
@@ -328,9 +384,12 @@ class Cassettes:
 
     def _mismatch(self, cassette: Cassette | None, path: Path, invoke_type: str, given: dict[str, Any]) -> str:
         lead = f"replay: no recorded {invoke_type} call matches this request (strict replay"
-        lead += f"; ignoring {', '.join(self.ignore)})" if self.ignore else ")"
+        lead += f"; ignoring {', '.join(self.ignore)}" if self.ignore else ""
+        if self.mode == ONCE:
+            lead += "; record mode once keeps a cassette that exists as it is: new_episodes adds new calls to it"
+        lead += ")"
         if cassette is None:
-            return f"{lead}: there is no cassette {path} (record one with --record)"
+            return f"{lead}: there is no cassette {path} (record it with --record-mode once)"
         candidates = [
             (number, entry, without(entry.request, self.ignore))
             for number, entry in enumerate(cassette.entries, start=1)
@@ -370,13 +429,22 @@ class Cassettes:
             yield copy.deepcopy(data)
 
     def record(self, call: ReverseCall, answered_by: str) -> Recording:
+        """Where one live answer goes: the cassette as it is on disk, whose entries are kept, and this run's."""
         name = self._current_name()
         cassette = self._recording.get(name)
         if cassette is None:
             assert self.record_dir is not None
             path = self.record_dir / f"{name}{SUFFIX}"
-            replayed = self._replaying.get(name) if self.replay_dir == self.record_dir else None
-            cassette = replayed if replayed is not None else Cassette(name, path)
+            try:
+                if self.replay_dir == self.record_dir:
+                    cassette = self._replay_cassette(name)
+                elif path.exists():
+                    cassette = Cassette.load(name, path)
+            except CassetteError as error:
+                raise ReverseError(
+                    f"recording refused, so that nothing in it is lost: {error}; move the file away or repair it"
+                ) from None
+            cassette = cassette or Cassette(name, path)
             self._recording[name] = cassette
         return Recording(self, cassette, call.invoke_type, normalise(call.invoke_type, call.request), answered_by)
 
@@ -397,11 +465,13 @@ class Cassettes:
                 }
             )
         return {
+            "mode": self.mode,
             "recording": str(self.record_dir) if self.record_dir is not None else None,
             "replaying": str(self.replay_dir) if self.replay_dir is not None else None,
             "current": self.current if self.current is not None else (None if self.per_test else self.name),
             "timing": self.timing,
             "recorded": self.recorded,
+            "replaced": self.replaced,
             "cassettes": cassettes,
         }
 

@@ -25,6 +25,7 @@ from dify_mock.answers.replies import Reply
 from dify_mock.config.faults import Fault, Latency
 from dify_mock.config.file import BUILTIN, FIXTURES, REPLAY, AnswerConfig
 from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
+from dify_mock.store.redaction import remember_secret
 
 if TYPE_CHECKING:
     from dify_mock.answers.openai import OpenAIBackend
@@ -57,6 +58,8 @@ class AnswerChain:
 
             self.backends = {name: OpenAIBackend(name, backend) for name, backend in config.backends.items()}
         self.cassettes.secrets = tuple(secret for b in self.backends.values() if (secret := b.secret()))
+        for secret in self.cassettes.secrets:
+            remember_secret(secret)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AnswerChain:
@@ -70,6 +73,7 @@ class AnswerChain:
             timing=settings.replay_timing or options.timing,
             ignore=(*options.ignore, *settings.replay_ignore),
             strict=options.strict,
+            mode=settings.record_mode,
         )
         return cls(config, cassettes, settings.invoke_timeout, settings.strict)
 
@@ -86,7 +90,7 @@ class AnswerChain:
         if cassettes.replay_dir is not None:
             lines.append(f"Replaying live answers from {cassettes.replay_dir} ({where}, timing {cassettes.timing})")
         if cassettes.record_dir is not None:
-            lines.append(f"Recording live answers into {cassettes.record_dir} ({where})")
+            lines.append(f"Recording live answers into {cassettes.record_dir} ({where}, record mode {cassettes.mode})")
         return lines
 
     async def aclose(self) -> None:
@@ -110,6 +114,7 @@ class AnswerChain:
                 match = rules.answer(invoke_type, call.request, call.session_id)
                 if match is not None:
                     rule = match.rule
+                    call.rule = rule.origin
                     if match.scenario_change is not None:
                         call.scenario_changes.append(match.scenario_change)
                     chunks: AsyncIterator[Chunk] = _Rendered(call, match.reply, started)
@@ -121,7 +126,7 @@ class AnswerChain:
                 live = [
                     name for name in links[position + 1 :] if name in self.backends and self.backends[name].serves(call)
                 ]
-                must_match = bool(live) and self.cassettes.strict and not self.cassettes.recording
+                must_match = bool(live) and self.cassettes.strict and not self.cassettes.records_current()
                 call.answered_by = REPLAY
                 found = self.cassettes.find(call, must_match)
                 if found is not None:
@@ -145,7 +150,7 @@ class AnswerChain:
                 if backend.serves(call):
                     answered_by = f"backend:{link}"
                     chunks = backend.answer(call)
-                    if self.cassettes.recording:
+                    if self.cassettes.records_current():
                         chunks = _recorded(chunks, self.cassettes.record(call, answered_by))
                     return Answer(chunks, answered_by, latency, fault)
         call.answered_by = "chain"

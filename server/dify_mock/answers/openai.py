@@ -36,7 +36,7 @@ from dify_mock.answers.render import (
 from dify_mock.answers.rules import audio_format
 from dify_mock.config.file import BackendConfig
 from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
-from dify_mock.store.redaction import MASK
+from dify_mock.store.redaction import MASK, remember_secret
 
 MIN_AUDIO_CHUNK = 16 * 1024
 AUDIO_MIME = {
@@ -111,6 +111,7 @@ class OpenAIBackend:
         if problem is not None:
             raise BackendError(problem)
         key = self.secret()
+        remember_secret(key)
         return {"Authorization": f"Bearer {key}"} if key else {}
 
     def _url(self, path: str) -> str:

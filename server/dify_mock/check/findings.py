@@ -1,4 +1,12 @@
-"""What a check found: one `Finding` per check, gathered into one `PluginReport` per plugin."""
+"""What a check found: one `Finding` per check, gathered into one `PluginReport` per plugin.
+
+An entry point (a tool, a model type, an event...) ends in one of three verdicts, by the rules of `RULES`, which
+`verdicts.py` applies and `docs/official-plugins.md` prints:
+
+- **verified** (`Status.PASS`): it ran to a normal answer;
+- **not exercised** (`Status.SKIP`, with a `Reason`): something we cannot give it stood in the way;
+- **plugin bug** (`Status.FAIL`): it crashed on a request Dify would send, shown with the plugin's file and line.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +19,44 @@ class Status(StrEnum):
     PASS = "pass"
     WARN = "warn"  # a failure only with --strict
     FAIL = "fail"
-    NETWORK = "network"  # needs a third-party service; not the plugin's failure
     SKIP = "skip"
+
+
+class Reason(StrEnum):
+    """Why an entry point was not exercised."""
+
+    NETWORK = "needs network"
+    CREDENTIALS = "needs real credentials"
+    OAUTH = "needs OAuth"
+    INPUT = "sample input refused"
+    ERROR_ANSWER = "answered only with an error"
+    HUNG = "hung"
+    NOT_REACHED = "not reached"  # Dify would not call it after what came before (no event dispatched, say)
+
+
+# The rule table: (verdict, the condition), in the order they are tried. docs/official-plugins.md prints it.
+RULES: tuple[tuple[str, str], ...] = (
+    ("not exercised: not reached", "Dify would not make the call: dispatch returned no such event, "
+     "the provider has no form to validate, the subscription could not be made"),
+    ("not exercised: hung", "no answer within --invoke-timeout (the hosts the proxy refused meanwhile are named)"),
+    ("not exercised: needs network", "the check's proxy refused a request during the call (whatever the plugin made "
+     "of the refusal, even a normal-looking answer), or the error is a client's connection error"),
+    ("plugin bug", "an error no plugin raises on purpose (KeyError, TypeError, AttributeError, IndexError, "
+     "NameError, NotImplementedError, JSONDecodeError...) anywhere in the plugin's traceback, also when a credential "
+     "validation wraps it in its own error; shown with the deepest frame in the plugin's own files; or a reverse "
+     "call its manifest does not grant (permission denied)"),
+    ("not exercised: needs OAuth", "any other error from a provider whose credentials come only from OAuth "
+     "(it got made-up tokens)"),
+    ("not exercised: needs real credentials", "a credentials error (CredentialsValidateFailedError, "
+     "ToolProviderCredentialValidationError, InvokeAuthorizationError...), any error from a credential validation, "
+     "or any other error after its provider refused the made-up credentials"),
+    ("not exercised: sample input refused", "any other error the plugin raised (a ValueError, its own error type)"),
+    ("not exercised: answered only with an error", "it answered, but every text it sent reads as an error "
+     "(`Error: ...`, `failed`, `unauthorized`, an HTTP 4xx or 5xx status) and it sent nothing else; an endpoint or "
+     "webhook that answered 4xx"),
+    ("plugin bug", "an endpoint or webhook that answered HTTP 5xx"),
+    ("verified", "anything else: a normal answer, with the network untouched"),
+)  # fmt: skip
 
 
 @dataclass
@@ -24,12 +68,26 @@ class Finding:
     line: int | None = None
     seconds: float = 0.0
     hosts: list[str] = field(default_factory=list)
+    entry_point: bool = False  # an invocation, judged by RULES
+    reason: Reason | None = None  # why it was not exercised (status SKIP)
+    traceback: str | None = None  # the plugin's, for a plugin bug
 
     @property
     def where(self) -> str:
         if self.file is None:
             return ""
         return f"{self.file}:{self.line}" if self.line else self.file
+
+    @property
+    def verdict(self) -> str:
+        """`verified`, `not exercised: <reason>` or `plugin bug`, for an entry point; its status otherwise."""
+        if not self.entry_point:
+            return self.status.value
+        if self.status is Status.PASS:
+            return "verified"
+        if self.status is Status.SKIP:
+            return f"not exercised: {self.reason or Reason.NOT_REACHED}"
+        return "plugin bug"
 
 
 @dataclass
@@ -40,8 +98,6 @@ class PluginReport:
     category: str | None = None  # tool, model, extension, agent-strategy, datasource, trigger
     findings: list[Finding] = field(default_factory=list)
     registered: bool = False
-    entry_points: int = 0
-    invoked: int = 0  # entry points that answered (or failed only for want of the network)
     reverse_calls: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -49,11 +105,27 @@ class PluginReport:
         self.findings.append(finding)
         return finding
 
+    @property
+    def entry_points(self) -> list[Finding]:
+        return [finding for finding in self.findings if finding.entry_point]
+
+    @property
+    def verified(self) -> int:
+        return sum(1 for finding in self.entry_points if finding.status is Status.PASS)
+
     def counts(self) -> dict[str, int]:
         counts = {status.value: 0 for status in Status}
         for finding in self.findings:
             counts[finding.status.value] += 1
         return counts
+
+    def not_exercised(self) -> dict[str, int]:
+        reasons: dict[str, int] = {}
+        for finding in self.entry_points:
+            if finding.status is Status.SKIP:
+                key = str(finding.reason or Reason.NOT_REACHED)
+                reasons[key] = reasons.get(key, 0) + 1
+        return reasons
 
     def failed(self, strict: bool = False) -> bool:
         failing = {Status.FAIL, Status.WARN} if strict else {Status.FAIL}
@@ -63,8 +135,28 @@ class PluginReport:
     def hosts(self) -> list[str]:
         return sorted({host for finding in self.findings for host in finding.hosts})
 
+    def summary(self) -> str:
+        """`3 of 5 entry points verified; not exercised: needs network 2` (or why none ran)."""
+        if not self.registered:
+            return "not started"
+        points = self.entry_points
+        bugs = sum(1 for finding in points if finding.status is Status.FAIL)
+        parts = [f"{self.verified} of {len(points)} entry point{'s' if len(points) != 1 else ''} verified"]
+        skipped = self.not_exercised()
+        if skipped:
+            parts.append("not exercised: " + ", ".join(f"{reason} {count}" for reason, count in skipped.items()))
+        if bugs:
+            parts.append(f"plugin bugs: {bugs}")
+        return "; ".join(parts)
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["hosts"] = self.hosts
         data["counts"] = self.counts()
+        data["entry_points"] = len(self.entry_points)
+        data["verified"] = self.verified
+        data["not_exercised"] = self.not_exercised()
+        data["summary"] = self.summary()
+        for finding, raw in zip(self.findings, data["findings"], strict=True):
+            raw["verdict"] = finding.verdict
         return data

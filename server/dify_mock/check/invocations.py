@@ -1,257 +1,261 @@
-"""Every entry point a plugin declares, invoked once through the mock's dispatch API, as Dify would call it.
+"""Every entry point a plugin declares, called through the mock's dispatch API with the request Dify's API builds.
 
-Tools and agent strategies get parameters their schema allows; a model provider validates made-up credentials and
-answers once per model type; an endpoint is set up and requested; datasources and triggers validate credentials.
-Each outcome is a finding: answered, needs network (the proxy saw the host), or failed with the plugin's error.
+Entry points run in order and share their provider's state: a credential validation's returned credentials are
+merged in, as Dify stores them, before the provider's tools or models run; a trigger's webhook dispatch decides
+which events run. Each outcome is judged by `verdicts.py`. Models and triggers have modules of their own
+(`models.py`, `triggers.py`); tools, agent strategies, endpoints and datasources are here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from dify_mock.check.findings import Finding, Status
-from dify_mock.check.network import RefusingProxy, hosts_in, is_network_failure
-from dify_mock.check.parameters import SAMPLE_TEXT, credentials_for, parameters_for
-from dify_mock.protocol.raw_http import build_request
+from dify_mock.check.credentials import oauth_credentials, oauth_only, tool_credentials
+from dify_mock.check.findings import Finding, Reason, Status
+from dify_mock.check.inputs import Inputs
+from dify_mock.check.network import RefusingProxy
+from dify_mock.check.parameters import SAMPLE_TEXT, parameters_for
+from dify_mock.check.verdicts import Context, entry, hung, judge_answer, judge_error, not_reached
 from dify_mock.testing import MockServer, PluginError
 
-CREDENTIAL_ERRORS = (
-    "CredentialsValidateFailedError",
-    "ToolProviderCredentialValidationError",
-    "TriggerProviderCredentialValidationError",
-    "DatasourceProviderCredentialValidationError",
-    "InvokeAuthorizationError",
-)
-REFUSED = "refused made-up credentials"
-# Errors no validation raises on purpose: a credentials check that ends in one of these is the plugin's bug.
-CRASHES = (
-    "NotImplementedError",
-    "AttributeError",
-    "KeyError",
-    "TypeError",
-    "NameError",
-    "UnboundLocalError",
-    "ImportError",
-    "ModuleNotFoundError",
-    "IndexError",
-    "ZeroDivisionError",
-    "RecursionError",
-    "JSONDecodeError",
-    "HTTPStatusError",
-)
-WAV_SILENCE = b"RIFF$\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00@\x1f\x00\x00\x80>\x00\x00\x02\x00\x10\x00data\x00\x00\x00\x00"
-Call = Callable[[], list[dict[str, Any]]]
+Chunks = list[dict[str, Any]]
+Call = Callable[[], Chunks]
+
+
+class NotReached(Exception):
+    """Dify would not make this call, given what the entry points before it answered."""
+
+
+@dataclass
+class Provider:
+    """One provider's credentials, as Dify stores them after its form (or OAuth) and its validation."""
+
+    key: str  # "tool google", "model openai"...
+    credentials: dict[str, Any] = field(default_factory=dict)
+    credential_type: str = "api-key"
+    oauth_only: bool = False
+    refused: bool = False  # its validation refused the made-up credentials
 
 
 @dataclass(frozen=True)
 class EntryPoint:
     name: str  # "tool google/search", "model openai llm gpt-4o", ...
     call: Call
+    provider: Provider | None = None
     validates_credentials: bool = False
-    provider: str = ""  # entry points of one provider share its credentials
-    oauth_only: bool = False  # its provider's credentials come only from Dify's OAuth flow
+    answered: Callable[[Chunks], None] | None = None  # what a normal answer sets up for the entry points after it
 
 
-def entry_points(
-    mock: MockServer, plugin_id: str, declarations: Mapping[str, list[dict[str, Any]]]
-) -> list[EntryPoint]:
-    files = _FileMaker(mock)
-    found: list[EntryPoint] = []
-    for provider in declarations.get("tools", []):
-        found += _tools(mock, plugin_id, provider, files)
-    for provider in declarations.get("agent_strategies", []):
-        found += _strategies(mock, plugin_id, provider, files)
-    for provider in declarations.get("models", []):
-        found += _models(mock, plugin_id, provider)
-    for provider in declarations.get("endpoints", []):
-        found += _endpoints(mock, plugin_id, provider)
-    # Dify asks to validate credentials only through a form it shows: a provider that declares none (OAuth only,
-    # or no subscription constructor) never gets the call.
-    for provider in declarations.get("datasources", []):
-        name = str(provider["identity"]["name"])
-        if provider.get("credentials_schema"):
-            data = {"provider": name, "credentials": credentials_for(provider["credentials_schema"])}
-            call = _dispatch(mock, "datasource/validate_credentials", plugin_id, data)
-            found.append(EntryPoint(f"datasource {name} credentials", call, True, f"datasource {name}"))
-    for provider in declarations.get("datasources", []):
-        found += _datasources(mock, plugin_id, provider, files)
-    for provider in declarations.get("triggers", []):
-        name = str(provider["identity"]["name"])
-        schema = (provider.get("subscription_constructor") or {}).get("credentials_schema")
-        if schema:
-            data = {"provider": name, "credentials": credentials_for(schema)}
-            call = _dispatch(mock, "trigger/validate_credentials", plugin_id, data)
-            found.append(EntryPoint(f"trigger {name} credentials", call, True, f"trigger {name}"))
-        found += _trigger_events(mock, plugin_id, provider, files)
-    return found
+@dataclass(frozen=True)
+class Session:
+    """What the builders share: the mock, the plugin, the user's --inputs and a maker of files."""
 
+    mock: MockServer
+    plugin_id: str
+    inputs: Inputs
 
-def invoke(entry: EntryPoint, proxy: RefusingProxy, refused: set[str]) -> Finding:
-    """`refused`: the providers whose made-up credentials were refused so far; Dify would invoke them only with
-    credentials that validated, so what fails after that needs real ones rather than being the plugin's fault."""
-    finding = _invoke(entry, proxy)
-    if entry.validates_credentials and finding.message.startswith(REFUSED):
-        refused.add(entry.provider)
-        return finding
-    # a permission the manifest lacks fails whatever the credentials
-    if finding.status is not Status.FAIL or "permission denied" in finding.message:
-        return finding
-    if entry.oauth_only:
-        finding.status = Status.SKIP
-        finding.message = f"needs OAuth credentials, which only Dify's OAuth flow gives: {finding.message}"
-    elif entry.provider in refused:
-        finding.status = Status.SKIP
-        finding.message = f"needs real credentials (the provider refused made-up ones): {finding.message}"
-    return finding
+    def dispatch(self, route: str, data: dict[str, Any]) -> Chunks:
+        return self.mock.dispatch(route, self.plugin_id, data)
 
-
-def _invoke(entry: EntryPoint, proxy: RefusingProxy) -> Finding:
-    started = time.monotonic()
-    try:
-        chunks = entry.call()
-    except PluginError as error:
-        return _failed(entry, f"{error.error_type}: {error.message}", error.error_type, proxy, started)
-    except httpx.TimeoutException:
-        return Finding(
-            entry.name, Status.FAIL, "no answer in time: the plugin hangs", seconds=time.monotonic() - started
-        )
-    except httpx.HTTPStatusError as error:
-        message = f"the mock answered HTTP {error.response.status_code}: {error.response.text[:300]}"
-        return _failed(entry, message, "HTTPStatusError", proxy, started)
-    except httpx.HTTPError as error:
-        message = f"the mock could not be reached: {error}"
-        return Finding(entry.name, Status.FAIL, message, seconds=time.monotonic() - started)
-    seconds = time.monotonic() - started
-    return Finding(entry.name, Status.PASS, f"answered: {_summary(chunks)}", seconds=seconds)
-
-
-def _failed(entry: EntryPoint, message: str, error_type: str, proxy: RefusingProxy, started: float) -> Finding:
-    seconds = time.monotonic() - started
-    hosts = sorted(set(proxy.hosts_since(started)) | set(hosts_in(message)))
-    short = _one_line(message)
-    if is_network_failure(message, hosts):
-        where = ", ".join(hosts) if hosts else "a host it did not name"
-        return Finding(entry.name, Status.NETWORK, f"needs network: {where}", seconds=seconds, hosts=hosts)
-    if entry.validates_credentials and not any(crash in error_type for crash in CRASHES):
-        return Finding(entry.name, Status.PASS, f"{REFUSED}: {short}", seconds=seconds)
-    if any(kind in error_type for kind in CREDENTIAL_ERRORS):
-        return Finding(entry.name, Status.SKIP, f"needs real credentials: {short}", seconds=seconds)
-    return Finding(entry.name, Status.FAIL, short, seconds=seconds)
-
-
-def _one_line(message: str, limit: int = 300) -> str:
-    text = " ".join(message.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _summary(chunks: list[dict[str, Any]]) -> str:
-    if len(chunks) == 1 and chunks[0].get("type") == "http":
-        return f"HTTP {chunks[0]['status']}, {chunks[0]['bytes']} bytes"
-    texts = []
-    for chunk in chunks:
-        if not isinstance(chunk, dict):
-            continue
-        message = chunk.get("message")
-        if chunk.get("type") == "text" and isinstance(message, dict):
-            texts.append(str(message.get("text", "")))
-    text = _one_line("".join(texts), 80)
-    return f"{len(chunks)} chunk{'s' if len(chunks) != 1 else ''}" + (f", text {text!r}" if text else "")
-
-
-def _dispatch(mock: MockServer, route: str, plugin_id: str, data: dict[str, Any]) -> Call:
-    return lambda: mock.dispatch(route, plugin_id, data)
-
-
-# -- the kinds
-
-
-class _FileMaker:
-    """Stores a small file on the mock for each `file` parameter, as Dify's form would upload one."""
-
-    def __init__(self, mock: MockServer) -> None:
-        self._mock = mock
-
-    def __call__(self, name: str) -> dict[str, Any]:
+    def file(self, name: str) -> dict[str, Any]:
+        """A small file stored on the mock, as Dify's form uploads one for a `file` parameter."""
         content = f"A file for the {name} parameter: {SAMPLE_TEXT}\n".encode()
-        response = self._mock.http.post("/mock/files", files={"file": (f"{name}.txt", content, "text/plain")})
+        response = self.mock.http.post("/mock/files", files={"file": (f"{name}.txt", content, "text/plain")})
         response.raise_for_status()
         file: dict[str, Any] = response.json()["file"]
         return file
 
+    def parameters(self, entry_name: str, declared: list[Mapping[str, Any]]) -> dict[str, Any]:
+        return parameters_for(declared, self.file, self.inputs.parameters(entry_name))
 
-def _tools(mock: MockServer, plugin_id: str, provider: dict[str, Any], files: _FileMaker) -> Iterator[EntryPoint]:
-    name = str(provider["identity"]["name"])
-    credentials = credentials_for(provider.get("credentials_schema"))
-    if provider.get("credentials_schema"):
-        data = {"provider": name, "credentials": credentials}
-        call = _dispatch(mock, "tool/validate_credentials", plugin_id, data)
-        yield EntryPoint(f"tool {name} credentials", call, True, f"tool {name}")
-    for tool in provider.get("tools") or []:
+
+class Tracebacks:
+    """The file the plugin's `plugin_site/sitecustomize.py` appends tracebacks to, for SDKs that send none."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def environment(self) -> dict[str, str]:
+        site = str(Path(__file__).with_name("plugin_site"))
+        return {"PYTHONPATH": site, "DIFYMOCK_CHECK_TRACEBACKS": str(self.path)}
+
+    def mark(self) -> int:
+        return self.path.stat().st_size if self.path.is_file() else 0
+
+    def since(self, mark: int) -> str | None:
+        """The last traceback written after `mark`."""
+        if not self.path.is_file():
+            return None
+        with self.path.open("rb") as file:
+            file.seek(mark)
+            lines = file.read().decode("utf-8", "replace").splitlines()
+        for line in reversed(lines):
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                return str(json.loads(line)["traceback"])
+        return None
+
+
+def invoke(point: EntryPoint, proxy: RefusingProxy, root: Path, tracebacks: Tracebacks | None = None) -> Finding:
+    started = time.monotonic()
+    mark = tracebacks.mark() if tracebacks is not None else 0
+
+    def context() -> Context:
+        provider = point.provider
+        return Context(
+            name=point.name,
+            root=root,
+            seconds=time.monotonic() - started,
+            hosts=proxy.hosts_since(started),
+            validates_credentials=point.validates_credentials,
+            oauth_only=provider is not None and provider.oauth_only,
+            credentials_refused=provider is not None and provider.refused,
+        )
+
+    try:
+        chunks = point.call()
+    except NotReached as why:
+        return not_reached(point.name, str(why))
+    except PluginError as error:
+        written = tracebacks.since(mark) if tracebacks is not None and not error.traceback else None
+        finding = judge_error(context(), error.error_type, error.message, error.traceback or written)
+    except httpx.TimeoutException:
+        finding = hung(context())
+    except httpx.HTTPStatusError as error:
+        message = f"dify-mock defect: the mock answered HTTP {error.response.status_code}: {error.response.text[:300]}"
+        finding = entry(context(), Status.FAIL, message)
+    except httpx.HTTPError as error:
+        finding = entry(context(), Status.FAIL, f"dify-mock defect: the mock could not be reached: {error}")
+    else:
+        finding = judge_answer(context(), chunks)
+        if finding.status is Status.PASS and point.answered is not None:
+            point.answered(chunks)
+    if point.validates_credentials and point.provider is not None and finding.reason is Reason.CREDENTIALS:
+        point.provider.refused = True
+    return finding
+
+
+def merge_credentials(provider: Provider) -> Callable[[Chunks], None]:
+    """`PluginModelClient.validate_provider_credentials` (api/core/plugin/impl/model.py): the credentials a
+    validation returns update the ones Dify stores."""
+
+    def merge(chunks: Chunks) -> None:
+        for chunk in chunks:
+            returned = chunk.get("credentials") if isinstance(chunk, dict) else None
+            if isinstance(returned, dict) and returned:
+                provider.credentials.update(returned)
+
+    return merge
+
+
+# -- tools and agent strategies
+
+
+def tool_provider(session: Session, declaration: Mapping[str, Any], key: str) -> Provider:
+    """Stored credentials of a tool-like provider: `BuiltinToolManageService.add_builtin_tool_provider`'s form
+    (`credentials_schema:`, which the daemon prefers, or `credentials_for_provider:`) or, with OAuth only,
+    what `BuiltinToolManageService.oauth_callback`-style storage keeps with credential type `oauth2`."""
+    given = session.inputs.credentials(key)
+    if oauth_only(declaration):
+        tokens = oauth_credentials(declaration.get("oauth_schema"), given)
+        return Provider(key, tokens, credential_type="oauth2", oauth_only=True)
+    form = declaration.get("credentials_schema") or declaration.get("credentials_for_provider")
+    return Provider(key, tool_credentials(form, given))
+
+
+def validation(session: Session, route: str, name: str, provider: Provider) -> EntryPoint:
+    """`PluginToolManager.validate_provider_credentials` and its datasource and trigger twins: the form's
+    credentials, sent when the user saves them."""
+
+    def call() -> Chunks:
+        return session.dispatch(route, {"provider": name, "credentials": dict(provider.credentials)})
+
+    return EntryPoint(f"{provider.key} credentials", call, provider, True, merge_credentials(provider))
+
+
+def tools(session: Session, declaration: Mapping[str, Any]) -> Iterator[EntryPoint]:
+    """`ToolManager.get_workflow_tool_runtime` then `PluginToolManager.invoke` (api/core/plugin/impl/tool.py):
+    each parameter through `init_frontend_parameter`, the provider's stored credentials and credential type."""
+    name = str(declaration["identity"]["name"])
+    provider = tool_provider(session, declaration, f"tool {name}")
+    if not provider.oauth_only and (
+        declaration.get("credentials_schema") or declaration.get("credentials_for_provider")
+    ):
+        yield validation(session, "tool/validate_credentials", name, provider)
+    for tool in declaration.get("tools") or []:
         tool_name = str(tool["identity"]["name"])
+        entry_name = f"tool {name}/{tool_name}"
 
-        def call(tool: dict[str, Any] = tool, tool_name: str = tool_name) -> list[dict[str, Any]]:
-            parameters = parameters_for(tool.get("parameters") or [], files)
-            return mock.invoke_tool(plugin_id, name, tool_name, parameters, credentials)
+        def call(tool: Mapping[str, Any] = tool, entry_name: str = entry_name, tool_name: str = tool_name) -> Chunks:
+            parameters = session.parameters(entry_name, tool.get("parameters") or [])
+            return session.mock.invoke_tool(
+                session.plugin_id, name, tool_name, parameters, provider.credentials,
+                credential_type=provider.credential_type,
+            )  # fmt: skip
 
-        yield EntryPoint(f"tool {name}/{tool_name}", call, provider=f"tool {name}", oauth_only=_oauth_only(provider))
+        yield EntryPoint(entry_name, call, provider)
 
 
-def _strategies(mock: MockServer, plugin_id: str, provider: dict[str, Any], files: _FileMaker) -> Iterator[EntryPoint]:
-    name = str(provider["identity"]["name"])
-    for strategy in provider.get("strategies") or []:
+def agent_strategies(session: Session, declaration: Mapping[str, Any]) -> Iterator[EntryPoint]:
+    """`AgentNode._generate_agent_parameters` then `PluginAgentClient.invoke` (api/core/plugin/impl/agent.py)."""
+    name = str(declaration["identity"]["name"])
+    for strategy in declaration.get("strategies") or []:
         strategy_name = str(strategy["identity"]["name"])
+        entry_name = f"agent strategy {name}/{strategy_name}"
 
-        def call(strategy: dict[str, Any] = strategy, strategy_name: str = strategy_name) -> list[dict[str, Any]]:
-            parameters = parameters_for(strategy.get("parameters") or [], files)
-            return mock.invoke_agent_strategy(plugin_id, name, strategy_name, parameters)
+        def call(
+            strategy: Mapping[str, Any] = strategy, entry_name: str = entry_name, chosen: str = strategy_name
+        ) -> Chunks:
+            parameters = session.parameters(entry_name, strategy.get("parameters") or [])
+            return session.mock.invoke_agent_strategy(session.plugin_id, name, chosen, parameters)
 
-        yield EntryPoint(f"agent strategy {name}/{strategy_name}", call)
-
-
-MODEL_CALLS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
-    "llm": (
-        "llm/invoke",
-        lambda: {"prompt_messages": [{"role": "user", "content": SAMPLE_TEXT}], "model_parameters": {}, "stream": True},
-    ),
-    "text-embedding": ("text_embedding/invoke", lambda: {"texts": [SAMPLE_TEXT], "input_type": "document"}),
-    "rerank": ("rerank/invoke", lambda: {"query": SAMPLE_TEXT, "docs": ["Paris is sunny.", "Tokyo is rainy."]}),
-    "tts": ("tts/invoke", lambda: {"content_text": SAMPLE_TEXT, "voice": "", "tenant_id": "default"}),
-    "speech2text": ("speech2text/invoke", lambda: {"file": WAV_SILENCE.hex()}),
-    "moderation": ("moderation/invoke", lambda: {"text": SAMPLE_TEXT}),
-}
+        yield EntryPoint(entry_name, call)
 
 
-def _models(mock: MockServer, plugin_id: str, provider: dict[str, Any]) -> Iterator[EntryPoint]:
-    name = str(provider["provider"])
-    schema = (provider.get("provider_credential_schema") or {}).get("credential_form_schemas")
-    credentials = credentials_for(schema)
-    data = {"provider": name, "credentials": credentials}
-    validate = _dispatch(mock, "model/validate_provider_credentials", plugin_id, data)
-    yield EntryPoint(f"model {name} credentials", validate, True, f"model {name}")
-    seen: set[str] = set()
-    for model in provider.get("models") or []:
-        model_type = str(model.get("model_type"))
-        if model_type in seen or model_type not in MODEL_CALLS:
-            continue
-        seen.add(model_type)
-        route, body = MODEL_CALLS[model_type]
-        request = {"provider": name, "model_type": model_type, "model": model["model"], "credentials": credentials}
-        call = _dispatch(mock, route, plugin_id, {**request, **body()})
-        yield EntryPoint(f"model {name} {model_type} {model['model']}", call, provider=f"model {name}")
+# -- endpoints and datasources
 
 
-def _oauth_only(provider: dict[str, Any]) -> bool:
-    oauth = provider.get("oauth_schema") or {}
-    return not provider.get("credentials_schema") and bool(
-        oauth.get("credentials_schema") or oauth.get("client_schema")
-    )
+def endpoints(session: Session, declaration: Mapping[str, Any]) -> Iterator[EntryPoint]:
+    """`EndpointService.create_endpoint` with the settings form filled in, then a request to each path, as a
+    caller of the endpoint's URL makes it."""
+    mock = session.mock
+    settings = tool_credentials(declaration.get("settings"), session.inputs.credentials("endpoint"))
+    hook: dict[str, str] = {}
+
+    def hook_id() -> str:
+        if not hook:
+            body = {"plugin_unique_identifier": session.plugin_id, "name": "dify-mock-check", "settings": settings}
+            mock.http.post(f"/plugin/{mock.tenant}/endpoint/setup", json=body).raise_for_status()
+            listed = mock.http.get(
+                f"/plugin/{mock.tenant}/endpoint/list/plugin", params={"plugin_id": session.plugin_id}
+            )
+            entries = listed.raise_for_status().json().get("data") or []
+            hook["id"] = str(entries[-1]["hook_id"])
+        return hook["id"]
+
+    for endpoint in declaration.get("endpoints") or []:
+        method, path = str(endpoint.get("method", "GET")).upper(), str(endpoint.get("path", "/"))
+        entry_name = f"endpoint {method} {path}"
+
+        def call(method: str = method, path: str = path, entry_name: str = entry_name) -> Chunks:
+            concrete = re.sub(r"<int:[^>]+>", "200", path)
+            concrete = re.sub(r"\{[^}]+\}|<[^>]+>", "dify-mock", concrete)
+            given = session.inputs.parameters(entry_name)
+            body = given if given is not None else {"query": SAMPLE_TEXT}
+            json_body = body if method in ("POST", "PUT", "PATCH") else None
+            response = mock.http.request(method, f"/e/{hook_id()}{concrete}", json=json_body)
+            text = response.text[:300] if response.status_code >= 400 else ""
+            return [{"type": "http", "status": response.status_code, "bytes": len(response.content), "text": text}]
+
+        yield EntryPoint(entry_name, call)
 
 
 DATASOURCE_ROUTES = {  # provider_type -> the first call Dify makes when a user browses it
@@ -261,102 +265,29 @@ DATASOURCE_ROUTES = {  # provider_type -> the first call Dify makes when a user 
 }
 
 
-def _datasources(mock: MockServer, plugin_id: str, provider: dict[str, Any], files: _FileMaker) -> Iterator[EntryPoint]:
-    name = str(provider["identity"]["name"])
-    route = DATASOURCE_ROUTES.get(str(provider.get("provider_type")))
+def datasources(session: Session, declaration: Mapping[str, Any]) -> Iterator[EntryPoint]:
+    """`DatasourceProviderService.add_datasource_api_key_provider` (validation of the form), then
+    `PluginDatasourceManager.get_website_crawl` / `get_online_document_pages` / `online_drive_browse_files`
+    (api/core/plugin/impl/datasource.py) with the stored credentials."""
+    name = str(declaration["identity"]["name"])
+    provider = tool_provider(session, declaration, f"datasource {name}")
+    if not provider.oauth_only and declaration.get("credentials_schema"):
+        yield validation(session, "datasource/validate_credentials", name, provider)
+    route = DATASOURCE_ROUTES.get(str(declaration.get("provider_type")))
     if route is None:
         return  # local_file: Dify reads the upload itself
-    credentials = credentials_for(provider.get("credentials_schema"))
-    for datasource in provider.get("datasources") or []:
+    for datasource in declaration.get("datasources") or []:
         datasource_name = str(datasource["identity"]["name"])
+        entry_name = f"datasource {name}/{datasource_name}"
 
-        def call(
-            datasource: dict[str, Any] = datasource, datasource_name: str = datasource_name
-        ) -> list[dict[str, Any]]:
-            data: dict[str, Any] = {"provider": name, "datasource": datasource_name, "credentials": credentials}
-            parameters = parameters_for(datasource.get("parameters") or [], files)
+        def call(datasource: Mapping[str, Any] = datasource, entry_name: str = entry_name) -> Chunks:
+            chosen = str(datasource["identity"]["name"])
+            data: dict[str, Any] = {"provider": name, "datasource": chosen, "credentials": dict(provider.credentials)}
+            data["credential_type"] = provider.credential_type
             if route == "datasource/online_drive_browse_files":
                 data["request"] = {"prefix": None, "bucket": None, "max_keys": 20, "next_page_parameters": None}
             else:
-                data["datasource_parameters"] = parameters
-            return mock.dispatch(route, plugin_id, data)
+                data["datasource_parameters"] = session.parameters(entry_name, datasource.get("parameters") or [])
+            return session.dispatch(route, data)
 
-        oauth_only = _oauth_only(provider)
-        yield EntryPoint(
-            f"datasource {name}/{datasource_name}", call, provider=f"datasource {name}", oauth_only=oauth_only
-        )
-
-
-def _webhook(mock: MockServer) -> str:
-    """A webhook call as the daemon hands it to the plugin: the raw request, hex-encoded."""
-    body = json.dumps({"event": "dify-mock-check", "text": SAMPLE_TEXT}).encode()
-    headers = [("Content-Type", "application/json")]
-    return build_request("POST", "/", headers, body, mock.url.split("://", 1)[1]).hex()
-
-
-def _trigger_events(
-    mock: MockServer, plugin_id: str, provider: dict[str, Any], files: _FileMaker
-) -> Iterator[EntryPoint]:
-    """The webhook dispatched once, then each event invoked on it, as Dify does when a subscription fires."""
-    name = str(provider["identity"]["name"])
-    constructor = provider.get("subscription_constructor") or {}
-    credentials = credentials_for(constructor.get("credentials_schema"))
-    subscription = {
-        "expires_at": -1,
-        "endpoint": f"{mock.url}/triggers/dify-mock-check",
-        "parameters": {},
-        "properties": {},
-    }
-    common = {"provider": name, "subscription": subscription, "credentials": credentials or None}
-    common["credential_type"] = "api-key" if credentials else None
-    oauth_only = _oauth_only(constructor)
-
-    def dispatch() -> list[dict[str, Any]]:
-        return mock.dispatch("trigger/dispatch_event", plugin_id, {**common, "raw_http_request": _webhook(mock)})
-
-    yield EntryPoint(f"trigger {name} webhook", dispatch, provider=f"trigger {name}", oauth_only=oauth_only)
-    for event in provider.get("events") or []:
-        event_name = str(event["identity"]["name"])
-
-        def call(event: dict[str, Any] = event, event_name: str = event_name) -> list[dict[str, Any]]:
-            data = {
-                **common,
-                # an event always gets a mapping: "unauthorized" when the subscription was made without credentials
-                "credentials": credentials,
-                "credential_type": "api-key" if credentials else "unauthorized",
-                "event": event_name,
-                "raw_http_request": _webhook(mock),
-                "parameters": parameters_for(event.get("parameters") or [], files),
-                "payload": {"event": "dify-mock-check", "text": SAMPLE_TEXT},
-            }
-            return mock.dispatch("trigger/invoke_event", plugin_id, data)
-
-        yield EntryPoint(f"trigger {name}/{event_name}", call, provider=f"trigger {name}", oauth_only=oauth_only)
-
-
-def _endpoints(mock: MockServer, plugin_id: str, provider: dict[str, Any]) -> Iterator[EntryPoint]:
-    settings = credentials_for(provider.get("settings"))
-    hook: dict[str, str] = {}
-
-    def hook_id() -> str:
-        if not hook:
-            body = {"plugin_unique_identifier": plugin_id, "name": "dify-mock-check", "settings": settings}
-            mock.http.post(f"/plugin/{mock.tenant}/endpoint/setup", json=body).raise_for_status()
-            listed = mock.http.get(f"/plugin/{mock.tenant}/endpoint/list/plugin", params={"plugin_id": plugin_id})
-            entries = listed.raise_for_status().json().get("data") or []
-            hook["id"] = str(entries[-1]["hook_id"])
-        return hook["id"]
-
-    for endpoint in provider.get("endpoints") or []:
-        method, path = str(endpoint.get("method", "GET")).upper(), str(endpoint.get("path", "/"))
-
-        def call(method: str = method, path: str = path) -> list[dict[str, Any]]:
-            concrete = re.sub(r"<int:[^>]+>", "200", path)
-            concrete = re.sub(r"\{[^}]+\}|<[^>]+>", "dify-mock", concrete)
-            body = {"query": SAMPLE_TEXT} if method in ("POST", "PUT", "PATCH") else None
-            response = mock.http.request(method, f"/e/{hook_id()}{concrete}", json=body)
-            if response.status_code >= 500:
-                raise PluginError("EndpointError", f"HTTP {response.status_code}: {response.text[:300]}")
-            return [{"type": "http", "status": response.status_code, "bytes": len(response.content)}]
-
-        yield EntryPoint(f"endpoint {method} {path}", call)
+        yield EntryPoint(entry_name, call, provider)

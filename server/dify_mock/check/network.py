@@ -12,16 +12,17 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 REFUSAL = (
     b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: 51\r\n\r\n"
     b"dify-mock check: this plugin has no network access\n"
 )
+# Where a client names the host it could not reach: urllib3's `host='x'`, "Failed to resolve 'x'", aiohttp's
+# "Cannot connect to host x:443", "getaddrinfo ... x". A URL merely quoted in a message names no host.
 HOST_IN_MESSAGE = re.compile(
-    r"(?:host=['\"](?P<host>[\w.-]+)['\"])|(?:https?://(?P<url>[\w.-]+\.[a-z]{2,}))|"
-    r"(?:(?:resolve|lookup|connect to|getaddrinfo|server at)[\s:'\"(]*(?:host[\s:'\"]*)?(?P<name>[a-z0-9.-]+\.[a-z]{2,}))",
+    r"(?:host=['\"](?P<host>[\w.-]+)['\"])|"
+    r"(?:(?:resolve|lookup|connect to host|getaddrinfo failed for|server at)[\s:'\"(]*(?P<name>[a-z0-9.-]+\.[a-z]{2,}))",
     re.IGNORECASE,
 )
 NO_NETWORK_WORDS = (
@@ -114,15 +115,14 @@ def requested_host(request_line: str) -> str | None:
     return urlsplit(target).hostname
 
 
-def hosts_in(message: str) -> list[str]:
-    """Hosts named in an error message that reads like a failed network call; [] when it does not."""
-    lowered = message.lower()
-    if not any(words in lowered for words in NO_NETWORK_WORDS):
+def client_hosts(message: str) -> list[str]:
+    """Hosts a client's connection error names; [] when the message is no connection error."""
+    if not is_connection_error(message):
         return []
     found = {next(group for group in match.groups() if group) for match in HOST_IN_MESSAGE.finditer(message)}
     return sorted(host for host in found if host not in LOOPBACK)
 
 
-def is_network_failure(message: str, hosts: Iterable[str]) -> bool:
+def is_connection_error(message: str) -> bool:
     lowered = message.lower()
-    return bool(list(hosts)) or any(words in lowered for words in NO_NETWORK_WORDS)
+    return any(words in lowered for words in NO_NETWORK_WORDS)

@@ -4,8 +4,11 @@
 2. its environment, made from its dependency files and cached by their hash (`plugins/environments.py`);
 3. a mock that starts it as Dify's daemon does (`dify-mock run`, over stdin and stdout), and waits until it
    registers, telling a crash, a hang and garbage on stdout apart;
-4. each entry point invoked (`invocations.py`), with the network closed (`network.py`);
+4. each entry point called with the request Dify builds (`invocations.py`, `models.py`, `triggers.py`), with the
+   network closed (`network.py`), and judged by one rule table (`verdicts.py`);
 5. its reverse calls against its manifest (`permissions.py`).
+
+A watchdog (`watchdog.py`) takes the mock, the plugin and the temporary folder with it, however the check ends.
 """
 
 from __future__ import annotations
@@ -19,12 +22,26 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 from dify_mock.check.findings import Finding, PluginReport, Status
-from dify_mock.check.invocations import entry_points, invoke
+from dify_mock.check.inputs import Inputs
+from dify_mock.check.invocations import (
+    EntryPoint,
+    Session,
+    Tracebacks,
+    agent_strategies,
+    datasources,
+    endpoints,
+    invoke,
+    tools,
+)
+from dify_mock.check.models import model_entry_points
 from dify_mock.check.network import RefusingProxy
 from dify_mock.check.permissions import audit_reverse_calls
 from dify_mock.check.static import check_files, permission_line
+from dify_mock.check.triggers import trigger_entry_points
+from dify_mock.check.watchdog import Watchdog
 from dify_mock.plugins.environments import DEFAULT_CACHE_DIR, PluginEnvironmentError, prepare_environment
 from dify_mock.plugins.packages import PackageError, unpack
 from dify_mock.testing import MockServer
@@ -41,6 +58,7 @@ class CheckOptions:
     invoke_timeout: float = 60.0
     fixtures: tuple[Path, ...] = field(default_factory=tuple)
     keep_logs: Path | None = None  # copy the mock's log here
+    inputs: Inputs = field(default_factory=Inputs)  # the user's own values (check --inputs)
 
 
 def check_plugin(target: Path, options: CheckOptions, progress: Progress = lambda _: None) -> PluginReport:
@@ -96,14 +114,17 @@ def _run(
     report: PluginReport,
 ) -> None:
     assert report.plugin_id is not None
+    watchdog = Watchdog()
     proxy = RefusingProxy()
     data_dir = Path(tempfile.mkdtemp(prefix="dify-mock-check-"))
+    watchdog.remove_later(data_dir)
+    tracebacks = Tracebacks(data_dir / "tracebacks.jsonl")
     mock = MockServer(
         data_dir,
         fixtures=options.fixtures,
         run_plugin=root.resolve(),
         plugin_python=python,
-        env=proxy.environment(),
+        env={**proxy.environment(), **watchdog.environment(), **tracebacks.environment()},
         extra_args=["--invoke-timeout", str(options.invoke_timeout)],
     )
     mock.request_timeout = options.invoke_timeout + 5
@@ -116,14 +137,11 @@ def _run(
             return
         if not _registered(mock, report, options, progress):
             return
-        points = entry_points(mock, report.plugin_id, declarations)
-        report.entry_points = len(points)
-        refused: set[str] = set()
+        session = Session(mock, report.plugin_id, options.inputs)
+        points = entry_points(session, with_listed_forms(root, manifest, declarations))
         for index, point in enumerate(points, 1):
             progress(f"invoking {index}/{len(points)}: {point.name}")
-            finding = report.add(invoke(point, proxy, refused))
-            if finding.status in (Status.PASS, Status.NETWORK):
-                report.invoked += 1
+            report.add(invoke(point, proxy, root, tracebacks))
         entries = mock.journal(kind="reverse", plugin_id=report.plugin_id)
         audit_reverse_calls(entries, dict(manifest), report, permission_line(root))
     finally:
@@ -133,6 +151,43 @@ def _run(
         mock.stop()
         proxy.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+        watchdog.close()  # and whatever the plugin forked goes too
+
+
+def entry_points(session: Session, declarations: dict[str, list[dict[str, Any]]]) -> list[EntryPoint]:
+    kinds = (
+        ("tools", tools),
+        ("agent_strategies", agent_strategies),
+        ("models", model_entry_points),
+        ("endpoints", endpoints),
+        ("datasources", datasources),
+        ("triggers", trigger_entry_points),
+    )
+    return [
+        point for kind, build in kinds for provider in declarations.get(kind, []) for point in build(session, provider)
+    ]
+
+
+def with_listed_forms(
+    root: Path, manifest: dict[str, Any], declarations: dict[str, list[dict[str, Any]]]
+) -> dict[str, list[dict[str, Any]]]:
+    """A tool provider's `credentials_schema:` list, which the SDK's reading drops but the daemon prefers to
+    `credentials_for_provider:` and so Dify shows as the provider's form."""
+    listed: dict[str, list[Any]] = {}
+    for relative in (manifest.get("plugins") or {}).get("tools") or []:
+        try:
+            raw = yaml.safe_load((root / str(relative)).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if isinstance(raw, dict) and isinstance(raw.get("credentials_schema"), list) and raw["credentials_schema"]:
+            listed[str((raw.get("identity") or {}).get("name"))] = raw["credentials_schema"]
+    tools = []
+    for provider in declarations.get("tools", []):
+        name = str(provider["identity"]["name"])
+        if name in listed:
+            provider = {**provider, "credentials_schema": listed[name]}
+        tools.append(provider)
+    return {**declarations, "tools": tools} if declarations.get("tools") else declarations
 
 
 def _registered(mock: MockServer, report: PluginReport, options: CheckOptions, progress: Progress) -> bool:

@@ -4,8 +4,13 @@
     dify-mock check my_plugin.difypkg        # a package, unpacked as the daemon installs it
     dify-mock check a/ b/ --json             # one JSON report per plugin, one per line
     dify-mock check . --junit report.xml     # and a JUnit file for CI; --strict: warnings fail too
+    dify-mock check . --inputs inputs.yaml   # your own parameters, credentials and webhooks (docs/check-inputs.md)
 
-Exit status: 0 when nothing failed, 1 when something did, 2 when the command line is wrong.
+Each entry point is verified (it ran to a normal answer), not exercised (and why: it needs network, real
+credentials or OAuth, refused our sample input, answered only with an error, hung, or Dify would not reach it), or
+a plugin bug (a crash on a request Dify would send, with the plugin's file and line).
+
+Exit status: 0 when nothing failed, 1 when something did, 2 when the command line is wrong, 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -22,29 +27,21 @@ from typing import TextIO
 from xml.etree import ElementTree
 
 from dify_mock.check.findings import PluginReport, Status
-from dify_mock.plugins.environments import DEFAULT_CACHE_DIR
+from dify_mock.check.inputs import Inputs
+from dify_mock.cli.options import add_settings_options
 
 MARKS = {
     Status.PASS: ("✓", "32"),
     Status.WARN: ("!", "33"),
     Status.FAIL: ("✗", "31"),
-    Status.NETWORK: ("~", "36"),
     Status.SKIP: ("-", "2"),
 }
-WORDS = {
-    Status.PASS: "passed",
-    Status.WARN: "warned",
-    Status.FAIL: "failed",
-    Status.NETWORK: "need network",
-    Status.SKIP: "skipped",
-}
 
 
-def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], help_text: str) -> None:
     check = commands.add_parser(
         "check",
-        help="check a plugin offline: its files as the daemon validates them, its start, every entry point invoked, "
-        "its reverse calls against its manifest",
+        help=help_text,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -57,19 +54,44 @@ def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
         help="the Python that runs the plugin (default: an environment made from its pyproject.toml and uv.lock, or "
         "requirements.txt, cached by their hash)",
     )
-    check.add_argument("--cache-dir", type=Path, default=Path(os.environ.get("DIFY_MOCK_CACHE_DIR", DEFAULT_CACHE_DIR)))
+    add_settings_options(check, ("cache_dir",))
     check.add_argument("--fixtures", type=Path, action="append", default=[], help="rules for its reverse calls")
     check.add_argument("--start-timeout", type=float, default=60.0, help="seconds to wait for it to register")
     check.add_argument("--invoke-timeout", type=float, default=60.0, help="seconds to wait for each invocation")
     check.add_argument("--keep-logs", type=Path, metavar="DIR", help="keep the mock's log of each plugin here")
+    check.add_argument(
+        "--inputs",
+        type=Path,
+        metavar="FILE",
+        help="a YAML file of your own parameters, credentials, models and webhook requests, keyed by the names the "
+        "check prints (docs/check-inputs.md)",
+    )
     check.set_defaults(run=run_check)
 
 
 def run_check(arguments: argparse.Namespace) -> int:
-    from dify_mock.check.runner import CheckOptions, check_plugin  # the mock's client: more than the parser needs
+    from dify_mock.check.inputs import InputsError, load_inputs  # the mock's client: more than the parser needs
 
-    # A SIGTERM (a CI timeout, a sweep stopped) unwinds like Ctrl-C, so the mock and the plugin it started go too.
+    try:
+        inputs = load_inputs(arguments.inputs)
+    except InputsError as error:
+        print(f"dify-mock check: --inputs {error}", file=sys.stderr)
+        return 2
+    # A SIGTERM (a CI timeout, a sweep stopped) unwinds like Ctrl-C, so the mock and the plugin it started go too;
+    # a SIGKILL is the watchdog's to clean up after.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        return _run(arguments, inputs)
+    except KeyboardInterrupt:
+        print(
+            "\ndify-mock check: interrupted; the mock, the plugin and their temporary files are gone", file=sys.stderr
+        )
+        return 130
+
+
+def _run(arguments: argparse.Namespace, inputs: Inputs) -> int:
+    from dify_mock.check.runner import CheckOptions, check_plugin
+
     progress = Progress(sys.stderr, len(arguments.plugins), enabled=not arguments.json)
     reports = []
     for index, target in enumerate(arguments.plugins, 1):
@@ -81,6 +103,7 @@ def run_check(arguments: argparse.Namespace) -> int:
             invoke_timeout=arguments.invoke_timeout,
             fixtures=tuple(arguments.fixtures),
             keep_logs=logs,
+            inputs=inputs,
         )
         report = check_plugin(target, options, progress.for_plugin(index, str(target)))
         progress.clear()
@@ -143,6 +166,10 @@ def print_report(report: PluginReport, strict: bool, stream: TextIO) -> None:
             status = Status.FAIL
         mark, code = MARKS[status]
         where = f"{finding.where}: " if finding.where else ""
+        if finding.entry_point and status is Status.FAIL:
+            where = f"plugin bug at {finding.where}: " if finding.where else "plugin bug: "
+        elif finding.entry_point and status is Status.SKIP:
+            where = f"{finding.reason}: " if finding.reason else ""
         lines = f"{where}{finding.message}".splitlines() or [""]
         print(f"  {paint(mark, code)} {finding.check:<{width}}  {lines[0]}", file=stream)
         for more in lines[1:]:
@@ -150,11 +177,8 @@ def print_report(report: PluginReport, strict: bool, stream: TextIO) -> None:
     if report.reverse_calls:
         calls = ", ".join(f"{kind} {count}" for kind, count in report.reverse_calls.items())
         print(f"  reverse calls: {calls}", file=stream)
-    counts = report.counts()
-    summary = ", ".join(f"{counts[status.value]} {WORDS[status]}" for status in Status if counts[status.value])
     verdict = paint("FAILED", "31;1") if report.failed(strict) else paint("OK", "32;1")
-    invoked = f"{report.invoked}/{report.entry_points} entry points invoked" if report.registered else "not started"
-    print(f"  {verdict}: {summary}; {invoked}; {report.seconds:.1f} s\n", file=stream)
+    print(f"  {verdict}: {report.summary()}; {report.seconds:.1f} s\n", file=stream)
 
 
 def write_junit(reports: list[PluginReport], strict: bool, path: Path) -> None:
@@ -168,7 +192,7 @@ def write_junit(reports: list[PluginReport], strict: bool, path: Path) -> None:
             name=report.plugin_id or report.path,
             tests=str(len(report.findings)),
             failures=str(failures),
-            skipped=str(counts["network"] + counts["skip"]),
+            skipped=str(counts["skip"]),
             time=f"{report.seconds:.3f}",
         )
         for finding in report.findings:
@@ -182,7 +206,7 @@ def write_junit(reports: list[PluginReport], strict: bool, path: Path) -> None:
             text = f"{finding.where}: {finding.message}" if finding.where else finding.message
             if finding.status is Status.FAIL or (finding.status is Status.WARN and strict):
                 ElementTree.SubElement(case, "failure", message=text.splitlines()[0] if text else "").text = text
-            elif finding.status in (Status.NETWORK, Status.SKIP):
+            elif finding.status is Status.SKIP:
                 ElementTree.SubElement(case, "skipped", message=text)
             else:
                 ElementTree.SubElement(case, "system-out").text = text

@@ -13,9 +13,9 @@ if TYPE_CHECKING:
 from dify_mock.cli.mock_client import CliError, add_client_options, envelope, parameters_of, read_file, runner, show
 
 
-def add_endpoints_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_endpoints_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], help_text: str) -> None:
     """`dify-mock endpoints [list|setup|enable|disable|remove]`."""
-    endpoints = commands.add_parser("endpoints", help="list endpoint hooks with their URLs; set them up")
+    endpoints = commands.add_parser("endpoints", help=help_text)
     add_client_options(endpoints)
     actions = endpoints.add_subparsers(dest="endpoints_action", metavar="ACTION")
     actions.add_parser("list", help="each hook and its URL (the default)")

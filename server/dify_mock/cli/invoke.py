@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -33,7 +32,7 @@ from dify_mock.cli.mock_client import (
     runner,
     show,
 )
-from dify_mock.config.settings import DEFAULT_TENANT
+from dify_mock.cli.options import CLIENT_SETTINGS, add_settings_options
 from dify_mock.protocol.raw_http import build_request
 
 if TYPE_CHECKING:
@@ -74,13 +73,10 @@ TRIGGER_ACTIONS = {
 }
 
 
-def add_invoke_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    invoke = commands.add_parser("invoke", help="invoke a connected plugin and print what it streams")
-    invoke.add_argument("--url", default=os.environ.get("DIFY_MOCK_URL", "http://127.0.0.1:5002"))
-    invoke.add_argument("--tenant", default=DEFAULT_TENANT)
+def add_invoke_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], help_text: str) -> None:
+    invoke = commands.add_parser("invoke", help=help_text)
+    add_settings_options(invoke, (*CLIENT_SETTINGS, "user"))
     invoke.add_argument("--plugin", help="author/name; found from the provider when left out")
-    invoke.add_argument("--server-key", default=os.environ.get("DIFY_MOCK_SERVER_KEY"))
-    invoke.add_argument("--user", default="dify-mock-cli")
     invoke.add_argument("--json", action="store_true", help="print every chunk as a JSON line")
     invoke.add_argument(
         "--credential",

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from dify_mock.cli.options import add_settings_options
+
 if TYPE_CHECKING:
     import httpx
 
@@ -21,14 +23,13 @@ SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 SEEN_KEPT = 10_000
 
 
-def add_journal_parser(commands: Any) -> None:
+def add_journal_parser(commands: Any, help_text: str) -> None:
     journal = commands.add_parser(
         "journal",
-        help="print the journal of a running mock (--follow to keep watching)",
+        help=help_text,
         description="Print what the plugins were asked and what they asked for: one line per call, or --json lines.",
     )
-    journal.add_argument("--url", default=os.environ.get("DIFY_MOCK_URL", "http://127.0.0.1:5002"))
-    journal.add_argument("--server-key", default=os.environ.get("DIFY_MOCK_SERVER_KEY"))
+    add_settings_options(journal, ("url", "server_key"))
     journal.add_argument("-f", "--follow", action="store_true", help="keep printing calls as they finish")
     journal.add_argument("--json", action="store_true", help="each entry as one JSON line, complete")
     journal.add_argument("--kind", help="dispatch (host -> plugin), reverse (plugin -> host), log, ...")
@@ -83,7 +84,7 @@ def filters(arguments: argparse.Namespace) -> dict[str, Any]:
 def run_journal(arguments: argparse.Namespace) -> int:
     import httpx
 
-    headers = {"X-Api-Key": arguments.server_key} if arguments.server_key else {}
+    headers = {"X-Requested-With": "dify-mock"} | ({"X-Api-Key": arguments.server_key} if arguments.server_key else {})
     printer = Printer(arguments.json, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     try:
         with httpx.Client(base_url=arguments.url, headers=headers, timeout=httpx.Timeout(10, read=None)) as client:

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dify_mock.cli.console import describe_error, parse_parameters
+from dify_mock.cli.options import CLIENT_SETTINGS, add_settings_options
 
 if TYPE_CHECKING:
     import httpx
-
-
-DEFAULT_URL = "http://127.0.0.1:5002"
 
 
 class CliError(Exception):
@@ -33,9 +30,7 @@ PROVIDER_NOUNS = {"tools": "tool", "agent_strategies": "agent"}
 
 
 def add_client_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", default=os.environ.get("DIFY_MOCK_URL", DEFAULT_URL))
-    parser.add_argument("--tenant", default="default")
-    parser.add_argument("--server-key", default=os.environ.get("DIFY_MOCK_SERVER_KEY"))
+    add_settings_options(parser, CLIENT_SETTINGS)
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -51,7 +46,9 @@ def runner(command: Callable[[argparse.Namespace, httpx.Client], int]) -> Callab
     def run(arguments: argparse.Namespace) -> int:
         import httpx
 
-        headers = {"X-Api-Key": arguments.server_key} if arguments.server_key else {}
+        headers = {"X-Requested-With": "dify-mock"} | (
+            {"X-Api-Key": arguments.server_key} if arguments.server_key else {}
+        )
         try:
             with httpx.Client(base_url=arguments.url, headers=headers, timeout=None) as client:
                 return command(arguments, client)

@@ -8,7 +8,6 @@ declarations read from the folder; `--runtime remote` starts the same process in
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import subprocess
 import sys
@@ -16,18 +15,19 @@ from pathlib import Path
 
 from dify_mock.answers.rules import FixtureError, RuleBook
 from dify_mock.cli.console import configure_logging
-from dify_mock.config.settings import ConfigError, add_serve_arguments, settings_from_arguments
-from dify_mock.config.specs import RUNTIMES, PluginLaunch
+from dify_mock.cli.options import SERVER_SETTINGS, add_settings_options
+from dify_mock.config.settings import ConfigError, Settings
+from dify_mock.config.specs import PluginLaunch
 from dify_mock.plugins.environments import PluginEnvironmentError
 from dify_mock.plugins.packages import PackageError, prepare_package
 
 PLUGIN_PYTHON_ENV = "DIFY_MOCK_PLUGIN_PYTHON"
 
 
-def add_run_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_run_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], help_text: str) -> None:
     run = commands.add_parser(
         "run",
-        help="run the mock with a plugin (a folder or a .difypkg), started and kept running as Dify's daemon does",
+        help=help_text,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -39,26 +39,21 @@ def add_run_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         help="a plugin folder or a .difypkg package (several: all of them, side by side, as in one daemon)",
     )
     run.add_argument(
-        "--runtime",
-        choices=RUNTIMES,
-        default=os.environ.get("DIFY_MOCK_RUNTIME", "local"),
-        help="local: a child process over stdin/stdout (as the daemon runs plugins); remote: over TCP",
-    )
-    run.add_argument(
         "--python",
         help=f"for a folder, the Python that runs the plugin (default ${PLUGIN_PYTHON_ENV}, then FOLDER/.venv); "
         "for a .difypkg, the Python its environment is made from",
     )
-    add_serve_arguments(run, os.environ)
+    add_settings_options(run, ("runtime", *SERVER_SETTINGS))
     run.set_defaults(run=run_plugin)
 
 
 def run_plugin(arguments: argparse.Namespace) -> int:
     from dify_mock.plugins.folder import DeclarationError  # a weighty module `serve` does without
 
+    settings: Settings = arguments.settings
     try:
-        settings = settings_from_arguments(arguments)
-        rules = RuleBook.load(list(settings.fixtures))
+        settings.check()
+        rules = RuleBook.load(list(settings.fixture_paths))
         launches = tuple(
             prepare_launch(plugin, arguments.runtime, arguments.python, settings.data_dir)
             for plugin in arguments.plugin
@@ -69,7 +64,7 @@ def run_plugin(arguments: argparse.Namespace) -> int:
     configure_logging(settings.log_level)
     from dify_mock.startup.serve import serve
 
-    return serve(dataclasses.replace(settings, launches=launches), rules)
+    return serve(settings.model_copy(update={"launches": launches}), rules)
 
 
 def say(text: str) -> None:

@@ -259,8 +259,21 @@ def _serves(config: AnswerConfig, link: str, invoke_type: str) -> bool:
     return backend is None or invoke_type in backend.serves_types()
 
 
+@dataclasses.dataclass(frozen=True)
+class ConfigFile:
+    answers: AnswerConfig
+    settings: dict[str, Any]  # top-level keys that name a setting (`port: 5010`), as written; Settings checks them
+    lines: dict[str, int]  # the line of each of those keys
+
+
 def load_config_file(path: Path) -> AnswerConfig:
-    """The config file, checked; ConfigFileError names the file, line and key of every problem."""
+    """The config file's answers (backends, chains, cassettes, faults), checked."""
+    return read_config_file(path, frozenset()).answers
+
+
+def read_config_file(path: Path, setting_names: frozenset[str]) -> ConfigFile:
+    """The config file, checked; ConfigFileError names the file, line and key of every problem. Top-level keys in
+    `setting_names` are settings (as on the command line), returned unchecked for Settings to check."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -275,16 +288,22 @@ def load_config_file(path: Path) -> AnswerConfig:
     except yaml.YAMLError as error:
         raise ConfigFileError(f"{path}: YAML error: {error}") from None
     if data is None:
-        return AnswerConfig()
+        return ConfigFile(AnswerConfig(), {}, {})
     if not isinstance(data, dict):
         raise ConfigFileError(f"{path}: the config file must be a mapping (backends:, chain:, ...)")
+    settings = {str(key): data.pop(key) for key in list(data) if key in setting_names}
+    lines = {key: line_of(root, [key]) or 1 for key in settings}
     try:
-        return AnswerConfig.model_validate(data)
+        answers = AnswerConfig.model_validate(data)
     except ValidationError as error:
-        raise ConfigFileError("\n".join(_explain(path, root, problem) for problem in error.errors())) from None
+        problems = error.errors()
+        raise ConfigFileError(
+            "\n".join(_explain(path, root, problem, sorted(setting_names)) for problem in problems)
+        ) from None
+    return ConfigFile(answers, settings, lines)
 
 
-def _explain(path: Path, root: yaml.Node | None, problem: Any) -> str:
+def _explain(path: Path, root: yaml.Node | None, problem: Any, setting_names: list[str]) -> str:
     loc = [part for part in problem["loc"] if isinstance(part, int | str)]
     kind = problem["type"]
     named = re.match(r"(?:Value error, )?chain\.(\w+):", str(problem["msg"]))
@@ -299,7 +318,7 @@ def _explain(path: Path, root: yaml.Node | None, problem: Any) -> str:
         if key in ("api_key", "key", "token"):
             message += ": never write a key in a file; give the name of the variable that holds it as api_key_env"
         else:
-            message += _suggest(key, _allowed(loc[:-1]))
+            message += _suggest(key, _allowed(loc[:-1]) + (setting_names if len(loc) == 1 else []))
     elif kind == "missing":
         message = "this key is required"
     else:

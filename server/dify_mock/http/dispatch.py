@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,9 +14,11 @@ from fastapi.responses import JSONResponse, Response
 from dify_mock.host import Host
 from dify_mock.http.dispatch_requests import STRUCTS, as_decoded, data_error, decodes_as_json
 from dify_mock.http.streaming import BoundedStream
+from dify_mock.plugins.registry import PluginRuntime
 from dify_mock.protocol.framing import sse_event
 from dify_mock.protocol.messages import ENVELOPE_KEYS, dumps
 from dify_mock.runtimes.drive import InvokeTimeout, PluginInvokeError, invoke_plugin
+from dify_mock.store.redaction import remember_secret
 
 # route -> (access type, action, fields `data` must have)
 DISPATCH_ROUTES: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -153,6 +156,37 @@ def plugin_error_event(error: dict[str, Any]) -> dict[str, Any]:
     return error_event("PluginInvokeError", dumps(error))
 
 
+_secret_inputs: weakref.WeakKeyDictionary[PluginRuntime, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def secret_input_names(runtime: PluginRuntime) -> frozenset[str]:
+    """The names of every parameter or setting the plugin declares as `secret-input`, found once per runtime."""
+    names = _secret_inputs.get(runtime)
+    if names is None:
+        found: set[str] = set()
+        pending: list[Any] = [runtime.declarations]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, dict):
+                if node.get("type") == "secret-input" and isinstance(node.get("name"), str):
+                    found.add(node["name"])
+                pending += node.values()
+            elif isinstance(node, list):
+                pending += node
+        names = _secret_inputs[runtime] = frozenset(found)
+    return names
+
+
+def remember_secret_inputs(runtime: PluginRuntime, data: dict[str, Any]) -> None:
+    """Values given to a secret-input parameter (`tool_parameters`, `parameters`...) are masked wherever they show."""
+    names = secret_input_names(runtime)
+    if names:
+        for value in data.values():
+            if isinstance(value, dict):
+                for name in names & value.keys():
+                    remember_secret(value[name])
+
+
 def get_host(request: Request) -> Host:
     host: Host = request.app.state.host
     return host
@@ -204,7 +238,8 @@ async def dispatch(request: Request) -> Response:
         return daemon_error(
             400, "PluginDaemonBadRequestError", "plugin_id is required; send the plugin's author/name as X-Plugin-ID"
         )
-    if host.registry.get(tenant_id, x_plugin_id) is None:
+    runtime = host.registry.get(tenant_id, x_plugin_id)
+    if runtime is None:
         connected = ", ".join(rt.plugin_id for rt in host.registry.runtimes(tenant_id)) or "none"
         return daemon_error(
             404,
@@ -234,6 +269,7 @@ async def dispatch(request: Request) -> Response:
         data = {**ROUTE_DEFAULTS.get(route, {}), **as_decoded(route, data)}
     else:
         data = {**DATA_DEFAULTS.get(access_type, {}), **ROUTE_DEFAULTS.get(route, {}), **data}
+    remember_secret_inputs(runtime, data)
     user_id = str(body.get("user_id") or "")
     fields = {key: body.get(key) for key in ENVELOPE_KEYS}
     chunks = invoke_plugin(host, tenant_id, x_plugin_id, access_type, action, data, user_id, fields)

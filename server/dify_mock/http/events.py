@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from dify_mock.http.journal import check_key_header_or_query, journal_query
@@ -39,11 +40,14 @@ async def events(
     history: Annotated[int, Query(ge=0, le=10_000, description="recent journal entries sent first")] = 200,
     chunks: Annotated[bool, Query(description="send each streamed chunk as it arrives")] = True,
     full: Annotated[bool, Query(description="whole entries; by default long strings and lists are cut")] = False,
-) -> EventSourceResponse:
+) -> EventSourceResponse | JSONResponse:
     live = get_live(request)
+    limit = live.host.settings.max_event_streams
+    if len(live.subscribers) >= limit:
+        return _busy(limit)
     shutdown = anyio.Event()  # set by sse-starlette when the server stops: the stream then ends cleanly
     return EventSourceResponse(
-        _stream(live, replace(query, after_id=None, limit=None), history, chunks, full, shutdown),
+        _stream(live, replace(query, after_id=None, limit=None), history, chunks, full, shutdown, limit),
         ping=PING_SECONDS,
         send_timeout=SEND_TIMEOUT_SECONDS,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
@@ -53,14 +57,23 @@ async def events(
 
 
 async def _stream(
-    live: LiveHub, query: JournalQuery, history: int, chunks: bool, full: bool, shutdown: anyio.Event
+    live: LiveHub,
+    query: JournalQuery,
+    history: int,
+    chunks: bool,
+    full: bool,
+    shutdown: anyio.Event,
+    limit: int,
 ) -> AsyncIterator[ServerSentEvent]:
     # Subscribing here rather than in the route: a stream that never starts then holds nothing.
     subscriber = live.subscribe(query, chunks, full)
     stopper = asyncio.create_task(_stop_on(shutdown, subscriber))
     try:
+        if len(live.subscribers) > limit:  # streams that passed the route's check together
+            yield ServerSentEvent(data=_busy_text(limit), event="busy")
+            return
         while not subscriber.stopped:
-            for event in await live.snapshot(subscriber, history):
+            async for event in live.snapshot(subscriber, history):
                 yield ServerSentEvent(data=event.data, event=event.name)
             while not subscriber.stopped:
                 batch = await subscriber.next()
@@ -72,6 +85,14 @@ async def _stream(
     finally:
         stopper.cancel()
         live.unsubscribe(subscriber)
+
+
+def _busy_text(limit: int) -> str:
+    return f"{limit} event streams are open, the most --max-event-streams allows: close one (a dashboard tab)"
+
+
+def _busy(limit: int) -> JSONResponse:
+    return JSONResponse({"error": _busy_text(limit)}, status_code=503, headers={"Retry-After": "5"})
 
 
 async def _stop_on(shutdown: anyio.Event, subscriber: Subscriber) -> None:

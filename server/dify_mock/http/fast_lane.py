@@ -19,6 +19,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from dify_mock.http import dispatch, inner_api
+from dify_mock.http.limits import BodyRefused, bounded
 
 log = logging.getLogger("dify_mock.http")
 
@@ -33,7 +34,16 @@ class FastLane:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
+        if scope["type"] == "http":
+            settings = self.app.state.host.settings
+            await bounded(
+                self.http, scope, receive, send, settings.max_request_body_bytes, settings.request_read_timeout
+            )
+        else:
+            await self.app(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] == "POST":
             handler = self.route(scope)
             if handler is not None:
                 await self.serve(handler, scope, receive, send)
@@ -59,6 +69,8 @@ class FastLane:
             response = await handler(Request(scope, receive))
         except dispatch.UnauthorizedError:
             response = dispatch.unauthorized()
+        except BodyRefused:
+            raise
         except Exception:
             log.exception("%s %s failed inside dify-mock", scope["method"], scope["path"])
             response = PlainTextResponse("Internal Server Error", status_code=500)

@@ -136,8 +136,15 @@ async def upload_for_plugin(request: Request) -> Response:
     return JSONResponse(store.record(stored), status_code=201)
 
 
+# An uploaded file is whatever a plugin or a caller sent: never a page of the mock's origin.
+UNTRUSTED_FILE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox; default-src 'none'",
+}
+
+
 @router.get("/files/tools/{name}", response_model=None)
-async def download(name: str, request: Request, as_attachment: bool = False) -> Response:
+async def download(name: str, request: Request) -> Response:
     store = get_host(request).files
     try:
         stored = store.check_download(name, request.query_params)
@@ -147,7 +154,8 @@ async def download(name: str, request: Request, as_attachment: bool = False) -> 
         store.data_path(stored),
         media_type=stored.mime_type,
         filename=stored.name,
-        content_disposition_type="attachment" if as_attachment else "inline",
+        content_disposition_type="attachment",
+        headers=UNTRUSTED_FILE_HEADERS,
     )
 
 

@@ -92,7 +92,8 @@ async def entry_audio(request: Request, entry_id: Annotated[int, PathParam(ge=0,
     audio = tts_audio(entry)
     if audio is None:
         return JSONResponse({"error": f"journal entry {entry_id} ({entry['type']}) holds no audio"}, status_code=404)
-    return Response(audio, media_type="audio/mpeg", headers={"Cache-Control": "no-store"})
+    headers = {"Cache-Control": "no-store", "Content-Security-Policy": "sandbox; default-src 'none'"}
+    return Response(audio, media_type="audio/mpeg", headers=headers)
 
 
 def tts_audio(entry: dict[str, Any]) -> bytes | None:

@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import json
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,10 @@ if TYPE_CHECKING:
     from dify_mock.host import Host
 
 MAX_PENDING_EVENTS = 2000
-MAX_PENDING_BYTES = 8 * 1024 * 1024
+MAX_PENDING_BYTES = 8 * 1024 * 1024  # the events themselves are shared by every subscriber: this is mostly references
+SNAPSHOT_MAX_BYTES = 2 * 1024 * 1024  # the history a stream opens with is its own copy: the newest entries within this
+SNAPSHOT_PAGE = 50
+SNAPSHOTS_AT_ONCE = 4  # histories read together: many streams opening at once take turns, not all the memory
 PREVIEW_CHARACTERS = 400
 PREVIEW_ITEMS = 100
 PREVIEW_DEPTH = 12
@@ -111,6 +115,7 @@ class LiveHub:
     def __init__(self, host: Host) -> None:
         self.host = host
         self.subscribers: set[Subscriber] = set()
+        self.reading_history = asyncio.Semaphore(SNAPSHOTS_AT_ONCE)
         host.journal.listeners.append(self._on_entry)
         host.registry.listeners.append(self._on_plugin)
 
@@ -129,17 +134,43 @@ class LiveHub:
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
 
-    async def snapshot(self, subscriber: Subscriber, history: int) -> list[LiveEvent]:
-        """The connected plugins, then up to `history` of the newest matching journal entries, then `ready`."""
+    async def snapshot(self, subscriber: Subscriber, history: int) -> AsyncIterator[LiveEvent]:
+        """The connected plugins, then up to `history` of the newest matching journal entries, then `ready`.
+
+        The plugins go out before the journal is read: a page learns who is connected at once, even while the
+        journal's thread is busy writing."""
         tenant = subscriber.query.tenant_id
         plugins = [describe_plugin(runtime) for runtime in self.host.registry.runtimes(tenant)]
-        events = [LiveEvent("plugins", dump_json({"plugins": plugins}))]
+        yield LiveEvent("plugins", dump_json({"plugins": plugins}))
         if history > 0:
-            query = replace(subscriber.query, after_id=None, limit=history)
-            for text in await self.host.journal.query(query):
-                events.append(LiveEvent("entry", text if subscriber.full else dump_json(preview_entry(text))))
-        events.append(LiveEvent("ready", "{}"))
-        return events
+            async with self.reading_history:
+                for text in await self._history(subscriber, history):
+                    yield LiveEvent("entry", text)
+        yield LiveEvent("ready", "{}")
+
+    async def _history(self, subscriber: Subscriber, history: int) -> list[str]:
+        """The newest `history` entries, oldest first, within SNAPSHOT_MAX_BYTES: read a page at a time, newest page
+        first, so that a stream asking for 10,000 whole entries never has them all in memory at once. (A page
+        ends at a start time: entries started in the same microsecond as a page's oldest may be left out.)"""
+        pages: list[list[str]] = []
+        count = size = 0
+        until = subscriber.query.until
+        while count < history:
+            wanted = min(SNAPSHOT_PAGE, history - count)
+            query = replace(subscriber.query, after_id=None, until=until, limit=wanted)
+            texts = await self.host.journal.query(query)
+            if not texts:
+                break
+            until = json.loads(texts[0])["time"]
+            page = texts if subscriber.full else [dump_json(preview_entry(text)) for text in texts]
+            del texts
+            kept = _newest_within(page, SNAPSHOT_MAX_BYTES - size)
+            pages.append(kept)
+            count += len(kept)
+            size += sum(map(len, kept))
+            if len(kept) < len(page) or len(page) < wanted:
+                break
+        return [text for page in reversed(pages) for text in page]
 
     def _on_plugin(self, event: str, runtime: PluginRuntime) -> None:
         if not self.subscribers:
@@ -169,6 +200,16 @@ class LiveHub:
             if data is None:
                 data = made[subscriber.full] = dump_json(_payload(event, entry, subscriber.full))
             subscriber.push(LiveEvent(event, data))
+
+
+def _newest_within(texts: list[str], max_bytes: int) -> list[str]:
+    """The newest of `texts` (oldest first) that fit in `max_bytes` together."""
+    kept = 0
+    for index in range(len(texts) - 1, -1, -1):
+        kept += len(texts[index])
+        if kept > max_bytes:
+            return texts[index + 1 :]
+    return texts
 
 
 def _payload(event: str, entry: JournalEntry, full: bool) -> Any:

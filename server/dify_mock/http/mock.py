@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from dify_mock.answers.rules import FixtureError, Rule, RuleBook, fixture_json_schema, reached_states
+from dify_mock.answers.rules.reloading import log_reload, reload_rules
 from dify_mock.host import Host
 from dify_mock.http.dispatch import check_api_key, get_host
 
@@ -32,7 +34,10 @@ def describe_rule(rule: Rule) -> dict[str, Any]:
         "type": rule.invoke_type,
         "fixture_key": rule.fixture_key,
         "origin": rule.origin,
+        "file": rule.source,
         "uses": rule.uses,
+        "times": rule.times,
+        "fail_times": rule.fail_times,
     }
 
 
@@ -60,6 +65,19 @@ async def add_rules(
     return JSONResponse({**answer, "added": [describe_rule(rule) for rule in added]}, status_code=201)
 
 
+@guarded.post("/mock/reload", response_model=None)
+async def reload_fixtures(request: Request) -> JSONResponse:
+    """Reads the fixture files again, as a change on disk does. With an error in any file, the earlier rules stay
+    in force and the answer (400) says why; plugin connections are never touched."""
+    host = get_host(request)
+    result = await asyncio.to_thread(reload_rules, host.rules)
+    log_reload(result, host.rules)
+    body = {"reloaded": result.ok, "message": result.line, "rules": result.rules, "warnings": host.rules.warnings()}
+    if result.ok:
+        return JSONResponse(body)
+    return JSONResponse({**body, "error": result.error}, status_code=400)
+
+
 def remove_api_rules(rules: RuleBook) -> int:
     added = [rule for rule in rules.rules() if rule.source == "api"]
     rules.remove(added)
@@ -75,13 +93,14 @@ async def remove_added_rules(request: Request) -> dict[str, Any]:
 @guarded.post("/mock/reset")
 async def reset(request: Request) -> dict[str, Any]:
     """Puts the mock back as its fixture files left it, as a test begins: removes the rules added through this
-    API and puts every scenario back in `started`. The journal stays; `journal_last_id` is its newest entry, so
+    API, puts every scenario back in `started`, and counts every rule's uses from 0 (`replies`, `times`, `fail_times`). The journal stays; `journal_last_id` is its newest entry, so
     that `GET /mock/journal?after_id=` shows only what follows."""
     return reset_for_a_test(get_host(request))
 
 
 def reset_for_a_test(host: Host) -> dict[str, int]:
     removed = remove_api_rules(host.rules)
+    host.rules.reset_uses()
     scenarios = host.rules.scenarios.reset(scenario=None, scope=None)
     return {"removed_rules": removed, "reset_scenarios": scenarios, "journal_last_id": host.journal.last_id}
 

@@ -32,6 +32,11 @@ log = logging.getLogger("dify_mock.transaction")
 router = APIRouter()
 MAX_BODY_BYTES = 6 * 1024 * 1024  # the daemon's limit for a transaction body
 KEEPALIVE = b"\n\n"
+# The daemon's words for a session it does not know, and what they mean here.
+SESSION_CACHE_MISS = (
+    "failed to get session info from cache (the request it belonged to has finished, it never existed, "
+    "or it is not a serverless session: a serverless plugin names its own session in Dify-Plugin-Session-ID)"
+)
 
 
 async def with_keepalive(items: AsyncIterator[bytes], interval: float) -> AsyncIterator[bytes]:
@@ -95,9 +100,13 @@ async def transaction(request: Request) -> Response:
         log.warning("refused a serverless reverse call: %s", error)
         return refusal(session_id, request_id, f"bad transaction: {error}", 400)
     session = host.registry.session(session_id)
-    if session is None:
-        text = f"session {session_id} is not open: the request it belonged to has finished, or never existed"
+    if session is None or session.runtime.connection.kind != "serverless" or header_session != session_id:
+        # Only a serverless plugin's open session, named the same in the header and the event: a TCP or stdio
+        # plugin's session belongs to its connection, whoever learnt its id.
+        text = f"session {session_id} is not open: {SESSION_CACHE_MISS}"
         log.warning("refused a serverless %s call: %s", invoke.type, text)
+        entry = host.journal.start("reverse", invoke.type, "", "", session_id, invoke.request)
+        host.journal.finish(entry, answered_by="refused", error=text)
         return refusal(session_id, invoke.backwards_request_id, text, 400)
 
     async def answers() -> AsyncIterator[bytes]:

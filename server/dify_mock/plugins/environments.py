@@ -24,9 +24,11 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from dify_mock.config.settings import DEFAULT_CACHE_DIR
+
+__all__ = ["DEFAULT_CACHE_DIR"]  # `dify-mock check` caches venvs/ and packages/ under it
 READY = ".dify-mock-ready"
 QUIET_LINES = ("Processing ", "Requirement already satisfied", "Using cached", "Looking in ", "Obtaining ")
-DEFAULT_CACHE_DIR = Path.home() / ".cache" / "dify-mock"  # `dify-mock check`: venvs/ and packages/ under it
 DAEMON_PYTHON = "3.12"  # the daemon runs `uv venv --python 3.12` whatever the manifest's meta.runner.version says
 INSTALL_TIMEOUT = 600.0  # the daemon's own limit: 10 minutes
 Say = Callable[[str], None]

@@ -8,8 +8,7 @@ from typing import Any
 
 from dify_mock.protocol.messages import dump_bytes
 
-DEFAULT_MAX_LINE_BYTES = 32 * 1024 * 1024
-LOCAL_RUNTIME_MAX_LINE_BYTES = 5 * 1024 * 1024  # the daemon's PLUGIN_STDIO_MAX_BUFFER_SIZE, its stdout line limit
+DEFAULT_MAX_LINE_BYTES = 5 * 1024 * 1024  # the daemon's PLUGIN_RUNTIME_MAX_BUFFER_SIZE (stdout lines)
 DEFAULT_MAX_FRAME_BYTES = 30 * 1024 * 1024  # the daemon's RESPONSE_MAX_BUFFER_SIZE
 FRAME_MAGIC = 0x0F
 FRAME_HEADER_LENGTH = 10  # the data length (uint32) and 6 reserved bytes

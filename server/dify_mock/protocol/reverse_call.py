@@ -20,6 +20,7 @@ class ReverseCall:
     user_id: str
     session_id: str
     answered_by: str = "builtin"
+    rule: str | None = None  # the fixture rule that answered, as file:line (`answered_by` has its name)
     caller_gone: Callable[[], Awaitable[bool]] | None = None  # see Session.caller_gone
     scenario_changes: list[dict[str, str]] = field(default_factory=list)  # {scenario, from, to, rule}, in order
     # Set by the answer chain when the answer is rendered from a reply: its chunks cannot hold a credential (see

@@ -37,6 +37,7 @@ def choose_reply(host: Host, call: ReverseCall) -> Reply:
     match = host.rules.answer(call.invoke_type, call.request, call.session_id)
     if match is not None:
         call.answered_by = match.answered_by
+        call.rule = match.rule.origin
         if match.scenario_change is not None:
             call.scenario_changes.append(match.scenario_change)
         reply = match.reply

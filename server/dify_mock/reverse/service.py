@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
+from dify_mock.protocol.depth import nests_deeper_than, too_deep
 from dify_mock.protocol.messages import BackwardsInvoke, backwards_response
 from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
 from dify_mock.reverse import apps, models, nodes
@@ -60,21 +61,26 @@ async def answer_backwards(
     checks) the failure is the answerer's own text. The journal keeps the answerer's own text either way."""
     request_id = invoke.backwards_request_id
     runtime = session.runtime
-    request = as_forwarded(invoke.type, invoke.request) if relayed else invoke.request
-    call = ReverseCall(invoke.type, request, runtime.tenant_id, runtime.plugin_id, session.user_id, session.session_id)
+    forwarded = as_forwarded(invoke.type, invoke.request) if relayed else invoke.request
+    call = ReverseCall(
+        invoke.type, forwarded, runtime.tenant_id, runtime.plugin_id, session.user_id, session.session_id
+    )
     call.caller_gone = session.caller_gone
+    deep = nests_deeper_than(invoke.request, host.settings.max_json_depth)
+    request = {"refused": too_deep(host.settings.max_json_depth)} if deep else invoke.request
     entry = host.journal.start(
-        "reverse", invoke.type, runtime.tenant_id, runtime.plugin_id, session.session_id, invoke.request
+        "reverse", invoke.type, runtime.tenant_id, runtime.plugin_id, session.session_id, request
     )
     error: str | None = None  # the answerer's own text, for the journal
     sent = ""  # the error as the plugin reads it
     try:
-        denied = permission_error(runtime.manifest, invoke.type, session.access_type)
+        denied = too_deep(host.settings.max_json_depth) if deep else None
+        denied = denied or permission_error(runtime.manifest, invoke.type, session.access_type)
         handler = HANDLERS.get(invoke.type)
         if denied is None and handler is None:
             denied = f"unsupported invoke type: {invoke.type}"
         if denied is not None:
-            call.answered_by = "permissions"
+            call.answered_by = "limits" if deep else "permissions"
             error = sent = denied
         else:
             assert handler is not None
@@ -105,7 +111,7 @@ async def answer_backwards(
             yield backwards_response(request_id, "error", sent)
         yield backwards_response(request_id, "end")
     finally:
-        host.journal.finish(entry, answered_by=call.answered_by, error=error)
+        host.journal.finish(entry, answered_by=call.answered_by, error=error, rule=call.rule)
         for change in call.scenario_changes:
             moved = host.journal.start(
                 "scenario", change["scenario"], runtime.tenant_id, runtime.plugin_id, session.session_id, change

@@ -22,24 +22,26 @@ from dify_mock.protocol.messages import (
     parse_session_message,
 )
 from dify_mock.reverse.service import answer_backwards
+from dify_mock.runtimes.plugin_log import LogLimiter
 
 log = logging.getLogger("dify_mock.plugin")
 LogSink = Callable[[str, str], None]  # (level, message) of a plugin's log event
-LEVELS = {
-    "DEBUG": logging.DEBUG,
-    "INFO": logging.INFO,
-    "WARNING": logging.WARNING,
-    "ERROR": logging.ERROR,
-    "CRITICAL": logging.CRITICAL,
-}
 
 
-def record_plugin_log(host: Host, tenant_id: str, plugin_id: str, level: str, message: str, source: str) -> None:
-    """One line the plugin logged or printed: into the mock's log and its journal (kind `log`)."""
-    level = level.upper() if level.upper() in LEVELS else "INFO"
-    log.log(LEVELS[level], "[%s] %s", plugin_id, message)
-    entry = host.journal.start("log", level.lower(), tenant_id, plugin_id, "", {"message": message, "source": source})
-    host.journal.finish(entry, answered_by="plugin")
+SESSION_NOT_FOUND = "session not found (its request has finished, or it is not this plugin's session)"
+
+
+def journal_refusal(host: Host, runtime: PluginRuntime, session_id: str, type: str, request: Any, error: str) -> None:
+    """A refused call, journalled under its caller (not under the session's owner): `answered_by` is `refused`."""
+    entry = host.journal.start("reverse", type, runtime.tenant_id, runtime.plugin_id, session_id, request)
+    host.journal.finish(entry, answered_by="refused", error=error)
+
+
+def refuse_foreign_session(host: Host, runtime: PluginRuntime, session_id: str, kind: str, data: Any) -> None:
+    """A plugin wrote a `stream`, `error` or `end` into a session another connection owns: dropped, journalled."""
+    text = f"session {session_id} is not open on this connection: {SESSION_NOT_FOUND}; its {kind} was dropped"
+    log.warning("plugin %s wrote into a session it does not own: %s", runtime.plugin_id, text)
+    journal_refusal(host, runtime, session_id, f"session_{kind}", data, text)
 
 
 class PluginEvents:
@@ -49,6 +51,7 @@ class PluginEvents:
         self.host = host
         self.runtime = runtime
         self.on_log = on_log
+        self.log_limiter = LogLimiter(host, runtime.tenant_id, runtime.plugin_id) if on_log is None else None
         self.tasks: set[asyncio.Task[None]] = set()
 
     def line(self, line: bytes) -> None:
@@ -66,19 +69,23 @@ class PluginEvents:
                 message = str(event.data.get("message"))
                 if self.on_log is not None:
                     self.on_log(level, message)
-                else:
-                    record_plugin_log(self.host, runtime.tenant_id, runtime.plugin_id, level, message, "log event")
+                elif self.log_limiter is not None:
+                    self.log_limiter.lines(level, [message], "log event")
         except ProtocolError as error:
             log.warning(
                 "plugin %s sent a line that is not a valid message (%s): %.200r", runtime.plugin_id, error, line
             )
 
     def session_message(self, session_id: str, message: SessionMessage) -> None:
-        session = self.host.registry.session(session_id)
+        # Only the sessions this connection was given: another plugin's session id (seen in the journal, say) is
+        # refused as if it did not exist, as the daemon listens for a session on its own runtime only.
+        session = self.runtime.sessions.get(session_id)
         if message.type == "invoke":
             self.backwards(session_id, session, message.data)
         elif session is not None:
             session.events.put_nowait(message)
+        elif self.host.registry.session(session_id) is not None:
+            refuse_foreign_session(self.host, self.runtime, session_id, message.type, message.data)
         elif message.type != "end":
             log.debug("plugin %s wrote to a closed session %s", self.runtime.plugin_id, session_id)
 
@@ -92,7 +99,8 @@ class PluginEvents:
                 )
             return
         if session is None:
-            text = f"session {session_id} is not open: the request it belonged to has finished"
+            text = f"session {session_id} is not open on this connection: {SESSION_NOT_FOUND}"
+            journal_refusal(self.host, self.runtime, session_id, invoke.type, invoke.request, text)
             for event, message in (("error", text), ("end", "")):
                 response = backwards_response(invoke.backwards_request_id, event, message)
                 self.runtime.connection.send(host_envelope(session_id, "backwards_response", response))

@@ -29,7 +29,7 @@ class StartedPlugins:
 
     async def start(self) -> None:
         settings = self.host.settings
-        if not settings.launches and not settings.serverless:
+        if not settings.launches and not settings.serverless_plugins:
             return
         # Imported here: most runs start no plugin, and these modules weigh on the time to ready.
         import httpx
@@ -47,9 +47,9 @@ class StartedPlugins:
             supervisor = PluginSupervisor(self.host, launch, folder)
             supervisor.start()
             self.supervisors.append(supervisor)
-        if settings.serverless:
+        if settings.serverless_plugins:
             self.client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=10.0))
-            for plugin in settings.serverless:
+            for plugin in settings.serverless_plugins:
                 try:
                     runtime = serverless_runtime(self.host, plugin, self.client)
                 except (DeclarationError, ServerlessError) as error:
@@ -84,7 +84,7 @@ def describe_started(settings: Settings) -> list[str]:
     for launch in settings.launches:
         how = "a child process over stdin/stdout" if launch.runtime == "local" else "remote debugging over TCP"
         lines.append(f"Running {launch.source or launch.folder} with the {launch.runtime} runtime ({how}).")
-    for plugin in settings.serverless:
+    for plugin in settings.serverless_plugins:
         lines.append(
             f"Serverless plugin {plugin.plugin_id} at {plugin.url}: start it with DIFY_PLUGIN_DAEMON_URL={address}."
         )

@@ -167,7 +167,15 @@ class ServerlessConnection:
                 "/backwards-invocation/transaction, not on its /invoke stream",
             )
             return True
-        self.deliver(event.session_id or session_id, message)
+        if event.session_id and event.session_id != session_id:
+            log.warning(
+                "serverless plugin %s answered request %s with a message for session %s: dropped (not its session)",
+                self.plugin.plugin_id,
+                session_id,
+                event.session_id,
+            )
+            return False
+        self.deliver(session_id, message)
         return message.type == "end"
 
     def fail(self, session_id: str, text: str) -> None:

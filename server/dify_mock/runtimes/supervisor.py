@@ -20,7 +20,7 @@ from dify_mock.config.settings import DEFAULT_TENANT
 from dify_mock.config.specs import PluginLaunch
 from dify_mock.host import Host
 from dify_mock.plugins.folder import PluginFolder
-from dify_mock.protocol.framing import LOCAL_RUNTIME_MAX_LINE_BYTES, LineSplitter, LineTooLong
+from dify_mock.protocol.framing import LineSplitter, LineTooLong
 from dify_mock.runtimes.output import ProcessOutput
 from dify_mock.runtimes.stdio import LocalPlugin, StdioConnection
 
@@ -164,12 +164,11 @@ class PluginSupervisor:
             connection = StdioConnection(process, self.folder.plugin_id, self.request_stop)
             plugin = LocalPlugin(self.host, self.folder, self.tenant_id, connection, self.output)
             on_stdout: Callable[[bytes], None] = plugin.stdout_line
-            # The daemon reads its local plugins' stdout in lines of at most 5 MB; a longer message never arrives.
-            stdout_limit = min(self.host.settings.max_line_bytes, LOCAL_RUNTIME_MAX_LINE_BYTES)
+            stdout_limit = self.host.settings.max_line_bytes
         else:
             on_stdout, stdout_limit = self.remote_stdout_line, MAX_TEXT_LINE
         readers = [
-            asyncio.create_task(self.pump(process.stdout, on_stdout, stdout_limit)),
+            asyncio.create_task(self.pump(process.stdout, on_stdout, stdout_limit, on_too_long=self.stdout_too_long)),
             asyncio.create_task(self.pump(process.stderr, None, MAX_TEXT_LINE, self.stderr_lines)),
         ]
         watcher = asyncio.create_task(self.watch(process, plugin, started))
@@ -220,6 +219,7 @@ class PluginSupervisor:
         on_line: Callable[[bytes], None] | None,
         max_line_bytes: int,
         on_lines: Callable[[list[bytes]], None] | None = None,
+        on_too_long: Callable[[LineTooLong], None] | None = None,
     ) -> None:
         """Reads a pipe to its end, handing on each line, or the lines of each read together."""
         if stream is None:
@@ -229,7 +229,7 @@ class PluginSupervisor:
             data = await stream.read(READ_CHUNK)
             lines, errors = splitter.feed(data or b"\n")  # at the end, a last line without its newline
             for error in errors:
-                self.too_long(error)
+                (on_too_long or self.too_long)(error)
             if on_lines is not None and lines:
                 try:
                     on_lines(lines)
@@ -246,6 +246,15 @@ class PluginSupervisor:
 
     def too_long(self, error: LineTooLong) -> None:
         self.output.line("WARNING", f"dify-mock dropped a line of its output: {error}", "dify-mock")
+
+    def stdout_too_long(self, error: LineTooLong) -> None:
+        """As the daemon: its stdout reader ends at a line over PLUGIN_RUNTIME_MAX_BUFFER_SIZE ("bufio.Scanner: token
+        too long"), and the instance with it. The process is stopped (and restarted as any that stops)."""
+        self.too_long(error)
+        if self.launch.runtime == "local":
+            self.terminate(
+                f"wrote a stdout line over --max-line-bytes, which ends the daemon's reading of it ({error})"
+            )
 
     def stderr_lines(self, lines: list[bytes]) -> None:
         """Held for a moment, so that a traceback written line by line is logged as one record."""

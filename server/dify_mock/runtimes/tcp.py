@@ -19,11 +19,16 @@ from dify_mock.protocol.framing import LineSplitter, json_line
 from dify_mock.protocol.messages import DECLARATION_KINDS, ProtocolError, parse_register_message
 from dify_mock.protocol.sdk_releases import LEGACY_REFUSAL, is_bare_key, release_from_manifest
 from dify_mock.runtimes.events import PluginEvents
-from dify_mock.store.redaction import mask_key
+from dify_mock.store.redaction import mask_key, remember_secret
 
 log = logging.getLogger("dify_mock.tcp")
 
-MAX_ASSET_BYTES = 50 * 1024 * 1024
+MAX_ASSET_BYTES = 50 * 1024 * 1024  # the daemon's "assets too large, at most 50MB"
+# Registrations under way hold their assets until `end`: all of them together hold at most two plugins' worth.
+MAX_REGISTERING_ASSET_BYTES = 2 * MAX_ASSET_BYTES
+BUSY = "server is busy now, please try again later"  # the daemon's words when it has no room for a plugin
+# Past this many unread bytes to a plugin, reading from it stops until it reads (its answers wait on its own pace).
+OUTGOING_HIGH_WATER = 1024 * 1024
 AUTHOR_PATTERN = re.compile(r"^[a-z0-9_-]{1,64}$")
 NAME_PATTERN = re.compile(r"^[a-z0-9_-]{1,128}$")
 QUICKACK = getattr(socket, "TCP_QUICKACK", None)
@@ -33,13 +38,21 @@ class RegistrationError(ValueError):
     """The plugin's registration cannot be accepted; the text is what the daemon would write back."""
 
 
+class Registering:
+    """The asset bytes held by every TCP registration under way, together."""
+
+    def __init__(self) -> None:
+        self.asset_bytes = 0
+
+
 class DebugConnection(asyncio.Protocol):
     """One plugin process connected over TCP."""
 
     kind = "tcp"
 
-    def __init__(self, host: Host) -> None:
+    def __init__(self, host: Host, registering: Registering | None = None) -> None:
         self.host = host
+        self.registering = registering or Registering()
         self.splitter = LineSplitter(host.settings.max_line_bytes)
         self.state = "handshake"  # handshake -> declaring -> ready; or refused (kept open and idle)
         self.transport: asyncio.Transport | None = None
@@ -55,6 +68,9 @@ class DebugConnection(asyncio.Protocol):
         self.runtime: PluginRuntime | None = None
         self.events: PluginEvents | None = None
         self.handshake_timer: asyncio.TimerHandle | None = None
+        self.registration_timer: asyncio.TimerHandle | None = None
+        self.answers_unread = False  # reading is paused while either of these holds
+        self.calls_crowded = False
 
     @property
     def label(self) -> str:
@@ -71,6 +87,8 @@ class DebugConnection(asyncio.Protocol):
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         loop = asyncio.get_running_loop()
         self.handshake_timer = loop.call_later(self.host.settings.handshake_timeout, self._handshake_expired)
+        self.registration_timer = loop.call_later(self.host.settings.registration_timeout, self._registration_expired)
+        self.transport.set_write_buffer_limits(high=OUTGOING_HIGH_WATER)
         log.debug("connection from %s", self.peer)
 
     def data_received(self, data: bytes) -> None:
@@ -79,18 +97,27 @@ class DebugConnection(asyncio.Protocol):
         if QUICKACK is not None and self.sock is not None:
             with contextlib.suppress(OSError):
                 self.sock.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
+        if self.state == "refused" or (self.state == "legacy" and self.handshake_timer is None):
+            return  # nothing it sends now is read: none of it is kept
         lines, errors = self.splitter.feed(data)
         for too_long in errors:
+            if self.state != "ready":  # no registration message is that long: this is not a plugin registering
+                self._refuse_now("register failed, message too long", f"a registration line: {too_long}")
+                return
             log.warning("%s: dropped a line: %s", self.label, too_long)
         for line in lines:
             try:
                 self._line(line)
             except Exception:
                 log.exception("%s: could not handle a line; skipped it", self.label)
+        if self.events is not None and len(self.events.tasks) >= self.host.settings.max_calls_in_flight:
+            self._crowded(self.events.tasks)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.handshake_timer is not None:
-            self.handshake_timer.cancel()
+        for timer in (self.handshake_timer, self.registration_timer):
+            if timer is not None:
+                timer.cancel()
+        self._drop_assets()
         self.state = "closed"
         if self.runtime is not None:
             log.info("plugin %s disconnected", self.runtime.plugin_id)
@@ -102,11 +129,57 @@ class DebugConnection(asyncio.Protocol):
         if self.transport is None or self.transport.is_closing():
             raise ConnectionError(f"the connection to {self.label} is closed")
         self.transport.write(json_line(message))
+        unread = self.transport.get_write_buffer_size()
+        if unread > self.host.settings.max_outgoing_bytes:
+            log.warning(
+                "dropping %s: it left %d bytes of answers unread, over --max-outgoing-bytes %d",
+                self.label,
+                unread,
+                self.host.settings.max_outgoing_bytes,
+            )
+            self.transport.abort()  # close() would keep the unread bytes until they are sent
+            raise ConnectionError(f"{self.label} does not read what it is sent")
+
+    def pause_writing(self) -> None:
+        """The plugin is not reading its answers: stop reading its calls until it catches up."""
+        if self.transport is not None:
+            unread = self.transport.get_write_buffer_size()
+            log.info("%s is not reading its answers (%d bytes unread): reading from it paused", self.label, unread)
+            self.answers_unread = True
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.answers_unread = False
+        self._resume_reading()
+
+    def _crowded(self, tasks: set[asyncio.Task[None]]) -> None:
+        """Too many of its reverse calls are being answered: read no more of them until half have ended."""
+        if self.calls_crowded or self.transport is None:
+            return
+        log.info("%s has %d reverse calls in flight: reading from it paused", self.label, len(tasks))
+        self.calls_crowded = True
+        self.transport.pause_reading()
+        for task in tasks:
+            task.add_done_callback(self._call_ended)
+
+    def _call_ended(self, _: asyncio.Task[None]) -> None:
+        in_flight = len(self.events.tasks) if self.events is not None else 0
+        if self.calls_crowded and in_flight <= self.host.settings.max_calls_in_flight // 2:
+            self.calls_crowded = False
+            self._resume_reading()
+
+    def _resume_reading(self) -> None:
+        paused = self.answers_unread or self.calls_crowded
+        if not paused and self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
 
     def close(self, reason: str) -> None:
         if self.transport is not None and not self.transport.is_closing():
             log.info("closing %s: %s", self.label, reason)
-            self.transport.close()
+            if self.transport.get_write_buffer_size():
+                self.transport.abort()  # a plugin that does not read would keep its unread bytes here forever
+            else:
+                self.transport.close()
 
     # -- Registration
 
@@ -150,6 +223,8 @@ class DebugConnection(asyncio.Protocol):
         if not isinstance(key, str):
             self._reject("handshake failed, invalid handshake message")
             return
+        if self.host.settings.keys:  # with --key, a wrong key is someone's key too; without, any text is a key
+            remember_secret(key)
         tenant = self.host.settings.tenant_for_key(key)
         if tenant is None:
             self.rejection = "handshake failed, invalid key"
@@ -183,9 +258,21 @@ class DebugConnection(asyncio.Protocol):
         except (binascii.Error, ValueError):
             raise RegistrationError(f"asset chunk of {data['filename']} is not valid base64") from None
         self.asset_bytes += len(chunk)
+        self.registering.asset_bytes += len(chunk)
         if self.asset_bytes > MAX_ASSET_BYTES:
+            self._drop_assets()
             raise RegistrationError("assets too large, at most 50MB")
+        if self.registering.asset_bytes > MAX_REGISTERING_ASSET_BYTES:
+            self._drop_assets()
+            self.refusal_detail = f"registrations under way hold over {MAX_REGISTERING_ASSET_BYTES} bytes of assets"
+            raise RegistrationError(BUSY)
         self.assets.setdefault(data["filename"], bytearray()).extend(chunk)
+
+    def _drop_assets(self) -> None:
+        """Frees what this registration held (refused, ended, or the connection gone)."""
+        self.registering.asset_bytes -= self.asset_bytes
+        self.asset_bytes = 0
+        self.assets.clear()
 
     def _finish_registration(self) -> None:
         if self.state == "handshake":
@@ -202,6 +289,7 @@ class DebugConnection(asyncio.Protocol):
             log.warning("refused plugin %s: %s%s", self.label, self.rejection, detail)
             # Closing makes the SDK reconnect in a loop; an idle open socket leaves it quiet with the message.
             self.send_text(self.rejection)
+            self._drop_assets()
             return
         assert self.manifest is not None and self.tenant_id is not None
         self.runtime = PluginRuntime(
@@ -211,6 +299,7 @@ class DebugConnection(asyncio.Protocol):
             assets={name: bytes(content) for name, content in self.assets.items()},
             connection=self,
         )
+        self._drop_assets()
         self.events = PluginEvents(self.host, self.runtime)
         self.state = "ready"
         self.host.registry.register(self.runtime)
@@ -255,12 +344,21 @@ class DebugConnection(asyncio.Protocol):
         log.warning("closing %s: %s", self.peer, detail)
         self.send_text(message)
         self.state = "refused"
+        if self.registration_timer is not None:
+            self.registration_timer.cancel()
         if self.transport is not None:
             self.transport.close()
 
     def send_text(self, text: str) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(text.encode() + b"\n")
+
+    def _registration_expired(self) -> None:
+        if self.state in ("handshake", "declaring"):
+            timeout = self.host.settings.registration_timeout
+            text = self.rejection or f"register failed, no end within {timeout:g} s"
+            self._refuse_now(text, f"its registration did not end within {timeout:g} s")
+            self._drop_assets()
 
     def _handshake_expired(self) -> None:
         if self.state == "handshake":
@@ -327,6 +425,7 @@ async def watch_heartbeats(host: Host) -> None:
 
 async def start_debug_server(host: Host) -> asyncio.Server:
     loop = asyncio.get_running_loop()
+    registering = Registering()
     return await loop.create_server(
-        lambda: DebugConnection(host), host.settings.host, host.settings.debug_port, reuse_address=True
+        lambda: DebugConnection(host, registering), host.settings.host, host.settings.debug_port, reuse_address=True
     )

@@ -11,12 +11,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from dify_mock.answers.rules.reloading import watch_fixtures
 from dify_mock.host import Host
 from dify_mock.http import cassettes as cassette_routes
 from dify_mock.http import dashboard, dispatch, endpoints, events, files, journal, mock
 from dify_mock.http.fast_lane import FastLane
 from dify_mock.http.inner_api import router as inner_api_router
 from dify_mock.http.live import LiveHub
+from dify_mock.http.same_origin import SameOriginGuard
 from dify_mock.http.transaction import router as transaction_router
 from dify_mock.runtimes.lifecycle import StartedPlugins
 from dify_mock.runtimes.tcp import start_debug_server, watch_heartbeats
@@ -24,20 +26,23 @@ from dify_mock.runtimes.tcp import start_debug_server, watch_heartbeats
 log = logging.getLogger("dify_mock")
 
 
-def create_app(host: Host) -> FastLane:
-    """The ASGI app uvicorn serves: the hot routes in the fast lane, the FastAPI app (which declares them too)
-    behind it."""
+def create_app(host: Host) -> SameOriginGuard:
+    """The ASGI app uvicorn serves: the same-origin guard, then the hot routes in the fast lane, then the FastAPI
+    app (which declares them too)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         server = await start_debug_server(host)
         watcher = asyncio.create_task(watch_heartbeats(host))
+        fixtures = asyncio.create_task(watch_fixtures(host.rules)) if host.settings.watch else None
         started = StartedPlugins(host)
         await started.start()
         try:
             yield
         finally:
             watcher.cancel()
+            if fixtures is not None:
+                fixtures.cancel()
             await started.stop()
             server.close()
             for runtime in host.registry.runtimes():
@@ -76,4 +81,4 @@ def create_app(host: Host) -> FastLane:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         return dispatch.daemon_error(400, "PluginDaemonBadRequestError", problems)
 
-    return FastLane(app)
+    return SameOriginGuard(FastLane(app), host.settings)

@@ -16,28 +16,31 @@ import uvicorn
 from dify_mock.answers.rules import RuleBook
 from dify_mock.config.settings import Settings
 from dify_mock.host import Host, build_host
+from dify_mock.http.limits import head_protocol
 from dify_mock.runtimes.lifecycle import describe_started
 from dify_mock.startup.app import create_app
-from dify_mock.store.disk import write_failure
+from dify_mock.store.disk import unwritable_because, write_failure
 
 log = logging.getLogger("dify_mock")
 
 
 def banner(host: Host) -> str:
     settings = host.settings
-    connect_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0", "::") else settings.host
     key = next(iter(settings.keys), "any-key-works")
+    url = settings.outside_url
+    client_options = ("" if url == "http://localhost:5002" else f" --url {url}") + (
+        " --server-key <the server key>" if settings.server_key else ""
+    )
     lines = [
         f"dify-mock is ready: HTTP API on http://{settings.host}:{settings.port}, remote debug on {settings.host}:{settings.debug_port}",
         "Put these lines in your plugin's .env, then run `python -m main`:",
         "",
         "    INSTALL_METHOD=remote",
-        f"    REMOTE_INSTALL_URL={connect_host}:{settings.debug_port}",
+        f"    REMOTE_INSTALL_URL={settings.outside_debug_url}",
         f"    REMOTE_INSTALL_KEY={key}",
         "",
-        f"Dashboard: http://{connect_host}:{settings.port}/",
-        f"Journal:   {settings.data_dir / 'journal.sqlite3'}; follow it with `dify-mock journal -f"
-        + (f" --url http://{connect_host}:{settings.port}`" if settings.port != 5002 else "`"),
+        f"Dashboard: {url}/",
+        f"Journal:   {settings.data_dir / 'journal.sqlite3'}; follow it with `dify-mock journal -f{client_options}`",
         "",
     ]
     counts = host.rules.counts()
@@ -69,7 +72,7 @@ async def run(host: Host) -> None:
         access_log=False,
         proxy_headers=False,
         lifespan="on",
-        http="httptools",
+        http=head_protocol(host.settings.max_header_bytes, host.settings.request_read_timeout),
         timeout_graceful_shutdown=3,
     )
     server = uvicorn.Server(config)
@@ -88,6 +91,11 @@ async def run(host: Host) -> None:
 
 
 def serve(settings: Settings, rules: RuleBook) -> int:
+    for what, folder in (("the data folder", settings.data_dir), ("the --record folder", settings.record_dir)):
+        problem = unwritable_because(folder) if folder is not None and folder.is_dir() else None
+        if problem is not None:  # said now: found at the first write, it would fail a plugin's call instead
+            print(f"dify-mock: cannot start: cannot write to {what} {folder}: {problem}", file=sys.stderr)
+            return 2
     try:
         host = build_host(settings, rules)
     except (OSError, sqlite3.Error) as error:  # the data folder cannot be written: full, or read-only

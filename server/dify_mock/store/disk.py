@@ -68,3 +68,15 @@ def write_failure(error: BaseException, folder: Path, what: str = "the data fold
     if cause is not None:
         return f"{what} {folder} is full: {cause}"
     return f"cannot write to {what} {folder}: {error}"
+
+
+def unwritable_because(folder: Path) -> str | None:
+    """Why this process cannot create files in `folder` (an existing folder), if it cannot: its owner and mode, as a
+    folder mounted into a container from the host often has."""
+    if os.access(folder, os.W_OK | os.X_OK):
+        return None
+    stat = folder.stat()
+    return (
+        f"uid {os.getuid()}, which runs the mock, may not write in it (it belongs to uid {stat.st_uid}, "
+        f"mode {stat.st_mode & 0o777:o}): give it to uid {os.getuid()}, or run the mock as its owner"
+    )

@@ -22,6 +22,7 @@ from typing import Any
 
 from dify_mock.config.file import HookConfig
 from dify_mock.store.disk import write_failure
+from dify_mock.store.redaction import remember_secret
 
 SECRET_INPUT = "secret-input"
 MAX_SETTINGS = 64
@@ -99,6 +100,8 @@ def mask_secret(value: str) -> str:
 
 
 def mask_settings(settings: Mapping[str, Any], secret_names: set[str]) -> dict[str, Any]:
+    for name in secret_names:
+        remember_secret(settings.get(name))
     return {
         name: mask_secret(value) if name in secret_names and isinstance(value, str) else value
         for name, value in settings.items()

@@ -15,7 +15,7 @@ from time import time as now
 from typing import Any
 
 from dify_mock.store.journal_sqlite import JournalQuery, JournalStore, dump_json
-from dify_mock.store.redaction import redact
+from dify_mock.store.redaction import KNOWN, redact
 
 log = logging.getLogger("dify_mock.store.journal")
 
@@ -36,6 +36,7 @@ class JournalEntry:
     time: float = field(default_factory=now)
     response: list[Any] = field(default_factory=list)
     answered_by: str | None = None
+    rule: str | None = None  # the fixture rule that answered: file:line
     error: str | None = None
     duration_ms: float | None = None
     done: bool = False
@@ -45,9 +46,9 @@ class JournalEntry:
 
     def add_chunk(self, chunk: Any, as_is: bool = False) -> None:
         """Keeps a redacted copy of `chunk`; with `as_is`, the chunk itself, which its maker knows cannot hold a
-        credential and will not change."""
+        credential's name and will not change, as long as no secret value is known that it could repeat."""
         if len(self.response) < MAX_CHUNKS_KEPT:
-            self.response.append(chunk if as_is else redact(chunk))
+            self.response.append(chunk if as_is and KNOWN.empty else redact(chunk))
             if self._on_chunk is not None:
                 self._on_chunk(self)
 
@@ -63,6 +64,7 @@ class JournalEntry:
             "request": self.request,
             "response": self.response,
             "answered_by": self.answered_by,
+            "rule": self.rule,
             "error": self.error,
             "duration_ms": self.duration_ms,
             "done": self.done,
@@ -102,11 +104,14 @@ class Journal:
         answered_by: str | None = None,
         error: str | None = None,
         ended_at: float | None = None,
+        rule: str | None = None,
     ) -> None:
         """`ended_at` (a perf_counter reading) is when the answer was complete, if earlier than now."""
         entry.duration_ms = round(((ended_at or perf_counter()) - entry._started) * 1000, 3)
         if answered_by is not None:
             entry.answered_by = answered_by
+        if rule is not None:
+            entry.rule = rule
         entry.error = error
         entry.done = True
         entry._on_chunk = None

@@ -1,10 +1,11 @@
 """Finished journal entries in SQLite, written and read by one thread of its own.
 
-Writes are queued and committed in batches at most BATCH_SECONDS after an entry finishes (WAL, synchronous=NORMAL):
-a mock that is killed loses at most the entries of that last fraction of a second; a commit survives the process
-but not necessarily a power loss. Reads go through the same queue, so they see every entry finished before them.
-The newest `max_entries` are kept. When a batch cannot be written (the data folder is full), its entries are
-dropped: one warning says why when it starts, one says how many were lost when writing works again.
+Writes are queued and committed in batches BATCH_SECONDS after an entry finishes (WAL, synchronous=NORMAL) while
+the writer keeps up: a mock that is killed then loses the entries of that last fraction of a second. Under a flood
+faster than SQLite commits, the entries still queued are lost too: the window is the backlog's write time
+(`python -m bench.journal` measures it). A commit survives the process but not necessarily a power loss. Reads go through the same queue, so they see every entry finished before them.
+At most `max_entries` are kept, a fair share for each plugin: the newest of each. When a batch cannot be written (the
+data folder is full), its entries are dropped: one warning says why when it starts, one says how many were lost when writing works again.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dify_mock.protocol.messages import dump_bytes
-from dify_mock.store.disk import write_failure
+from dify_mock.store.disk import full_because, write_failure
 
 log = logging.getLogger("dify_mock.store.journal")
 
@@ -107,6 +108,18 @@ class JournalQuery:
         return rows[-self.limit :] if self.limit > 0 else []
 
 
+def fair_share(counts: Sequence[int], budget: int) -> int:
+    """The most entries each plugin may keep so that all of them fit in `budget`: a plugin with fewer keeps all of
+    its own, and what it leaves is shared among the others (max-min fairness)."""
+    left, sharing = budget, len(counts)
+    for count in sorted(counts):
+        if count * sharing > left:
+            return left // sharing
+        left -= count
+        sharing -= 1
+    return max(counts, default=budget)
+
+
 class _Stop:
     pass
 
@@ -182,8 +195,8 @@ class JournalStore:
         try:
             return self._prepare(sqlite3.connect(self.path, check_same_thread=False, isolation_level=None))
         except sqlite3.DatabaseError as error:
-            if self.path == ":memory:":
-                raise
+            if self.path == ":memory:" or full_because(error, Path(self.path).parent) is not None:
+                raise  # a full disk is not a broken journal: nothing is moved aside, start-up says what is full
             aside = f"{self.path}.unreadable-{int(time.time())}"
             log.warning("journal %s is unreadable (%s); moved it to %s and started a new one", self.path, error, aside)
             for suffix in ("", "-wal", "-shm"):
@@ -287,11 +300,17 @@ class JournalStore:
                 self._trim()
 
     def _trim(self) -> None:
-        """Keeps the newest max_entries; run in slack so each write does not pay for it."""
-        self._db.execute(
-            "DELETE FROM entries WHERE id <= (SELECT id FROM entries ORDER BY id DESC LIMIT 1 OFFSET ?)",
-            (self.max_entries,),
-        )
+        """Keeps max_entries, a fair share for each plugin: the plugins over their share lose their oldest entries,
+        so one plugin's flood cannot push the others' entries out. Run in slack so each write does not pay for it."""
+        counts = self._db.execute("SELECT tenant_id, plugin_id, count(*) FROM entries GROUP BY 1, 2").fetchall()
+        share = fair_share([int(count) for _, _, count in counts], self.max_entries)
+        for tenant_id, plugin_id, count in counts:
+            if count > share:
+                self._db.execute(
+                    "DELETE FROM entries WHERE tenant_id = ? AND plugin_id = ? AND id <= (SELECT id FROM entries"
+                    " WHERE tenant_id = ? AND plugin_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                    (tenant_id, plugin_id, tenant_id, plugin_id, share),
+                )
         self._rows = int(self._db.execute("SELECT count(*) FROM entries").fetchone()[0])
 
     def _select(self, query: JournalQuery) -> list[Row]:

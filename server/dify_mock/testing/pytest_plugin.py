@@ -1,5 +1,7 @@
-"""pytest fixtures for plugin tests: `dify_mock` (a mock, with this test's rules and journal) and `dify_plugin`
-(your plugin, connected). The mock and the plugin process stay up across tests.
+"""pytest fixtures for plugin tests: `dify_mock` (a mock, with this test's rules and journal) and `connected_plugin`
+(your plugin, connected; `dify_plugin`, its old name, shadowed the SDK's package and is deprecated). The mock and the
+plugin process stay up across tests. `@pytest.mark.cassette` gives a test its own cassette, recorded or replayed
+as `--record-mode` says (vcrpy's modes).
 
     def test_weather(dify_mock):
         dify_mock.add_rules({"llm": [{"match": {"prompt": {"contains": "weather"}}, "reply": {"text": "sunny"}}]})
@@ -12,7 +14,9 @@ Registered through the `pytest11` entry point, so installing dify-mock is enough
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +30,9 @@ from dify_mock.testing.server import MockServer
 
 PLUGIN_MARKER = "dify_plugin"
 MOCK_MARKER = "dify_mock"
+CASSETTE_MARKER = "cassette"
+RECORD_MODES = ("none", "once", "new_episodes", "all")  # the mock's --record-mode, as in vcrpy
+DEFAULT_CASSETTES = "tests/cassettes"
 
 
 @dataclass(frozen=True)
@@ -108,10 +115,13 @@ class DifyMock:
     configuration (`SharedMock`); with `@pytest.mark.dify_mock(fresh=True)` a test gets a server of its own.
     """
 
-    def __init__(self, shared: SharedMock, plugin_python: str | None, *, owns_server: bool = False) -> None:
+    def __init__(
+        self, shared: SharedMock, plugin_python: str | None, *, owns_server: bool = False, cassette: str | None = None
+    ) -> None:
         self.shared = shared
         self.plugin_python = plugin_python
         self.owns_server = owns_server
+        self.cassette = cassette  # this test's cassette (@pytest.mark.cassette), named as it begins
         self._journal_start: int | None = None
 
     # The mock is reset (POST /mock/reset: the last test's rules gone, scenarios back in `started`) the first time
@@ -121,6 +131,11 @@ class DifyMock:
     def begin(self) -> None:
         if self._journal_start is None:
             self._journal_start = self.shared.server.reset()["journal_last_id"]
+            self._use_cassette()
+
+    def _use_cassette(self) -> None:
+        if self.cassette is not None:
+            self.shared.server.use_cassette(self.cassette)
 
     @property
     def journal_start(self) -> int:
@@ -148,6 +163,7 @@ class DifyMock:
         answer: dict[str, Any] = response.json() if response.status_code in (201, 400) else {}
         if first and "reset" in answer:
             self._journal_start = int(answer["reset"]["journal_last_id"])
+            self._use_cassette()
         if response.status_code == 400:
             raise ValueError(answer["error"])
         response.raise_for_status()
@@ -192,20 +208,38 @@ class DifyMock:
         return [call for call in self.calls() if call.answered_by in ("builtin", "strict")]
 
     def assert_all_rules_used(self) -> None:
+        """Fails, listing each rule with its file and line, when a rule answered no call in this test."""
+        __tracebackhide__ = True  # the failure is the test's: pytest shows the test's line, not this one
         unused = self.unused_rules()
-        assert not unused, "fixture rules never used: " + ", ".join(rule["label"] for rule in unused)
+        if unused:
+            lines = [f"{len(unused)} fixture rule{'s' if len(unused) != 1 else ''} never used in this test:"]
+            lines += [f"  {describe_rule(rule)}" for rule in unused]
+            raise AssertionError("\n".join(lines))
 
     def assert_no_unexpected_calls(self) -> None:
+        """Fails, listing each call, when a reverse call got the built-in answer (or a --strict error)."""
+        __tracebackhide__ = True
         unexpected = self.unexpected_calls()
-        assert not unexpected, "reverse calls no rule answered: " + "; ".join(
-            f"{call.type} from {call.plugin_id}" + (f" (prompt {call.prompt!r})" if call.prompt else "")
-            for call in unexpected
-        )
+        if unexpected:
+            lines = [f"reverse calls no rule answered ({len(unexpected)}):"]
+            lines += [
+                f"  {call.type} from {call.plugin_id}" + (f", prompt {call.prompt!r}" if call.prompt else "")
+                for call in unexpected
+            ]
+            raise AssertionError("\n".join(lines))
 
     def finish(self) -> None:
         """Ends the test; a server of its own stops. (A shared one is reset as the next test begins.)"""
         if self.owns_server:
             self.shared.stop()
+
+
+def describe_rule(rule: Mapping[str, Any]) -> str:
+    """`llm rule 'weather' (tests/rules.yaml:3)`; a rule the test added says so."""
+    origin = str(rule.get("origin") or "")
+    where = f"added by the test, {origin.removeprefix('api:')}" if origin.startswith("api:") else origin
+    name = f" '{rule['name']}'" if rule.get("name") else ""
+    return f"{rule.get('fixture_key') or rule.get('type')} rule{name} ({where})"
 
 
 PATHS: Literal["paths"] = "paths"
@@ -219,6 +253,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "dify_plugin_python", "the Python (with dify-plugin installed) that runs plugins; default: see docs", default=""
     )
+    parser.addini(
+        "dify_mock_cassettes",
+        f"the folder of the cassettes of @pytest.mark.{CASSETTE_MARKER} tests (default {DEFAULT_CASSETTES})",
+        default=DEFAULT_CASSETTES,
+    )
+    # pytest-recording has --record-mode too, with the same names and meaning: then the option is shared.
+    with contextlib.suppress(ValueError):
+        parser.getgroup("dify-mock").addoption(
+            "--record-mode",
+            choices=RECORD_MODES,
+            default="none",
+            help="what @pytest.mark.cassette tests do with their cassettes, as in vcrpy: none (replay only, the "
+            "default), once (record a cassette that does not exist), new_episodes (record calls it lacks), "
+            "all (record every call again, keeping the other entries)",
+        )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -226,7 +275,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{MOCK_MARKER}(fixtures=[...], strict=False, args=[...], fresh=False): how the dify_mock fixture starts",
     )
-    config.addinivalue_line("markers", f"{PLUGIN_MARKER}(path): the plugin folder the dify_plugin fixture starts")
+    config.addinivalue_line("markers", f"{PLUGIN_MARKER}(path): the plugin folder the connected_plugin fixture starts")
+    config.addinivalue_line(
+        "markers",
+        f"{CASSETTE_MARKER}(name=None): this test's own cassette of live answers, named after the test; "
+        "--record-mode says whether it is recorded or replayed",
+    )
 
 
 def _plugin_python(config: pytest.Config) -> str | None:
@@ -257,16 +311,29 @@ def dify_mock(request: pytest.FixtureRequest, dify_mock_pool: MockPool) -> Itera
     config = request.config
     fixtures: Sequence[Path] = [Path(p) for p in config.getini("dify_mock_fixtures")]
     fixtures = [*fixtures, *(Path(p) for p in options.get("fixtures", ()))]
-    wanted = mock_config(
-        fixtures, bool(options.get("strict", config.getini("dify_mock_strict"))), list(options.get("args", ()))
-    )
+    args = list(options.get("args", ()))
+    cassette = request.node.get_closest_marker(CASSETTE_MARKER)
+    if cassette is not None:
+        args += ["--record", str(_cassette_folder(config)), "--record-mode", _record_mode(config)]
+    wanted = mock_config(fixtures, bool(options.get("strict", config.getini("dify_mock_strict"))), args)
     fresh = bool(options.get("fresh", False))
     shared = dify_mock_pool.get(wanted) if not fresh else SharedMock(start_mock(fresh_data_dir(request), wanted))
-    mock = DifyMock(shared, _plugin_python(config), owns_server=fresh)
+    name = (str(cassette.args[0]) if cassette.args else request.node.nodeid) if cassette is not None else None
+    mock = DifyMock(shared, _plugin_python(config), owns_server=fresh, cassette=name)
     try:
         yield mock
     finally:
         mock.finish()
+
+
+def _cassette_folder(config: pytest.Config) -> Path:
+    folder = Path(str(config.getini("dify_mock_cassettes") or DEFAULT_CASSETTES))
+    return folder if folder.is_absolute() else Path(str(config.rootpath)) / folder
+
+
+def _record_mode(config: pytest.Config) -> str:
+    mode = str(config.getoption("record_mode", default=None) or "none")
+    return "all" if mode == "rewrite" else mode  # pytest-recording's rewrite: record everything again
 
 
 def fresh_data_dir(request: pytest.FixtureRequest) -> Path:
@@ -275,7 +342,7 @@ def fresh_data_dir(request: pytest.FixtureRequest) -> Path:
 
 
 @pytest.fixture
-def dify_plugin(request: pytest.FixtureRequest, dify_mock: DifyMock) -> Plugin:
+def connected_plugin(request: pytest.FixtureRequest, dify_mock: DifyMock) -> Plugin:
     """The plugin from `@pytest.mark.dify_plugin(path)` or the `dify_plugin_path` ini option, connected."""
     marker = request.node.get_closest_marker(PLUGIN_MARKER)
     path = (marker.args[0] if marker and marker.args else None) or request.config.getini("dify_plugin_path")
@@ -283,10 +350,22 @@ def dify_plugin(request: pytest.FixtureRequest, dify_mock: DifyMock) -> Plugin:
         root = Path(str(request.config.rootpath))
         if not (root / "manifest.yaml").exists():
             pytest.fail(
-                "dify_plugin needs the plugin folder: set `dify_plugin_path` in your pytest configuration "
+                "connected_plugin needs the plugin folder: set `dify_plugin_path` in your pytest configuration "
                 "or mark the test with @pytest.mark.dify_plugin('path/to/plugin')",
                 pytrace=False,
             )
         path = root
     folder = Path(str(path))
     return dify_mock.start_plugin(folder if folder.is_absolute() else Path(str(request.config.rootpath)) / folder)
+
+
+@pytest.fixture
+def dify_plugin(connected_plugin: Plugin) -> Plugin:
+    """Deprecated: the old name of `connected_plugin`, which shadowed the SDK's package (`import dify_plugin`)."""
+    warnings.warn(
+        "the dify_plugin fixture is now called connected_plugin: the old name shadows the SDK's package "
+        "(import dify_plugin) and will be removed",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return connected_plugin

@@ -29,6 +29,7 @@ from dify_mock.testing.sse import SSEParser, decode_chunks
 
 DEFAULT_TENANT = "default"
 DEFAULT_REMOTE_KEY = "dify-mock"
+HARNESS_LINE = "--- dify-mock testing harness: "
 PLUGIN_PYTHON_ENV = "DIFY_MOCK_PLUGIN_PYTHON"
 
 
@@ -58,6 +59,7 @@ class MockServer:
         server_key: str | None = None,
         run_plugin: Path | Sequence[Path] | None = None,
         plugin_python: str | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.fixtures = [Path(f) for f in fixtures]
@@ -69,6 +71,7 @@ class MockServer:
         self.server_key = server_key
         self.run_plugin = run_plugin
         self.plugin_python = plugin_python
+        self.cwd = cwd
         self.log_path = self.data_dir / "server.log"
         self.port = 0
         self.debug_port = 0
@@ -126,10 +129,13 @@ class MockServer:
         for attempt in range(1, attempts + 1):
             self.port, self.debug_port = free_ports(2)
             with self.log_path.open("a", encoding="utf-8") as log:
-                log.write(f"--- dify-mock testing harness: start attempt {attempt}: {' '.join(self.command())}\n")
-            self.process = spawn(self.command(), cwd=None, env=env, output_path=self.log_path)
+                log.write(f"{HARNESS_LINE}start attempt {attempt}: {' '.join(self.command())}\n")
+            self.process = spawn(self.command(), cwd=self.cwd, env=env, output_path=self.log_path)
             if self._wait_healthy(self.process):
-                self._client = httpx.Client(base_url=self.url, timeout=self.request_timeout)
+                # The custom header marks the calls as a program's, not a web page's (see docs/security.md).
+                self._client = httpx.Client(
+                    base_url=self.url, timeout=self.request_timeout, headers={"X-Requested-With": "dify-mock"}
+                )
                 return self
             exited = self.process.poll() is not None
             terminate(self.process, grace=1.0)
@@ -174,12 +180,15 @@ class MockServer:
     ) -> None:
         self.stop()
 
-    def log(self) -> str:
-        """The server's output so far."""
+    def log(self, *, command_lines: bool = True) -> str:
+        """The server's output so far; without `command_lines`, only what the server printed."""
         try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
             return ""
+        if command_lines:
+            return text
+        return "".join(line for line in text.splitlines(keepends=True) if not line.startswith(HARNESS_LINE))
 
     # -- HTTP ---------------------------------------------------------------------------------------------------
 

@@ -12,6 +12,26 @@ from dify_mock.answers.rules.matching import Rule, RuleMatch, match_key
 from dify_mock.answers.rules.near_miss import near_miss
 from dify_mock.answers.rules.scenarios import ScenarioStates, check_reachable
 
+API = "api"  # the source of rules added through POST /mock/rules
+
+
+def _read(paths: Sequence[Path]) -> tuple[list[Rule], list[str], list[Path]]:
+    """The rules of every fixture file under `paths` (each file once), the files, and the folders given."""
+    rules: list[Rule] = []
+    files: list[str] = []
+    folders: list[Path] = []
+    seen: set[Path] = set()
+    for path in paths:
+        folder = path if path.is_dir() else path.parent
+        folders.append(folder)
+        for file in fixture_files(path):
+            if file.resolve() in seen:
+                continue
+            seen.add(file.resolve())
+            rules.extend(read_file(file, folder))
+            files.append(str(file))
+    return rules, files, folders
+
 
 class RuleBook:
     """The loaded rules, in load order; the first matching rule of a type answers."""
@@ -20,6 +40,7 @@ class RuleBook:
         self._rules: list[Rule] = []
         self._files: list[str] = []
         self._folders: list[Path] = []  # the fixture folders given, where files a rule names may be
+        self._paths: list[Path] = []  # the fixture files and folders given, read again by reload()
         self._lock = threading.RLock()
         self.scenarios = ScenarioStates()
 
@@ -29,20 +50,27 @@ class RuleBook:
 
         A file a rule names (`audio_file`) must be inside the folder given (for a file given, its folder)."""
         book = cls()
-        seen: set[Path] = set()
-        for path in paths:
-            folder = Path(path) if Path(path).is_dir() else Path(path).parent
-            book._folders.append(folder)
-            for file in fixture_files(Path(path)):
-                if file.resolve() in seen:
-                    continue
-                seen.add(file.resolve())
-                book._rules.extend(read_file(file, folder))
-                book._files.append(str(file))
+        book._paths = [Path(path) for path in paths]
+        book._rules, book._files, book._folders = _read(book._paths)
         check_reachable(book._rules)
         return book
 
-    def add(self, data: Mapping[str, Any], origin: str = "api", base_dir: Path | None = None) -> list[Rule]:
+    @property
+    def paths(self) -> list[Path]:
+        return list(self._paths)
+
+    def reload(self) -> dict[str, dict[str, int]]:
+        """Reads the fixture files again and puts their rules in place of the old ones, which stay if any file has
+        an error (FixtureError). Rules added through the API stay, after them; scenario states stay; the new rules
+        count their uses from 0. Returns counts() as it is now."""
+        rules, files, folders = _read(self._paths)
+        with self._lock:
+            added = [rule for rule in self._rules if rule.source == API]
+            check_reachable([*rules, *added])
+            self._rules, self._files, self._folders = [*rules, *added], files, folders
+        return self.counts()
+
+    def add(self, data: Mapping[str, Any], origin: str = API, base_dir: Path | None = None) -> list[Rule]:
         """Add rules given as a fixture document; relative audio files resolve against base_dir (or cwd), and
         must be inside it or a loaded fixture folder."""
         base = base_dir or Path.cwd()
@@ -63,13 +91,13 @@ class RuleBook:
         invocation the call belongs to), with its next reply; a scenario rule moves its scenario on."""
         with self._lock:
             for rule in self._rules:
-                if rule.invoke_type != invoke_type or not rule.matches(request):
+                if rule.invoke_type != invoke_type or rule.spent() or not rule.matches(request):
                     continue
                 if rule.scenario is not None and self.scenarios.state(scope, rule.scenario) != rule.state:
                     continue
-                reply = rule.replies[min(rule.uses, len(rule.replies) - 1)]
+                reply, failed = rule.reply_for(rule.uses, request)
                 rule.uses += 1
-                return RuleMatch(rule, reply, self.scenarios.move(scope, rule))
+                return RuleMatch(rule, reply, None if failed else self.scenarios.move(scope, rule))
         return None
 
     def near_miss(self, invoke_type: str, request: Mapping[str, Any], scope: str = "") -> str:
@@ -83,6 +111,13 @@ class RuleBook:
     def rules(self, invoke_type: str | None = None) -> list[Rule]:
         with self._lock:
             return [rule for rule in self._rules if invoke_type is None or rule.invoke_type == invoke_type]
+
+    def reset_uses(self) -> None:
+        """Every rule's count of uses back to 0: `replies` start again from the first, `times` and `fail_times`
+        count afresh."""
+        with self._lock:
+            for rule in self._rules:
+                rule.uses = 0
 
     def unused(self) -> list[Rule]:
         return [rule for rule in self.rules() if rule.uses == 0]

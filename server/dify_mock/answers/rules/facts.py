@@ -203,6 +203,12 @@ _LLM_FACTS: dict[str, Fact] = {
     "system": Fact(_system_text, "The text of the first system message."),
     "tools": Fact(_tool_names, "Tool names that must all be offered in the request's `tools`.", "names"),
     "stream": Fact(_field("stream"), "Whether the plugin asked for a streamed answer.", "flag"),
+    "parameters": Fact(
+        _mapping("completion_params"),
+        "Conditions on the model parameters (completion_params: temperature, max_tokens...), by name: an exact "
+        "value (null matches a missing parameter), or {contains}/{regex} on a string.",
+        "params",
+    ),
     "messages": Fact(
         _transcript,
         "Any prompt message: its text exactly, {contains} or {regex}; add `role` (system, user, assistant, tool, "

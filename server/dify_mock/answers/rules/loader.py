@@ -19,6 +19,7 @@ from dify_mock.answers.replies import Reply
 from dify_mock.answers.rules.facts import FAMILIES
 from dify_mock.answers.rules.matching import Rule
 from dify_mock.answers.rules.models import FIXTURE_MODEL, STARTED, FixtureError, short
+from dify_mock.answers.rules.templates import ReplyTemplate
 from dify_mock.config.yaml_lines import line_of
 
 MAX_REPORTED_ERRORS = 10
@@ -101,10 +102,16 @@ def build_rules(data: Any, root: yaml.Node | None, source: str, base_dir: Path, 
     for key, family in FAMILIES.items():
         for i, model in enumerate(getattr(fixture, key) or []):
             replies: list[Reply] = [model.reply] if model.reply is not None else list(model.replies)
+            templates: list[ReplyTemplate | None] = []
             for j, reply in enumerate(replies):
                 where: Loc = (key, i, "reply") if model.reply is not None else (key, i, "replies", j)
                 replies[j], found = _resolve_files(reply, base_dir, folders, where, data, root)
                 problems.extend(found)
+
+                def template_problem(path: Loc, text: str, where: Loc = where) -> None:
+                    problems.append(_explain((*where, *path), {"type": "template", "msg": text}, data, root))
+
+                templates.append(ReplyTemplate.of(replies[j], family, template_problem))
             line = line_of(root, (key, i))
             origin = _origin(source, root, (key, i))
             rule = Rule(
@@ -122,6 +129,10 @@ def build_rules(data: Any, root: yaml.Node | None, source: str, base_dir: Path, 
                 scenario=model.scenario,
                 state=model.state or STARTED,
                 next_state=model.next_state,
+                times=model.times,
+                fail_times=model.fail_times,
+                fail_error=model.fail_error,
+                templates=templates if any(templates) else [],
             )
             rules.append((line or 0, rule))
     if problems:

@@ -14,6 +14,7 @@ from pydantic import (
 from dify_mock.answers.replies import Reply
 from dify_mock.answers.rules.facts import FAMILIES, Fact, Request
 from dify_mock.answers.rules.models import MISSING, STARTED, MessagePattern, Pattern
+from dify_mock.answers.rules.templates import ReplyTemplate, TemplateProblem, template_context
 from dify_mock.config.faults import Fault, Latency
 
 
@@ -34,9 +35,44 @@ class Rule:
     scenario: str | None = field(default=None, kw_only=True)
     state: str = field(default=STARTED, kw_only=True)  # the scenario state it answers in
     next_state: str | None = field(default=None, kw_only=True)
+    times: int | None = field(default=None, kw_only=True)  # answers at most this many calls
+    fail_times: int | None = field(default=None, kw_only=True)  # the first this many calls fail
+    fail_error: str | None = field(default=None, kw_only=True)
+    templates: list[ReplyTemplate | None] = field(default_factory=list, kw_only=True, repr=False)  # per reply
 
     def label(self) -> str:
         return self.name or self.origin
+
+    def describe(self) -> str:
+        """The rule with where it comes from: `rule 'weather' (fixtures/a.yaml:3)`, or `rule at fixtures/a.yaml:3`."""
+        return (
+            f"{self.fixture_key} rule '{self.name}' ({self.origin})"
+            if self.name
+            else f"{self.fixture_key} rule at {self.origin}"
+        )
+
+    def spent(self) -> bool:
+        """Whether it has answered its `times` calls."""
+        return self.times is not None and self.uses >= self.times
+
+    def reply_for(self, index: int, request: Request) -> tuple[Reply, bool]:
+        """The reply to the rule's call number `index` (from 0), and whether it is a `fail_times` failure. A template
+        that fails gives an error reply that names the rule and its file."""
+        family = FAMILIES[self.fixture_key]
+        if self.fail_times is not None and index < self.fail_times:
+            error = self.fail_error or (
+                f"dify-mock: {self.describe()} fails its first {self.fail_times} calls (fail_times); "
+                f"this is call {index + 1}"
+            )
+            return family.replies()(error=error), True
+        turn = min(index - (self.fail_times or 0), len(self.replies) - 1)
+        template = self.templates[turn] if self.templates else None
+        if template is None:
+            return self.replies[turn], False
+        try:
+            return template.render(template_context(family, request)), False
+        except TemplateProblem as problem:
+            return family.replies()(error=f"{self.describe()}: {problem}"), False
 
     def conditions(self) -> Iterator[tuple[str, Fact, Any]]:
         """The match fields this rule sets: (field, fact, condition)."""

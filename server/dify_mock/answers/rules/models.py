@@ -207,6 +207,23 @@ class RuleModel(BaseModel):
     next_state: str | None = Field(
         default=None, min_length=1, description="The state the scenario moves to when this rule answers."
     )
+    times: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        description="Answer at most this many calls (failures included); after that the rule no longer matches, "
+        "and the next rule, or the built-in answer, takes the call.",
+    )
+    fail_times: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        description="The first this many matching calls fail (with `fail_error`); the ones after get the reply. "
+        "For testing a plugin's retries.",
+    )
+    fail_error: str | None = Field(
+        default=None,
+        min_length=1,
+        description="The error message of the calls `fail_times` fails (default: says which rule failed it).",
+    )
 
     @model_validator(mode="after")
     def _one_reply(self) -> Self:
@@ -214,6 +231,12 @@ class RuleModel(BaseModel):
             raise ValueError("give exactly one of 'reply' (one answer) or 'replies' (answers used in turn)")
         if self.scenario is None and (self.state is not None or self.next_state is not None):
             raise ValueError("'state' and 'next_state' need a 'scenario': the name of the scenario they belong to")
+        if self.fail_error is not None and self.fail_times is None:
+            raise ValueError("'fail_error' needs 'fail_times': how many calls fail before the rule answers")
+        if self.times is not None and self.fail_times is not None and self.fail_times >= self.times:
+            raise ValueError(
+                f"'fail_times' ({self.fail_times}) must be less than 'times' ({self.times}), or the rule never answers"
+            )
         return self
 
 

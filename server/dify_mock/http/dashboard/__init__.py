@@ -34,6 +34,7 @@ async def info(request: Request) -> dict[str, Any]:
     settings = host.settings
     return {
         "debug_port": settings.debug_port,
+        "public_debug_url": settings.public_debug_url,  # REMOTE_INSTALL_URL when the port is published elsewhere
         "remote_keys_required": bool(settings.keys),
         "server_key_required": bool(settings.server_key),
         "strict": settings.strict,

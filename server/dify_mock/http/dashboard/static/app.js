@@ -12,6 +12,7 @@ const state = {
   key: sessionStorage.getItem("dify-mock-key") || "",
   info: null,
   plugins: new Map(), // tenant/plugin_id -> plugin description
+  knowsPlugins: false, // until the first snapshot, who is connected is unknown: the page says "loading"
   entries: new Map(), // journal id -> {data, element, shown, more}
   source: null,
 };
@@ -67,7 +68,9 @@ function updateSummary() {
 // Start-up and the event stream
 // ---------------------------------------------------------------------------------------------------------------
 
+// The event stream and /mock/info are asked for at once: the first snapshot is what tells who is connected.
 async function start() {
+  connect();
   const response = await fetch("/mock/info", { headers: keyHeaders() });
   if (response.status === 401) {
     askForKey();
@@ -75,10 +78,11 @@ async function start() {
   }
   state.info = await response.json();
   renderSetup();
-  connect();
 }
 
 function askForKey() {
+  if (state.source) state.source.close();
+  state.source = null;
   setStatus("disconnected", "server key needed");
   const form = $("#key-form");
   form.hidden = false;
@@ -97,10 +101,12 @@ function connect() {
   state.source = source;
   source.addEventListener("open", () => setStatus("connecting", "loading…"));
   source.addEventListener("error", () => {
+    if (state.source !== source) return; // closed on purpose (a key is needed)
     setStatus(source.readyState === EventSource.CLOSED ? "disconnected" : "reconnecting");
   });
   // A snapshot starts with `plugins`: everything shown so far is replaced by it.
   source.addEventListener("plugins", (event) => {
+    state.knowsPlugins = true;
     state.plugins.clear();
     for (const plugin of JSON.parse(event.data).plugins) state.plugins.set(pluginKey(plugin), plugin);
     renderPlugins();
@@ -135,12 +141,14 @@ function renderSetup() {
   setup.replaceChildren();
   const info = state.info;
   if (!info) return;
-  if (state.plugins.size === 0) {
+  if (!state.knowsPlugins) {
+    setup.append(el("p", { class: "muted loading" }, "Loading: asking the mock which plugins are connected…"));
+  } else if (state.plugins.size === 0) {
     const key = info.remote_keys_required ? "<one of the mock's --key values>" : "any-key-works";
     setup.append(
       el("div", { class: "setup" },
         el("p", { class: "muted" }, "No plugin is connected. Put these lines in your plugin's .env, then run ", el("code", {}, "python -m main"), ":"),
-        el("pre", {}, `INSTALL_METHOD=remote\nREMOTE_INSTALL_URL=${location.hostname}:${info.debug_port}\nREMOTE_INSTALL_KEY=${key}`),
+        el("pre", {}, `INSTALL_METHOD=remote\nREMOTE_INSTALL_URL=${info.public_debug_url || `${location.hostname}:${info.debug_port}`}\nREMOTE_INSTALL_KEY=${key}`),
       ),
     );
   }
@@ -163,7 +171,11 @@ function renderPlugins() {
   }
   for (const plugin of state.plugins.values()) {
     const card = [...document.querySelectorAll("#plugins .plugin")].find((node) => node.dataset.key === pluginKey(plugin));
-    if (!card) renderPlugin(plugin, true);
+    try {
+      if (!card) renderPlugin(plugin, true);
+    } catch (error) {
+      console.error(`cannot show ${pluginKey(plugin)}`, error);
+    }
   }
   renderSetup();
 }
@@ -447,6 +459,7 @@ function upsertEntry(data) {
   const answered = $(".answered", node);
   answered.textContent = data.answered_by || "";
   answered.dataset.source = answeredSource(data);
+  $(".rule-file", node).textContent = data.rule || "";
   $(".duration", node).textContent = data.duration_ms === null || data.duration_ms === undefined ? "" : `${data.duration_ms} ms`;
   const error = $(".error", node);
   error.textContent = data.error || "";
@@ -468,6 +481,7 @@ function createEntry(data) {
       el("span", { class: "type" }, data.type),
       el("span", { class: "plugin-id" }, data.plugin_id),
       el("span", { class: "answered" }),
+      el("span", { class: "rule-file muted", title: "the fixture rule's file and line" }),
       el("span", { class: "duration" }),
       el("span", { class: "state" })),
     el("div", { class: "error", hidden: true }),
@@ -518,7 +532,7 @@ function applyFilter(item) {
   const wanted = $("#filter-text").value.trim().toLowerCase();
   const errorsOnly = $("#errors-only").checked;
   const data = item.data;
-  const haystack = `${data.kind} ${data.type} ${data.plugin_id} ${data.answered_by || ""} ${data.error || ""}`.toLowerCase();
+  const haystack = `${data.kind} ${data.type} ${data.plugin_id} ${data.answered_by || ""} ${data.rule || ""} ${data.error || ""}`.toLowerCase();
   item.element.hidden = (errorsOnly && !data.error) || (wanted !== "" && !haystack.includes(wanted));
 }
 

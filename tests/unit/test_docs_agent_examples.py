@@ -1,4 +1,4 @@
-"""The README's agent examples are the fixtures that the tests run, not copies that can drift from them."""
+"""The docs' agent examples (docs/fixtures.md) are the fixtures that the tests run, not copies that can drift from them."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTION = "### Conversations: agents that call the model several times"
+SECTION = "## Conversations: agents that call the model several times"
 
 
 def yaml_blocks() -> list[str]:
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index(SECTION)
-    end = readme.index("\n## ", start)
-    return re.findall(r"```yaml\n(.*?)```", readme[start:end], flags=re.S)
+    page = (ROOT / "docs" / "fixtures.md").read_text()
+    section = page[page.index(SECTION) :]
+    if "\n## " in section:
+        section = section[: section.index("\n## ")]
+    return re.findall(r"```yaml\n(.*?)```", section, flags=re.S)
 
 
 def rules_by_name(text: str) -> dict[str, Any]:

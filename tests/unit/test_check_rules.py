@@ -1,0 +1,175 @@
+"""The rule table of `dify-mock check` (verdicts.py) and the requests it builds as Dify's API does: credential forms,
+parameters, --inputs. Each case is one that the check used to get wrong."""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+
+import pytest
+from dify_mock.check.credentials import model_credentials, oauth_credentials, oauth_only, tool_credentials
+from dify_mock.check.findings import Reason, Status
+from dify_mock.check.inputs import InputsError, load_inputs
+from dify_mock.check.parameters import parameters_for
+from dify_mock.check.verdicts import Context, judge_answer, judge_error
+
+
+def context(root: Path, **extra: object) -> Context:
+    return Context(name="tool a/b", root=root, seconds=1.0, hosts=[], **extra)  # type: ignore[arg-type]
+
+
+def plugin_traceback(root: Path, source: str) -> str:
+    """The traceback the SDK sends, of `source` run as the plugin's provider/x.py."""
+    path = root / "provider" / "x.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(source)
+    try:
+        exec(compile(source, str(path), "exec"), {})
+    except Exception:
+        return traceback.format_exc()
+    raise AssertionError("the source did not raise")
+
+
+WRAPPED = """
+class CredentialsValidateFailedError(Exception):
+    pass
+
+credentials = {"api_key": "k"}
+try:
+    url = credentials["base_url"]
+except Exception as error:
+    raise CredentialsValidateFailedError(str(error))
+"""
+
+
+def test_a_crash_wrapped_in_a_credential_validation_is_a_plugin_bug_at_its_line(tmp_path: Path) -> None:
+    trace = plugin_traceback(tmp_path, WRAPPED)
+    finding = judge_error(
+        context(tmp_path, validates_credentials=True), "CredentialsValidateFailedError", "'base_url'", trace
+    )
+    assert (finding.status, finding.verdict, finding.where) == (Status.FAIL, "plugin bug", "provider/x.py:7")
+    assert finding.message == "KeyError: 'base_url', wrapped in CredentialsValidateFailedError"
+    assert finding.traceback == trace
+
+
+def test_a_deliberate_refusal_of_made_up_credentials_is_not_exercised(tmp_path: Path) -> None:
+    deliberate = WRAPPED.replace(
+        "raise CredentialsValidateFailedError(str(error))", "raise CredentialsValidateFailedError('set a base URL')"
+    )
+    trace = plugin_traceback(tmp_path, deliberate)
+    finding = judge_error(
+        context(tmp_path, validates_credentials=True), "CredentialsValidateFailedError", "set a base URL", trace
+    )
+    assert (finding.status, finding.reason) == (Status.SKIP, Reason.CREDENTIALS)
+
+
+def test_a_value_error_of_float_on_our_text_is_always_a_refused_sample(tmp_path: Path) -> None:
+    trace = plugin_traceback(tmp_path, "float('What is the weather in Paris?')\n")
+    message = "could not convert string to float: 'What is the weather in Paris?'"
+    for refused_before in (False, True):
+        finding = judge_error(context(tmp_path, credentials_refused=refused_before), "ValueError", message, trace)
+        assert finding.status is Status.SKIP
+        assert finding.reason is (Reason.CREDENTIALS if refused_before else Reason.INPUT)
+
+
+def test_a_timeout_is_a_hang_and_a_quoted_url_names_no_host(tmp_path: Path) -> None:
+    hang = judge_error(context(tmp_path), "InvokeTimeout", "killed by timeout after 60 s", None)
+    assert (hang.reason, hang.message, hang.hosts) == (Reason.HUNG, "no answer after 1 s", [])
+    quoted = "Search failed for https://api.x.com/q?what%20is%20the%20weather%20in%20paris: bad query"
+    refused = judge_error(context(tmp_path), "ToolInvokeError", quoted, None)
+    assert (refused.reason, refused.hosts) == (Reason.INPUT, [])
+    offline = judge_error(context(tmp_path), "ConnectError", "Failed to resolve 'api.x.io' ([Errno -2])", None)
+    assert (offline.reason, offline.hosts) == (Reason.NETWORK, ["api.x.io"])
+
+
+def test_answers_that_are_errors_or_that_follow_a_refused_request_are_not_verified(tmp_path: Path) -> None:
+    def text(words: str) -> list[dict[str, object]]:
+        return [{"type": "text", "message": {"text": words}}]
+
+    assert judge_answer(context(tmp_path), text("Error: Execution failed - 401")).reason is Reason.ERROR_ANSWER
+    assert judge_answer(context(tmp_path), text("No access token available")).reason is Reason.ERROR_ANSWER
+    assert judge_answer(context(tmp_path), text("It is sunny in Paris.")).verdict == "verified"
+    assert (
+        judge_answer(context(tmp_path), text("Object slug must be in lower-case letters.")).reason
+        is Reason.ERROR_ANSWER
+    )
+    caught = Context(name="tool a/b", root=tmp_path, seconds=1.0, hosts=["api.x.com"])
+    finding = judge_answer(caught, text("403 Forbidden"))
+    assert (finding.reason, finding.hosts) == (Reason.NETWORK, ["api.x.com"])
+    webhook = [{"type": "http", "status": 500, "bytes": 3}]
+    assert judge_answer(context(tmp_path), webhook).verdict == "plugin bug"
+
+
+FORM = [
+    {"variable": "api_key", "type": "secret-input", "required": True},
+    {"variable": "mode", "type": "radio", "required": True, "options": [{"value": "completion"}, {"value": "chat"}]},
+    {"variable": "vision", "type": "switch", "required": False, "default": "false"},
+    {"variable": "base_url", "type": "text-input", "required": False},
+    {
+        "variable": "dims",
+        "type": "text-input",
+        "required": True,
+        "show_on": [{"variable": "__model_type", "value": "text-embedding"}],
+    },
+    {
+        "variable": "region",
+        "type": "select",
+        "required": True,
+        "options": [{"value": "eu"}],
+        "show_on": [{"variable": "mode", "value": "chat"}],
+    },
+]
+
+
+def test_a_model_credential_form_is_filtered_as_dify_filters_it() -> None:
+    assert model_credentials(FORM, None, "llm") == {
+        "api_key": "dify-mock-check-secret",
+        "mode": "completion",
+        "vision": False,
+    }
+    chat = model_credentials(FORM, {"mode": "chat"}, "text-embedding")
+    assert chat["mode"] == "chat" and chat["region"] == "eu" and chat["dims"] == "dify-mock-dims"
+
+
+def test_tool_forms_drop_blanks_and_oauth_only_providers_get_tokens() -> None:
+    form = {
+        "api_key": {"type": "secret-input", "required": True},
+        "base_url": {"type": "text-input", "required": False},
+    }
+    assert tool_credentials(form, {"base_url": ""}) == {"api_key": "dify-mock-check-secret"}
+    provider = {"oauth_schema": {"credentials_schema": [{"name": "access_token"}]}, "credentials_schema": []}
+    assert oauth_only(provider) and oauth_credentials(provider["oauth_schema"]) == {
+        "access_token": "dify-mock-oauth-access_token"
+    }
+
+
+def test_parameters_are_cast_and_taken_from_what_the_form_says() -> None:
+    declared = [
+        {"name": "count", "type": "number", "default": "20"},
+        {"name": "exact", "type": "boolean", "default": "true"},
+        {"name": "pages", "type": "string", "required": True, "human_description": {"en_US": "pages, e.g. 1;2;3"}},
+        {"name": "filter", "type": "string", "required": True, "llm_description": "a JSON object of field filters"},
+        {"name": "skipped", "type": "string", "required": False},
+    ]
+    values = parameters_for(declared, lambda _: {})
+    assert values == {"count": 20, "exact": True, "pages": "1;2;3", "filter": '{"name": "dify-mock"}'}
+    assert parameters_for(declared, lambda _: {}, {"pages": "7", "count": "2.5"})["count"] == 2.5
+    region = {"name": "region", "type": "string", "required": True, "human_description": {"en_US": "e.g. us-east-1"}}
+    assert parameters_for([region], lambda _: {}) == {"region": "us-east-1"}
+
+
+def test_inputs_files_are_read_and_their_mistakes_named(tmp_path: Path) -> None:
+    good = tmp_path / "inputs.yaml"
+    good.write_text("parameters:\n  tool a/b: {city: Paris}\nmodels:\n  model m: llama3\n")
+    inputs = load_inputs(good)
+    assert inputs.parameters("tool a/b") == {"city": "Paris"} and inputs.model("model m") == "llama3"
+    assert inputs.parameters("tool a/c") is None
+    bad = tmp_path / "bad.yaml"
+    for text, words in (
+        ("params: {}\n", "unknown section params"),
+        ("parameters:\n  tool a/b: 3\n", "parameters.tool a/b: a mapping was expected, not int"),
+        ("[1\n", "not YAML"),
+    ):
+        bad.write_text(text)
+        with pytest.raises(InputsError, match=words):
+            load_inputs(bad)
