@@ -220,12 +220,16 @@ def test_relayed_llm_answers_carry_the_daemons_empty_strings(run):
     assert answer["delta"]["message"]["tool_call_id"] == ""
 
 
-def test_a_stdout_line_over_the_daemons_limit_is_dropped_and_the_session_goes_on(run):
-    # The daemon's reader stops at a line over 5 MB (and the call waits out its timeout); dify-mock drops the line
-    # with a warning and the call ends at the plugin's `end` (tests/conformance/allowed.py says why).
-    assert tool_events(run, PROBE, "big", {"size": 6 * 1024 * 1024}) == []
-    assert "dify-mock dropped a line of its output" in run.log()
+def test_a_stdout_line_over_the_daemons_limit_ends_the_plugins_instance(run):
+    # As the daemon's reader, ours stops at a line over 5 MB and the plugin is started again; the call ends at once
+    # with the reason, where the daemon's waits out its timeout (tests/conformance/allowed.py says why).
     assert tool_events(run, PROBE, "big", {"size": 4 * 1024 * 1024})[0]["code"] == 0  # under the limit: it arrives
+    events = tool_events(run, PROBE, "big", {"size": 6 * 1024 * 1024})
+    assert len(events) == 1 and events[0]["code"] == -500
+    assert "over the limit of 5242880 bytes" in str(events[0]["message"])
+    run.wait_for_plugin(PROBE, present=False, timeout=60, tenant=TENANT)  # gone, or already back
+    assert run.wait_for_plugin(PROBE, timeout=120, tenant=TENANT)
+    assert tool_events(run, PROBE, "big", {"size": 1000})[0]["code"] == 0
 
 
 def test_a_plugin_that_never_answers_is_killed_by_timeout_in_the_daemons_words(run):

@@ -9,10 +9,9 @@ from __future__ import annotations
 ALLOWED: dict[str, tuple[frozenset[str], str]] = {
     "probe.line_over_limit": (
         frozenset({"body"}),
-        "a stdout line over 5 MB: both refuse the message, the daemon by stopping its reader, so the plugin's "
-        "instance is restarted and the call waits out the invoke timeout (`killed by timeout`); dify-mock drops the "
-        "line with a warning in the log and keeps the plugin's session, so the call ends at the plugin's `end` at "
-        "once. Kept: a bad line from a plugin must not hang its caller",
+        "a stdout line over 5 MB: both stop reading the plugin's instance there and start it again, but the daemon "
+        "leaves the call waiting out the invoke timeout (`killed by timeout`), where dify-mock ends it at once with "
+        "the reason (the line over the limit). Kept: the caller learns at once what happened, and why",
     ),
     "reverse.storage_over_quota_again": (
         frozenset({"body"}),
