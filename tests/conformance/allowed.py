@@ -36,3 +36,9 @@ NOT_INSTALLABLE: dict[str, str] = {
     "the daemon refuses the package: `trigger and tool, model, endpoint, or agent_strategy cannot be provided at the "
     "same time`. Its dispatch routes are held against the SDK in tests/test_dispatch_routes.py",
 }
+
+# Plugins of tests/plugins that dispatch cases do not use: the fixtures of `dify-mock check`'s own tests
+# (tests/test_check*.py), each broken on purpose in one way check must report. Installing them all in the daemon would
+# double the suite's time for no dispatch case.
+NOT_DISPATCHED_PREFIX = "check_"
+NOT_DISPATCHED_REASON = "a fixture of `dify-mock check`'s tests, broken on purpose for one finding; no dispatch case"

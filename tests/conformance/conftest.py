@@ -20,14 +20,16 @@ import pytest
 from dify_mock.testing import MockServer
 
 from conformance import report
-from conformance.allowed import NOT_INSTALLABLE
+from conformance.allowed import NOT_DISPATCHED_PREFIX, NOT_INSTALLABLE
 from conformance.sides import SERVER_KEY, Side, daemonctl, parse_up
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEST_PLUGINS = REPO_ROOT / "tests" / "plugins"
 FIXTURES = [REPO_ROOT / "fixtures" / "examples.yaml"]
 PLUGINS = sorted(
-    path.parent.name for path in TEST_PLUGINS.glob("*/manifest.yaml") if path.parent.name not in NOT_INSTALLABLE
+    path.parent.name
+    for path in TEST_PLUGINS.glob("*/manifest.yaml")
+    if path.parent.name not in NOT_INSTALLABLE and not path.parent.name.startswith(NOT_DISPATCHED_PREFIX)
 )
 # Both sides give up on an invocation after this long (the daemon's PLUGIN_MAX_EXECUTION_TIMEOUT, dify-mock's
 # --invoke-timeout): the plugin that never answers ends here rather than after the daemon's default 10 minutes.
