@@ -13,6 +13,10 @@ ALLOWED: dict[str, tuple[frozenset[str], str]] = {
         "leaves the call waiting out the invoke timeout (`killed by timeout`), where dify-mock ends it at once with "
         "the reason (the line over the limit). Kept: the caller learns at once what happened, and why",
     ),
+    "caller.oversized_body": (
+        frozenset({"body"}),
+        "a 16 MB prompt comes back in the plugin's answer as a stdout line over 5 MB: as probe.line_over_limit",
+    ),
     "reverse.storage_over_quota_again": (
         frozenset({"body"}),
         "the daemon writes a value before it checks the quota, so a refused write is stored all the same, and the "
