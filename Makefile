@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then command -v $$p; break; fi; done)
 
-.PHONY: run test lint typecheck unit bench setup clean compat compat-venvs official-agent official-sweep docs conformance
+.PHONY: run test lint typecheck unit bench setup clean compat compat-venvs official-agent official-sweep dist docs conformance
 
 # Environments are made with uv, from uv.lock. uv on PATH is used; otherwise it is installed once into .uv/ (a small
 # venv of its own, from the package index). `make UV=/path/to/uv` picks another.
@@ -125,8 +125,14 @@ conformance: setup
 	DIFY_DAEMON_CTL=$(abspath $(DIFY_DAEMON_CTL)) DIFY_CONFORMANCE_REPORT=$(CURDIR)/docs/conformance.md \
 		DIFY_MOCK_PLUGIN_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python $(VENV)/bin/pytest -q -p no:cacheprovider tests/conformance
 
+# A wheel in dist/ (docs/install.md: how a plugin project installs it).
+dist: | $(UV)
+	@test -n "$(PYTHON)" || { $(NO_PYTHON); }
+	$(UV) build -q --wheel --out-dir dist --python $(PYTHON)
+	@ls dist/*.whl
+
 clean:
-	rm -rf $(VENV) $(SDK_VENV) .venv-compat .uv .dify-mock .pytest_cache .mypy_cache .ruff_cache
+	rm -rf dist $(VENV) $(SDK_VENV) .venv-compat .uv .dify-mock .pytest_cache .mypy_cache .ruff_cache
 
 # tests/test_dashboard.py drives Debian's chromium headless; `make test` installs it when it is missing.
 .PHONY: browser

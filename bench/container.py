@@ -111,7 +111,9 @@ def start_times(tag: str) -> tuple[float, float]:
                 except httpx.TransportError:
                     pass
                 if time.perf_counter() - started > WAIT:
-                    raise SystemExit(f"no answer within {WAIT} s:\n{docker('logs', name)}")
+                    state = docker("inspect", "-f", "{{json .State}}", name)
+                    logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True)
+                    raise SystemExit(f"no answer on port {port} within {WAIT} s: {state}\n{logs.stdout}{logs.stderr}")
                 time.sleep(0.02)
         while healthy is None:
             if docker("inspect", "-f", "{{.State.Health.Status}}", name).strip() == "healthy":

@@ -48,6 +48,17 @@ class Row:
     detail: str
 
 
+def interleaved(folders: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
+    """One of each category in turn, so that a sweep stopped early has seen every kind."""
+    queues = {category: [item for item in folders if item[0] == category] for category in CATEGORIES}
+    order: list[tuple[str, Path]] = []
+    while any(queues.values()):
+        for queue in queues.values():
+            if queue:
+                order.append(queue.pop(0))
+    return order
+
+
 def plugin_folders(checkout: Path, only: list[str]) -> list[tuple[str, Path]]:
     found = []
     for category in only or CATEGORIES:
@@ -158,7 +169,8 @@ def markdown(rows: list[Row], arguments: argparse.Namespace) -> str:
         "",
         "## Summary",
         "",
-        f"- plugins: {len(rows)}; registered: {len(registered)}",
+        f"- plugins: {len(rows)}; registered: {len(registered)}"
+        + (f"; not checked in this run: {arguments.unchecked} (it was stopped first)" if arguments.unchecked else ""),
         f"- entry points: {total}; verified: {points.get('verified', 0)}; not exercised: {sum(skipped.values())}; "
         f"plugin bugs: {points.get('plugin bug', 0)}; dify-mock defects: {points.get(MOCK_DEFECT, 0)}",
         "",
@@ -240,6 +252,14 @@ def sample_section(rows: list[Row]) -> list[str]:
     ]
 
 
+def note_run(arguments: argparse.Namespace, started: float) -> None:
+    finished = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    facts = {"seconds": time.monotonic() - started, "jobs": arguments.jobs, "finished": finished}
+    described = getattr(arguments, "described", None) or _git(ROOT, "describe", "--always", "--dirty")
+    arguments.described = described
+    (arguments.raw / "sweep.json").write_text(json.dumps({**facts, "dify_mock": described}))
+
+
 def missing_files(checkout: Path) -> list[str]:
     """Files deleted from the work tree (a blob the clone could not fetch, say): their plugins cannot be judged."""
     status = _git(checkout, "status", "--porcelain", "--no-renames", strip=False)
@@ -282,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments.checkout = arguments.checkout.resolve()
     arguments.logs = arguments.raw / "logs"
     arguments.raw.mkdir(parents=True, exist_ok=True)
-    folders = plugin_folders(arguments.checkout, arguments.only)
+    folders = interleaved(plugin_folders(arguments.checkout, arguments.only))
     if arguments.limit:
         folders = folders[: arguments.limit]
     started = time.monotonic()
@@ -290,10 +310,12 @@ def main(argv: list[str] | None = None) -> int:
 
     missing = missing_files(arguments.checkout)
 
-    def one(item: tuple[str, Path]) -> Row:
+    def one(item: tuple[str, Path]) -> Row | None:
         category, folder = item
         saved = arguments.raw / f"{category}--{folder.name}.json"
         fresh = not arguments.from_raw or f"{category}/{folder.name}" in arguments.rerun
+        if not fresh and not saved.is_file():
+            return None  # a sweep stopped before it reached this one
         report = check(folder, arguments) if fresh else json.loads(saved.read_text())
         outcome, detail = classify(report)
         lacking = [path for path in missing if path.startswith(f"{category}/{folder.name}/")]
@@ -303,16 +325,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(rows) + 1:>4}/{len(folders)} {category}/{folder.name}: {outcome} {detail[:120]}", flush=True)
         row = Row(folder, category, report, outcome, detail)
         rows.append(row)
+        if not arguments.from_raw:
+            note_run(arguments, started)  # after each plugin: a sweep stopped early still says what ran
         return row
 
     with ThreadPoolExecutor(arguments.jobs) as pool:
-        ordered = list(pool.map(one, folders))
-    run = arguments.raw / "sweep.json"
+        done = [row for row in pool.map(one, folders) if row is not None]
+    ordered = sorted(done, key=lambda row: (CATEGORIES.index(row.category), row.folder.name))
+    arguments.unchecked = len(folders) - len(ordered)
     if not arguments.from_raw:
-        finished = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        facts = {"seconds": time.monotonic() - started, "jobs": arguments.jobs, "finished": finished}
-        run.write_text(json.dumps({**facts, "dify_mock": _git(ROOT, "describe", "--always", "--dirty")}))
-    arguments.run = json.loads(run.read_text())
+        note_run(arguments, started)
+    arguments.run = json.loads((arguments.raw / "sweep.json").read_text())
     arguments.out.write_text(markdown(ordered, arguments))
     print(f"wrote {arguments.out}")
     return 0

@@ -158,7 +158,7 @@ def test_record_then_replay_after_the_backend_is_gone_then_a_changed_prompt_fail
         plugin,
     ):
         recorded = every_call(mock, plugin)
-    cassette = cassettes / "dify-mock.yaml"
+    cassette = cassettes / "cassette.yaml"
     data = yaml.safe_load(cassette.read_text(encoding="utf-8"))
     assert [entry["type"] for entry in data["entries"]] == [
         "llm", "llm", "llm", "llm", "llm_structured_output", "text_embedding", "rerank", "tts", "speech2text", "moderation"
@@ -179,7 +179,7 @@ def test_record_then_replay_after_the_backend_is_gone_then_a_changed_prompt_fail
         for name in recorded:
             assert replayed[name] == recorded[name], name
         entries = mock.journal(kind="reverse")
-        assert [entry["answered_by"] for entry in entries] == [f"replay:dify-mock#{n}" for n in range(1, 11)]
+        assert [entry["answered_by"] for entry in entries] == [f"replay:cassette#{n}" for n in range(1, 11)]
         # every chunk is the recorded one, byte for byte
         assert entries[0]["response"] == [chunk["data"] for chunk in first["chunks"]]
 
@@ -220,7 +220,7 @@ def test_a_failing_backend_gives_a_clear_error_keeps_the_mock_serving_and_record
     standin, tmp_path, sdk_python
 ):
     config = write_config(tmp_path, standin.url)
-    cassette = tmp_path / "cassettes" / "dify-mock.yaml"
+    cassette = tmp_path / "cassettes" / "cassette.yaml"
     args = ["--config", str(config), "--record", str(cassette.parent)]
     with running(tmp_path / "mock", sdk_python, args) as (mock, plugin):
         for knobs, expected in FAILURES:
@@ -255,7 +255,7 @@ def test_an_unreachable_backend_and_a_missing_key_are_named(tmp_path, sdk_python
             failure.value.message
         )
         assert result(mock, plugin, "summary", text="x " * 600, instruction="i")["summary"]  # still serving
-    assert not (cassettes / "dify-mock.yaml").exists()
+    assert not (cassettes / "cassette.yaml").exists()
     with running(tmp_path / "nokey", sdk_python, ["--config", str(config)], with_key=False) as (mock, plugin):
         assert f"warning: backend 'standin': the environment variable {KEY_ENV} (api_key_env) is not set" in mock.log()
         with pytest.raises(PluginError) as failure:

@@ -76,7 +76,9 @@ def test_a_recording_killed_mid_call_keeps_every_acknowledged_answer_and_replays
     assert len(acknowledged) >= CALLS_BEFORE_THE_KILL, f"only {len(acknowledged)} calls before the deadline"
     print(f"{len(acknowledged)} calls acknowledged, {len(asked)} asked of the backend when the mock was killed")
 
-    assert sorted(path.name for path in tmp_path.rglob("*.yaml")) == sorted([CASSETTE, "dify-mock.yaml"])
+    assert sorted(path.name for path in tmp_path.rglob("*.yaml")) == sorted(
+        [CASSETTE, "dify-mock.yaml"]
+    )  # the cassette and the config file
     recorded = {entry["request"]["prompt_messages"][-1]["content"] for entry in cassette_entries(cassettes / CASSETTE)}
     assert set(acknowledged) <= recorded
     # What a killed recorder may leave: its temporary file, named after its pid; a later start removes it.

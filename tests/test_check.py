@@ -7,6 +7,7 @@ invoked through the dispatch API, and its HTTP calls go to the check's refusing 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
+from wheelhouse import build_wheelhouse
 
 PLUGINS = Path(__file__).parent / "plugins"
 
@@ -219,11 +221,33 @@ def test_a_plugin_that_crashes_at_start_up(sdk_python: str, tmp_path: Path) -> N
 def test_a_path_that_is_no_plugin(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "notes.difypkg").write_text("not a zip")
-    result = check(tmp_path / "empty", tmp_path / "notes.difypkg", tmp_path / "missing")
+    result = check(tmp_path / "empty", tmp_path / "notes.difypkg")
     assert result.returncode == 1
     assert "there is no manifest.yaml" in result.stdout
     assert "is not a .difypkg package: it is not a zip file" in result.stdout
-    assert "is neither a plugin folder nor a .difypkg" in result.stdout
+    missing = check(tmp_path / "empty", tmp_path / "missing")  # a typo: nothing is checked, one line says so
+    assert missing.returncode == 2 and not missing.stdout
+    assert missing.stderr == f"dify-mock: {tmp_path / 'missing'}: no such plugin folder or .difypkg\n"
+
+
+def test_junit_times_the_environment_it_made(sdk_python: str, tmp_path: Path) -> None:
+    site = subprocess.run(
+        [sdk_python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    wheels = build_wheelhouse(Path(site), tmp_path / "wheels")
+    junit = tmp_path / "check.xml"
+    offline = {**os.environ, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels)}
+    command = [sys.executable, "-m", "dify_mock", "check", str(PLUGINS / "web_search"), "--junit", str(junit)]
+    command += ["--cache-dir", str(tmp_path / "cache")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=offline, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    cases = {case.get("name"): case for case in ElementTree.parse(junit).getroot().iter("testcase")}
+    environment = next(case for name, case in cases.items() if name and name.startswith("environment"))
+    assert float(environment.get("time", "0")) > 0.5, environment.attrib  # made with pip: seconds, not 0.000
+    assert cases["icons"].findtext("system-out") == "every icon is in _assets (1 file)"
 
 
 def _processes_of(plugin: Path) -> list[int]:

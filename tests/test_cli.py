@@ -96,3 +96,39 @@ def test_invoke_agent_streams_text_on_one_line(mock_server, simple_agent):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("\n") == 1 and "hello agent" in done.stdout
+
+
+def test_invoke_options_may_come_after_the_kind(mock_server, model_caller):
+    done = cli("invoke", "tool", "model_caller", "moderation", "text=a bomb threat", "--url", mock_server.url, "--json")
+    assert done.returncode == 0, done.stderr
+    assert '"flagged": true' in done.stdout and done.stdout.lstrip().startswith("{")
+    before = cli("invoke", "--url", mock_server.url, "--json", "tool", "model_caller", "moderation", "text=calm")
+    assert before.returncode == 0 and before.stdout.lstrip().startswith("{"), before.stderr  # --json kept
+
+
+def test_invoke_tool_help_describes_its_arguments():
+    done = cli("invoke", "tool", "--help")
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())
+    assert "provider the tool provider's name" in text
+    assert "name the tool's name" in text
+    assert "NAME=VALUE the tool's parameters: NAME=VALUE for a string, NAME:=JSON" in text
+    assert "--url URL the running mock's HTTP API [default: http://localhost:5002; env: DIFY_MOCK_URL]" in text
+
+
+def test_a_missing_required_parameter_is_named_before_anything_is_invoked(mock_server, model_caller):
+    before = mock_server.journal_summary(kind="dispatch")["entries"]
+    done = cli("invoke", "--url", mock_server.url, "tool", "model_caller", "llm", "stream:=false")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == "dify-mock: tool model_caller/llm needs prompt (string): add prompt=VALUE\n"
+    unknown = cli("invoke", "--url", mock_server.url, "tool", "model_caller", "lmm", "prompt=hi")
+    assert unknown.returncode == 2 and "model_caller (dify-mock-tests/model_caller) has no tool 'lmm'" in unknown.stderr
+    assert "llm" in unknown.stderr
+    assert mock_server.journal_summary(kind="dispatch")["entries"] == before  # nothing reached the plugin
+
+
+def test_invoke_exits_non_zero_when_the_plugin_fails(mock_server, model_caller):
+    failed = cli("invoke", "--url", mock_server.url, "--json", "tool", "model_caller", "fail")
+    assert failed.returncode == 1 and "asked to fail" in failed.stderr
+    model = cli("invoke", "--url", mock_server.url, "model", "nowhere", "gpt", "invoke", "prompt=hi")
+    assert model.returncode != 0 and "nowhere" in model.stderr

@@ -65,7 +65,9 @@ def test_the_dashboard_shows_a_plugin_invokes_its_tool_and_streams_the_calls(
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(mock_server.url + "/")
     expect(page.locator("#status")).to_have_attribute("data-state", "live")
-    expect(page.locator("#setup")).to_contain_text(f"REMOTE_INSTALL_URL=127.0.0.1:{mock_server.debug_port}")
+    expect(page.locator("#setup")).to_contain_text(
+        f"REMOTE_INSTALL_URL=localhost:{mock_server.debug_port}"
+    )  # as the terminal says
 
     # A real plugin connects: it appears, with its tools and their parameters.
     plugin = mock_server.start_plugin(TEST_PLUGINS / "model_caller", python=sdk_python)

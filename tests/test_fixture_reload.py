@@ -3,6 +3,8 @@ along; a file with an error keeps the earlier rules and says why in one line. Ev
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -106,3 +108,11 @@ def test_the_examples_are_loaded_only_when_asked_for_and_after_your_rules(tmp_pa
         assert answer["text"] == "my own weather"  # the example rule of the same name comes after yours
         entry = server.journal(kind="reverse", type="llm")[-1]
         assert (entry["answered_by"], entry["rule"]) == ("rule:weather", f"{mine}:2")
+        printed = subprocess.run(
+            [sys.executable, "-m", "dify_mock", "journal", "--url", server.url, "--type", "llm"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        assert f"  rule:weather ({mine}:2)  " in printed

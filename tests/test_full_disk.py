@@ -125,7 +125,7 @@ def integrity(database: Path) -> str:
 
 def test_a_full_data_folder_fails_clearly_keeps_what_was_acknowledged_and_recovers(small_disk, tmp_path, sdk_python):
     data, cassettes = small_disk.folder / "data", small_disk.folder / "cassettes"
-    cassette = cassettes / "dify-mock.yaml"
+    cassette = cassettes / "cassette.yaml"
     standin = StandIn(api_key_env=KEY_ENV, env={KEY_ENV: KEY})
     config = standin_config(tmp_path, standin.url)
     args = ["--data-dir", str(data), "--config", str(config), "--record", str(cassettes)]  # the last --data-dir wins
@@ -167,7 +167,7 @@ def test_a_full_data_folder_fails_clearly_keeps_what_was_acknowledged_and_recove
         assert "recording failed: the cassette folder" in refused.value.message and FULL in refused.value.message
         assert f"{cassette} is unchanged" in refused.value.message
         assert cassette.read_bytes() == recorded
-        assert sorted(path.name for path in cassettes.iterdir()) == ["dify-mock.yaml"]  # no temporary file left
+        assert sorted(path.name for path in cassettes.iterdir()) == ["cassette.yaml"]  # no temporary file left
 
         # Everything that does not need room still works, for both plugins.
         assert result(server, models, "moderation", text="still served")["flagged"] is False

@@ -3,6 +3,7 @@ then answer. The fixture examples are read from the page itself, so that the pag
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -149,3 +150,13 @@ def test_times_and_fail_times_are_checked_with_the_line():
         book.add({"llm": [{"fail_error": "x", "reply": {"text": "x"}}]})
     with pytest.raises(FixtureError, match="times: Input should be greater than or equal to 1"):
         book.add({"llm": [{"times": 0, "reply": {"text": "x"}}]})
+
+
+def test_the_json_schema_has_times_fail_times_and_says_replies_are_templates():
+    schema = json.loads((REPO_ROOT / "fixtures" / "schema.json").read_text(encoding="utf-8"))
+    for rule in ("LlmRule", "ToolRule", "AppRule"):
+        properties = schema["$defs"][rule]["properties"]
+        assert {"times", "fail_times", "fail_error"} <= set(properties), rule
+        assert properties["times"]["anyOf"][0] == {"minimum": 1, "type": "integer"}
+        assert "Jinja template" in properties["reply"]["description"]
+        assert "Jinja template" in properties["replies"]["description"]

@@ -133,7 +133,7 @@ def test_a_recorded_multi_turn_run_replays_turn_for_turn(tmp_path, sdk_python):
         standin.stop()
     assert [call["answered_by"] for call in live_calls] == ["backend:standin", "backend:standin"]
     assert recorded.startswith("The tool said: ")
-    cassette = yaml.safe_load((cassettes / "dify-mock.yaml").read_text(encoding="utf-8"))
+    cassette = yaml.safe_load((cassettes / "cassette.yaml").read_text(encoding="utf-8"))
     turns = [entry["request"]["prompt_messages"] for entry in cassette["entries"]]
     assert [[m["role"] for m in turn] for turn in turns] == [
         ["system", "user"],
@@ -146,7 +146,7 @@ def test_a_recorded_multi_turn_run_replays_turn_for_turn(tmp_path, sdk_python):
         tmp_path / "replay", sdk_python, ["--config", str(config), "--replay", str(cassettes)], {}
     )
     assert replayed == recorded
-    assert [call["answered_by"] for call in calls] == ["replay:dify-mock#1", "replay:dify-mock#2"]
+    assert [call["answered_by"] for call in calls] == ["replay:cassette#1", "replay:cassette#2"]
     assert [call["request"]["prompt_messages"] for call in calls] == [
         c["request"]["prompt_messages"] for c in live_calls
     ]

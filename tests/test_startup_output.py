@@ -40,16 +40,19 @@ def test_startup_names_the_env_lines_dashboard_fixture_counts_and_dead_rules(tmp
 
 def test_startup_lines_and_uploads_use_the_published_address_it_is_told(tmp_path: Path) -> None:
     """In a container, ports 5002 and 5003 are published elsewhere: the lines a person copies must say where."""
-    public = {"DIFY_MOCK_PUBLIC_URL": "http://localhost:15002", "DIFY_MOCK_PUBLIC_DEBUG_URL": "localhost:15003"}
+    public = {"DIFY_MOCK_PUBLIC_URL": "http://mock.example:15002", "DIFY_MOCK_PUBLIC_DEBUG_URL": "localhost:15003"}
     with MockServer(tmp_path / "data", env=public, extra_args=["--server-key", "api-key"]) as server:
         deadline = time.monotonic() + 60
         while "Dashboard:" not in server.log() and time.monotonic() < deadline:
             time.sleep(0.05)
         log = server.log().partition("dify-mock is ready")[2]  # the log's first line is the command, key and all
-        info = httpx.get(f"{server.url}/mock/info", headers={"X-Api-Key": "api-key"}, timeout=30).json()
+        key = {"X-Api-Key": "api-key"}
+        info = httpx.get(f"{server.url}/mock/info", headers={**key, "Host": "mock.example:15002"}, timeout=30).json()
+        other = httpx.get(f"{server.url}/mock/info", headers={**key, "Host": "other.example:15002"}, timeout=30)
+    assert other.status_code == 421  # the name it was told is served; any other is still refused
     assert "REMOTE_INSTALL_URL=localhost:15003" in log
-    assert "Dashboard: http://localhost:15002/" in log
-    assert "dify-mock journal -f --url http://localhost:15002 --server-key <the server key>`" in log
+    assert "Dashboard: http://mock.example:15002/" in log
+    assert "dify-mock journal -f --url http://mock.example:15002 --server-key <the server key>`" in log
     assert "api-key" not in log  # the server key itself is never printed
     assert info["public_debug_url"] == "localhost:15003"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ def test_replay_finds_entries_in_order_then_repeats_the_last(tmp_path):
         {"delta": {"message": {"content": "answer to one"}}, "embedding": [1e-05, 0.1]}
     ]
     assert cassettes.unused_report() == [
-        f"cassette {tmp_path / 'dify-mock.yaml'}: 1 of 3 entries never replayed: #2 llm (prompt two)"
+        f"cassette {tmp_path / 'cassette.yaml'}: 1 of 3 entries never replayed: #2 llm (prompt two)"
     ]
 
 
@@ -123,7 +124,7 @@ def test_ignored_fields_are_not_compared(tmp_path):
 
 def test_a_missing_cassette_or_type_is_explained(tmp_path):
     cassettes = Cassettes(replay_dir=tmp_path)
-    with pytest.raises(ReplayMismatch, match=r"there is no cassette .*dify-mock\.yaml"):
+    with pytest.raises(ReplayMismatch, match=r"there is no cassette .*cassette\.yaml"):
         cassettes.find(call(llm_request("hi")), must_match=True)
     cassettes = recorded(tmp_path, "hi")
     with pytest.raises(ReplayMismatch, match="has no tts entries \\(it holds llm\\)"):
@@ -134,11 +135,11 @@ def test_an_answer_that_did_not_complete_is_never_written_and_secrets_are_scrubb
     cassettes = Cassettes(record_dir=tmp_path, secrets=("sk-secret-value",))
     unfinished = cassettes.record(call(llm_request("first")), "backend:local")
     unfinished.add({"text": "half"})
-    assert not (tmp_path / "dify-mock.yaml").exists()
+    assert not (tmp_path / "cassette.yaml").exists()
     finished = cassettes.record(call(llm_request("leaks sk-secret-value")), "backend:local")
     finished.add({"text": "the key is sk-secret-value"})
     finished.commit()
-    text = (tmp_path / "dify-mock.yaml").read_text(encoding="utf-8")
+    text = (tmp_path / "cassette.yaml").read_text(encoding="utf-8")
     assert "sk-secret-value" not in text and "***" in text
     assert [entry["request"]["prompt_messages"][1]["content"] for entry in yaml.safe_load(text)["entries"]] == [
         "leaks ***"
@@ -161,9 +162,22 @@ def test_recording_and_replaying_one_folder_replays_what_it_holds_and_appends_th
     recording = both.record(call(llm_request("new")), "backend:local")
     recording.add({"text": "fresh"})
     recording.commit()
-    entries = yaml.safe_load((tmp_path / "dify-mock.yaml").read_text(encoding="utf-8"))["entries"]
+    entries = yaml.safe_load((tmp_path / "cassette.yaml").read_text(encoding="utf-8"))["entries"]
     assert [entry["request"]["prompt_messages"][1]["content"] for entry in entries] == ["old", "new"]
     assert both.unused_report() == []
+
+
+def test_the_default_cassette_is_no_longer_named_like_the_config_file_and_the_old_name_still_replays(tmp_path, caplog):
+    recorded(tmp_path, "one")
+    assert [path.name for path in tmp_path.iterdir()] == ["cassette.yaml"]
+    (tmp_path / "cassette.yaml").rename(tmp_path / "dify-mock.yaml")  # a folder recorded before the rename
+    old = Cassettes(replay_dir=tmp_path)
+    with caplog.at_level(logging.WARNING, logger="dify_mock"):
+        found = old.find(call(llm_request("one")), must_match=True)
+    assert found is not None and found[1] == 1
+    assert "the cassette's old default name: rename it to cassette.yaml" in caplog.text
+    (tmp_path / "dify-mock.yaml").write_text("backends: {}\n")  # a config file of that name is not a cassette
+    assert Cassettes(replay_dir=tmp_path).find(call(llm_request("one")), must_match=False) is None
 
 
 # --- record modes (vcrpy's names): what happens to a cassette that exists ----------------------------------------
@@ -199,10 +213,14 @@ def test_recording_again_into_a_cassette_that_exists_keeps_its_entries(tmp_path)
     assert not second.replaying  # all: every call goes to the backend again
     record_live(second, "one", "second answer to one")
     record_live(second, "three", "answer to three")
-    path = tmp_path / "dify-mock.yaml"
+    path = tmp_path / "cassette.yaml"
     assert prompts_in(path) == ["one", "two", "three"]
     assert answers_in(path) == ["second answer to one", "first answer to two", "answer to three"]
     assert second.report()["replaced"] == 1 and second.report()["recorded"] == 2
+    assert second.recording_report() == [
+        f"cassette {path}: 2 entries recorded (record mode all), 1 of them in place of earlier ones; "
+        "1 earlier entries kept"
+    ]
 
 
 def test_record_mode_all_keeps_repeated_calls_of_one_run(tmp_path):
@@ -213,21 +231,21 @@ def test_record_mode_all_keeps_repeated_calls_of_one_run(tmp_path):
     record_live(second, "again", "b1")
     record_live(second, "again", "b2")
     record_live(second, "again", "b3")
-    assert answers_in(tmp_path / "dify-mock.yaml") == ["b1", "b2", "b3"]
+    assert answers_in(tmp_path / "cassette.yaml") == ["b1", "b2", "b3"]
 
 
 def test_record_mode_once_records_a_new_cassette_and_refuses_new_calls_to_one_that_exists(tmp_path):
     fresh = Cassettes(record_dir=tmp_path, mode="once")
     assert fresh.find(call(llm_request("one")), must_match=False) is None
     record_live(fresh, "one", "answer")
-    assert prompts_in(tmp_path / "dify-mock.yaml") == ["one"]
+    assert prompts_in(tmp_path / "cassette.yaml") == ["one"]
 
     again = Cassettes(record_dir=tmp_path, mode="once")
     assert not again.records_current()  # the cassette exists: nothing is recorded into it
     assert again.find(call(llm_request("one")), must_match=True) is not None
     with pytest.raises(ReplayMismatch, match="record mode once keeps a cassette that exists as it is"):
         again.find(call(llm_request("new")), must_match=True)
-    assert prompts_in(tmp_path / "dify-mock.yaml") == ["one"]
+    assert prompts_in(tmp_path / "cassette.yaml") == ["one"]
 
     # Per test, the choice is made per cassette: another test's cassette that does not exist is recorded.
     again.use("tests/test_other.py::test_new")
@@ -241,7 +259,7 @@ def test_record_mode_new_episodes_replays_what_it_holds_and_records_the_rest(tmp
     assert cassettes.find(call(llm_request("old")), must_match=False) is not None
     assert cassettes.find(call(llm_request("new")), must_match=False) is None
     record_live(cassettes, "new", "new answer")
-    assert answers_in(tmp_path / "dify-mock.yaml") == ["old answer", "new answer"]
+    assert answers_in(tmp_path / "cassette.yaml") == ["old answer", "new answer"]
 
 
 def test_record_mode_none_only_replays(tmp_path):
@@ -260,7 +278,7 @@ def test_the_default_mode_follows_the_folders_given(tmp_path):
 
 
 def test_recording_into_a_file_that_is_not_a_cassette_is_refused_and_the_file_kept(tmp_path):
-    path = tmp_path / "dify-mock.yaml"
+    path = tmp_path / "cassette.yaml"
     path.write_text("notes: not a cassette\n", encoding="utf-8")
     cassettes = Cassettes(record_dir=tmp_path)
     with pytest.raises(ReverseError, match="recording refused, so that nothing in it is lost"):

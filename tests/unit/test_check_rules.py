@@ -96,6 +96,11 @@ def test_answers_that_are_errors_or_that_follow_a_refused_request_are_not_verifi
     caught = Context(name="tool a/b", root=tmp_path, seconds=1.0, hosts=["api.x.com"])
     finding = judge_answer(caught, text("403 Forbidden"))
     assert (finding.reason, finding.hosts) == (Reason.NETWORK, ["api.x.com"])
+    strategy = [
+        {"type": "log", "message": {}},
+        *text("Error: Execution failed - run() got an unexpected keyword argument 'x'"),
+    ]
+    assert judge_answer(context(tmp_path), strategy).verdict == "plugin bug"
     webhook = [{"type": "http", "status": 500, "bytes": 3}]
     assert judge_answer(context(tmp_path), webhook).verdict == "plugin bug"
 
@@ -127,6 +132,22 @@ def test_a_model_credential_form_is_filtered_as_dify_filters_it() -> None:
         "mode": "completion",
         "vision": False,
     }
+    by_method = [
+        {"variable": "auth", "type": "radio", "required": True, "options": [{"value": "key"}, {"value": "entra"}]},
+        {
+            "variable": "api_key",
+            "type": "secret-input",
+            "required": False,
+            "show_on": [{"variable": "auth", "value": "key"}],
+        },
+        {
+            "variable": "tenant",
+            "type": "text-input",
+            "required": False,
+            "show_on": [{"variable": "auth", "value": "entra"}],
+        },
+    ]
+    assert model_credentials(by_method, None, "llm") == {"auth": "key", "api_key": "dify-mock-check-secret"}
     chat = model_credentials(FORM, {"mode": "chat"}, "text-embedding")
     assert chat["mode"] == "chat" and chat["region"] == "eu" and chat["dims"] == "dify-mock-dims"
 
@@ -173,3 +194,12 @@ def test_inputs_files_are_read_and_their_mistakes_named(tmp_path: Path) -> None:
         bad.write_text(text)
         with pytest.raises(InputsError, match=words):
             load_inputs(bad)
+
+
+def test_a_module_without_the_attribute_is_a_bug_whatever_the_network_did(tmp_path: Path) -> None:
+    trace = plugin_traceback(
+        tmp_path, "import json\ntry:\n    raise OSError('refused')\nexcept json.RequestException:\n    pass\n"
+    )
+    refused = Context(name="trigger t subscribe", root=tmp_path, seconds=1.0, hosts=["api.x.com"])
+    finding = judge_error(refused, "AttributeError", "module 'json' has no attribute 'RequestException'", trace)
+    assert (finding.verdict, finding.where) == ("plugin bug", "provider/x.py:4")

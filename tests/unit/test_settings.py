@@ -101,6 +101,30 @@ def test_the_inner_api_key_is_also_read_from_difys_own_variable(monkeypatch):
         (["serve", "--portt", "1"], {}, "unrecognized arguments: --portt 1 (see dify-mock serve --help)"),
         (["serve", "--port"], {}, "argument --port: expected one argument (see dify-mock serve --help)"),
         (["nonsense"], {}, "invalid choice: 'nonsense'"),
+        # the options each command has of its own
+        (["journal", "--after-id", "x"], {}, "argument --after-id: 'x' is not a whole number"),
+        (["journal", "--limit", "-1"], {}, "argument --limit: '-1': give 0 or more"),
+        (["journal", "--since", "yesterday"], {}, "argument --since: 'yesterday' is not a time"),
+        (["journal", "--kind"], {}, "argument --kind: expected one argument"),
+        (["check", "--start-timeout", "abc", "x"], {}, "argument --start-timeout: 'abc' is not a number of seconds"),
+        (["check", "--invoke-timeout", "-5", "x"], {}, "argument --invoke-timeout: '-5': give a number of seconds"),
+        (["check", "--junit"], {}, "argument --junit: expected one argument"),
+        (["check"], {}, "the following arguments are required: PLUGIN"),
+        (["run"], {}, "the following arguments are required: PLUGIN"),
+        (["serve", "extra"], {}, "dify-mock serve: unrecognized arguments: extra (see dify-mock serve --help)"),
+        (["invoke", "badkind"], {}, "argument KIND: invalid choice: 'badkind'"),
+        (["invoke", "tool", "p"], {}, "dify-mock invoke tool: the following arguments are required: name"),
+        (["invoke", "model"], {}, "the following arguments are required: provider, model, action"),
+        (["invoke", "trigger", "p", "badaction"], {}, "argument action: invalid choice: 'badaction'"),
+        (["invoke", "datasource", "p", "d", "badaction"], {}, "argument action: invalid choice: 'badaction'"),
+        (["invoke", "--credential"], {}, "argument --credential: expected one argument"),
+        (["invoke", "tool", "p", "t", "noequals"], {}, "parameter 'noequals' should be NAME=VALUE or NAME:=JSON"),
+        (["invoke", "tool", "p", "t", "n:={bad"], {}, "n:= needs JSON"),
+        (["invoke", "tool", "p", "t", "n:=@/nonexistent.json"], {}, "n:=@/nonexistent.json: cannot read the file"),
+        (["invoke", "model", "p", "m", "invoke", "--output"], {}, "argument --output: expected one argument"),
+        (["endpoints", "enable"], {}, "the following arguments are required: hook"),
+        (["endpoints", "setup"], {}, "setup needs the plugin: dify-mock endpoints setup PLUGIN_ID"),
+        (["serve", "--cassette", "../x"], {}, "--cassette: cassette name '../x' is not a file name"),
     ],
 )
 def test_a_wrong_value_is_one_line_with_exit_status_2(capsys, monkeypatch, argv, env, expected):
@@ -157,7 +181,7 @@ def test_every_option_says_its_default_and_variable_in_help(capsys):
     assert "env: DIFY_MOCK_RUNTIME" in texts["run"]
     assert "default: ~/.cache/dify-mock; env: DIFY_MOCK_CACHE_DIR" in texts["check"]
     for command in ("journal", "invoke"):
-        assert "default: http://127.0.0.1:5002; env: DIFY_MOCK_URL" in texts[command]
+        assert "default: http://localhost:5002; env: DIFY_MOCK_URL" in texts[command]
     assert "env: DIFY_MOCK_TENANT" in texts["invoke"] and "env: DIFY_MOCK_USER" in texts["invoke"]
 
 
@@ -165,8 +189,6 @@ def test_every_command_option_has_help_text():
     parser = build_parser()
     for command, sub in _subparsers(parser).items():
         for action in sub._actions:
-            if not action.option_strings:
-                continue
             assert action.help, f"dify-mock {command} {'/'.join(action.option_strings) or action.dest}: no help"
 
 
@@ -197,3 +219,34 @@ def test_help_for_serve_works_even_with_a_wrong_variable():
 
 def test_settings_paths_stay_paths():
     assert isinstance(settings("serve", "--data-dir", "x").data_dir, Path)
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
+
+
+def _block(text: str, language: str) -> str:
+    return text.split(f"```{language}\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_settings_page_shows_what_the_commands_print(capsys, monkeypatch, tmp_path):
+    page = DOCS.read_text(encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mock.yaml").write_text("backends: {}\nport: many\n")
+    printed = []
+    for argv, env in (
+        (["journal"], {"DIFY_MOCK_PORT": "abc"}),
+        (["serve", "--log-level", "verbose"], {}),
+        (["serve", "--config", "mock.yaml"], {}),
+    ):
+        with monkeypatch.context() as scoped:
+            for name, value in env.items():
+                scoped.setenv(name, value)
+            status, err = run_main(capsys, *argv)
+        assert status == 2
+        printed.append(err)
+    assert "".join(printed) == _block(page, "text")
+    (tmp_path / "example.yaml").write_text(_block(page, "yaml"))
+    loaded = settings("serve", "--config", "example.yaml")
+    assert (loaded.port, loaded.debug_port, loaded.strict) == (5012, 5013, True)
+    assert loaded.fixtures == (Path("fixtures/my_plugin.yaml"),)
+    assert loaded.answers.chain_for("llm") == ("fixtures", "local", "builtin")

@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from dify_mock.answers.cassette_requests import canonical, differing_fields, normalise, without, yaml_block
+from dify_mock.config.file import DEFAULT_CASSETTE, OLD_DEFAULT_CASSETTE
 from dify_mock.config.settings import MAX_CASSETTE_NAME as MAX_NAME
 from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
 from dify_mock.store.disk import write_failure
@@ -123,6 +124,8 @@ class Cassette:
     name: str
     path: Path
     entries: list[Entry] = field(default_factory=list)
+    recorded: int = 0  # entries this run wrote
+    replaced: int = 0  # of them, those that took the place of an earlier entry (record mode all)
 
     @classmethod
     def load(cls, name: str, path: Path) -> Cassette:
@@ -267,6 +270,8 @@ class Recording:
             ) from None
         self.library.recorded += 1
         self.library.replaced += replaced is not None
+        self.cassette.recorded += 1
+        self.cassette.replaced += replaced is not None
 
 
 @dataclass
@@ -275,7 +280,7 @@ class Cassettes:
 
     record_dir: Path | None = None
     replay_dir: Path | None = None
-    name: str = "dify-mock"
+    name: str = DEFAULT_CASSETTE
     per_test: bool = False
     timing: str = "instant"
     ignore: tuple[str, ...] = ()
@@ -307,13 +312,11 @@ class Cassettes:
         return self.replay_dir is not None
 
     @property
-    def recording(self) -> bool:
-        """Whether any cassette may be recorded (in mode `once`, only those that did not exist)."""
+    def recording(self) -> bool:  # some cassette may be recorded (in mode once, only one that did not exist)
         return self.record_dir is not None
 
     def records_current(self) -> bool:
-        """Whether a live answer to a call now is recorded: never in mode `none`; in mode `once`, only into a
-        cassette whose file did not exist when this run first used it."""
+        """Whether a live answer now is recorded: never in mode none; in mode once, if the file was not there."""
         if self.record_dir is None:
             return False
         if self.mode != ONCE:
@@ -350,8 +353,31 @@ class Cassettes:
         if name not in self._replaying:
             assert self.replay_dir is not None
             path = self.replay_dir / f"{name}{SUFFIX}"
-            self._replaying[name] = Cassette.load(name, path) if path.exists() else None
+            if path.exists():
+                self._replaying[name] = Cassette.load(name, path)
+            elif name == DEFAULT_CASSETTE:
+                self._replaying[name] = self._old_default(path)
+            else:
+                self._replaying[name] = None
         return self._replaying[name]
+
+    def _old_default(self, path: Path) -> Cassette | None:
+        """The run's cassette under its old default name, dify-mock.yaml, when there is one (and it is a cassette,
+        not a config file of that name)."""
+        old = path.with_name(f"{OLD_DEFAULT_CASSETTE}{SUFFIX}")
+        if not old.exists():
+            return None
+        try:
+            cassette = Cassette.load(DEFAULT_CASSETTE, old)
+        except CassetteError:
+            return None
+        log.warning(
+            "replaying %s, the cassette's old default name: rename it to %s (or pass --cassette %s)",
+            old,
+            path.name,
+            OLD_DEFAULT_CASSETTE,
+        )
+        return cassette
 
     def preload(self) -> None:
         """Read the run's cassette now, so a broken file is reported at start-up."""
@@ -474,6 +500,16 @@ class Cassettes:
             "replaced": self.replaced,
             "cassettes": cassettes,
         }
+
+    def recording_report(self) -> list[str]:
+        """One line per cassette this run recorded into: what it added, replaced and kept (logged at the stop)."""
+        return [
+            f"cassette {cassette.path}: {cassette.recorded} entries recorded (record mode {self.mode}), "
+            f"{cassette.replaced} of them in place of earlier ones; {sum(e.earlier for e in cassette.entries)} earlier "
+            "entries kept"
+            for cassette in self._recording.values()
+            if cassette.recorded
+        ]
 
     def unused_report(self) -> list[str]:
         """One line per cassette with entries no call replayed (logged when the mock stops)."""

@@ -22,7 +22,7 @@ from dify_mock.answers.cassettes import Cassettes, Recording
 from dify_mock.answers.faults import FaultHooks, shape
 from dify_mock.answers.render import Chunk, holds_no_credentials, render
 from dify_mock.answers.replies import Reply
-from dify_mock.config.faults import Fault, Latency
+from dify_mock.config.faults import MODEL_INVOKE_TYPES, Fault, Latency
 from dify_mock.config.file import BUILTIN, FIXTURES, REPLAY, AnswerConfig
 from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
 from dify_mock.store.redaction import remember_secret
@@ -92,6 +92,17 @@ class AnswerChain:
         if cassettes.record_dir is not None:
             lines.append(f"Recording live answers into {cassettes.record_dir} ({where}, record mode {cassettes.mode})")
         return lines
+
+    def live_links(self) -> list[str]:
+        """The links beyond fixtures and the built-in answer that some model type's chain reaches: its backends,
+        and `replay` when cassettes are replayed."""
+        links: list[str] = []
+        for invoke_type in MODEL_INVOKE_TYPES:
+            for link in self.config.chain_for(invoke_type):
+                usable = link in self.backends or (link == REPLAY and self.cassettes.replaying)
+                if usable and link not in links:
+                    links.append(link)
+        return links
 
     async def aclose(self) -> None:
         for backend in self.backends.values():

@@ -36,6 +36,7 @@ from dify_mock.answers.render import (
 from dify_mock.answers.rules import audio_format
 from dify_mock.config.file import BackendConfig
 from dify_mock.protocol.reverse_call import ReverseCall, ReverseError
+from dify_mock.protocol.words import plural
 from dify_mock.store.redaction import MASK, remember_secret
 
 MIN_AUDIO_CHUNK = 16 * 1024
@@ -200,7 +201,9 @@ class OpenAIBackend:
         except (KeyError, TypeError, ValueError, AttributeError):
             raise self._fail(what, f"the answer is not an embeddings list: {shown(answer)}") from None
         if len(embeddings) != len(texts):
-            raise self._fail(what, f"{len(embeddings)} embeddings came back for {len(texts)} inputs")
+            raise self._fail(
+                what, f"{plural(len(embeddings), 'embedding')} came back for {plural(len(texts), 'input')}"
+            )
         usage = answer.get("usage")
         usage = usage if isinstance(usage, dict) else {}
         tokens = as_int(usage.get("prompt_tokens"), sum(count_tokens(text) for text in texts))

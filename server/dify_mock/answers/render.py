@@ -22,6 +22,7 @@ from dify_mock.answers.replies import (
     TTSReply,
 )
 from dify_mock.protocol.reverse_call import ReverseError
+from dify_mock.protocol.words import plural
 
 ZERO = "0"
 WORD_PIECE = re.compile(r"\s*\S+\s*|\s+")
@@ -167,7 +168,9 @@ def render_embedding(invoke_type: str, request: dict[str, Any], reply: Embedding
     if reply.embeddings is not None:
         embeddings = reply.embeddings
         if len(embeddings) != len(texts):
-            raise ReverseError(f"the fixture gives {len(embeddings)} embeddings for {len(texts)} inputs")
+            raise ReverseError(
+                f"the fixture gives {plural(len(embeddings), 'embedding')} for {plural(len(texts), 'input')}"
+            )
     elif reply.dimensions is not None:
         embeddings = embed_texts(texts, reply.dimensions)
     else:
@@ -210,7 +213,7 @@ def render_rerank(invoke_type: str, request: dict[str, Any], reply: RerankReply)
         assert isinstance(fallback, RerankReply) and fallback.scores is not None
         scores = fallback.scores
     if len(scores) != len(docs):
-        raise ReverseError(f"the fixture gives {len(scores)} scores for {len(docs)} documents")
+        raise ReverseError(f"the fixture gives {plural(len(scores), 'score')} for {plural(len(docs), 'document')}")
     return {"model": str(request.get("model") or "mock-rerank"), "docs": ranked_docs(request, docs, scores)}
 
 

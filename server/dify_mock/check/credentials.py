@@ -27,10 +27,11 @@ def fields(schema: Form) -> list[Mapping[str, Any]]:
     return [field for field in schema or [] if isinstance(field, Mapping) and _name(field)]
 
 
-def filled_form(schema: Form, given: Mapping[str, Any] | None = None) -> dict[str, str]:
+def filled_form(schema: Form, given: Mapping[str, Any] | None = None, model_type: str | None = None) -> dict[str, str]:
     """What a user enters: `given` (from --inputs) first, then a field's default, then a value of its type for a
-    required field or for one that a `show_on` of another field depends on. Every value is a string, as Dify's form
-    sends it."""
+    required field, for one that a `show_on` of another field depends on, and for one that a `show_on` shows (an
+    API key shown when the API-key method is chosen is optional to Dify but not to the user who chose it). Every
+    value is a string, as Dify's form sends it."""
     entered: dict[str, str] = {}
     wanted = {str(rule.get("variable")) for field in fields(schema) for rule in field.get("show_on") or []}
     for field in fields(schema):
@@ -41,6 +42,15 @@ def filled_form(schema: Form, given: Mapping[str, Any] | None = None) -> dict[st
             entered[name] = _text(field["default"])
         elif field.get("required") or name in wanted:
             entered[name] = _text(form_value(field))
+    context = {**entered, **({"__model_type": model_type} if model_type else {})}
+    for field in fields(schema):
+        rules = [rule for rule in field.get("show_on") or [] if isinstance(rule, Mapping)]
+        if (
+            rules
+            and _name(field) not in entered
+            and all(context.get(str(r.get("variable"))) == r.get("value") for r in rules)
+        ):
+            entered[_name(field)] = _text(form_value(field))
     return entered
 
 
@@ -49,7 +59,7 @@ def model_credentials(
 ) -> dict[str, Any]:
     """`CommonValidator._validate_and_filter_credential_form_schemas` over a filled form. `model_type`: the
     `__model_type` that `ModelCredentialSchemaValidator.validate_and_filter` adds before filtering."""
-    entered: dict[str, Any] = {**filled_form(schema, given)}
+    entered: dict[str, Any] = {**filled_form(schema, given, model_type)}
     if model_type is not None:
         entered["__model_type"] = model_type
     kept: dict[str, Any] = {}

@@ -39,10 +39,12 @@ RULES: tuple[tuple[str, str], ...] = (
     ("not exercised: not reached", "Dify would not make the call: dispatch returned no such event, "
      "the provider has no form to validate, the subscription could not be made"),
     ("not exercised: hung", "no answer within --invoke-timeout (the hosts the proxy refused meanwhile are named)"),
+    ("plugin bug", "a crash no input or network state can cause (NameError, ImportError, an attribute a module "
+     "lacks), with its file and line"),
     ("not exercised: needs network", "the check's proxy refused a request during the call (whatever the plugin made "
      "of the refusal, even a normal-looking answer), or the error is a client's connection error"),
     ("plugin bug", "an error no plugin raises on purpose (KeyError, TypeError, AttributeError, IndexError, "
-     "NameError, NotImplementedError, JSONDecodeError...) anywhere in the plugin's traceback, also when a credential "
+     "NameError, NotImplementedError, ZeroDivisionError...) anywhere in the plugin's traceback, also when a credential "
      "validation wraps it in its own error; shown with the deepest frame in the plugin's own files; or a reverse "
      "call its manifest does not grant (permission denied)"),
     ("not exercised: needs OAuth", "any other error from a provider whose credentials come only from OAuth "
@@ -50,11 +52,13 @@ RULES: tuple[tuple[str, str], ...] = (
     ("not exercised: needs real credentials", "a credentials error (CredentialsValidateFailedError, "
      "ToolProviderCredentialValidationError, InvokeAuthorizationError...), any error from a credential validation, "
      "or any other error after its provider refused the made-up credentials"),
-    ("not exercised: sample input refused", "any other error the plugin raised (a ValueError, its own error type)"),
+    ("not exercised: sample input refused", "any other error the plugin raised: a ValueError (JSONDecodeError, "
+     "`int()` or `float()` of a text: a value it could not parse), its own error type"),
     ("not exercised: answered only with an error", "it answered, but every text it sent reads as an error "
      "(`Error: ...`, `failed`, `unauthorized`, an HTTP 4xx or 5xx status) and it sent nothing else; an endpoint or "
      "webhook that answered 4xx"),
-    ("plugin bug", "an endpoint or webhook that answered HTTP 5xx"),
+    ("plugin bug", "an answer whose only text is a crash the plugin caught (`got an unexpected keyword argument`, "
+     "`object has no attribute`...), or an endpoint or webhook that answered HTTP 5xx"),
     ("verified", "anything else: a normal answer, with the network untouched"),
 )  # fmt: skip
 

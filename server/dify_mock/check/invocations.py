@@ -19,16 +19,19 @@ from typing import Any
 
 import httpx
 
-from dify_mock.check.credentials import oauth_credentials, oauth_only, tool_credentials
+from dify_mock.check.credentials import fields, oauth_credentials, oauth_only, tool_credentials
 from dify_mock.check.findings import Finding, Reason, Status
 from dify_mock.check.inputs import Inputs
 from dify_mock.check.network import RefusingProxy
-from dify_mock.check.parameters import SAMPLE_TEXT, parameters_for
+from dify_mock.check.parameters import SAMPLE_TEXT, parameters_for, value_for
 from dify_mock.check.verdicts import Context, entry, hung, judge_answer, judge_error, not_reached
 from dify_mock.testing import MockServer, PluginError
 
 Chunks = list[dict[str, Any]]
 Call = Callable[[], Chunks]
+
+
+SELECTORS = ("app-selector", "model-selector", "tools-selector", "array[tools]")
 
 
 class NotReached(Exception):
@@ -134,6 +137,8 @@ def invoke(point: EntryPoint, proxy: RefusingProxy, root: Path, tracebacks: Trac
         finding = entry(context(), Status.FAIL, message)
     except httpx.HTTPError as error:
         finding = entry(context(), Status.FAIL, f"dify-mock defect: the mock could not be reached: {error}")
+    except Exception as error:  # the check's own request building broke: ours to fix, not the plugin's
+        finding = entry(context(), Status.FAIL, f"dify-mock defect: the check broke: {type(error).__name__}: {error}")
     else:
         finding = judge_answer(context(), chunks)
         if finding.status is Status.PASS and point.answered is not None:
@@ -227,17 +232,28 @@ def endpoints(session: Session, declaration: Mapping[str, Any]) -> Iterator[Entr
     """`EndpointService.create_endpoint` with the settings form filled in, then a request to each path, as a
     caller of the endpoint's URL makes it."""
     mock = session.mock
-    settings = tool_credentials(declaration.get("settings"), session.inputs.credentials("endpoint"))
+    form = declaration.get("settings")
+    settings: dict[str, Any] = tool_credentials(form, session.inputs.credentials("endpoint"))
+    for setting in fields(form):  # selectors are objects, as the endpoint form's pickers send them
+        name = str(setting.get("name"))
+        if str(setting.get("type")) in SELECTORS and name in settings:
+            settings[name] = value_for(setting, session.file)
     hook: dict[str, str] = {}
 
     def hook_id() -> str:
         if not hook:
             body = {"plugin_unique_identifier": session.plugin_id, "name": "dify-mock-check", "settings": settings}
-            mock.http.post(f"/plugin/{mock.tenant}/endpoint/setup", json=body).raise_for_status()
+            answer = mock.http.post(f"/plugin/{mock.tenant}/endpoint/setup", json=body).raise_for_status().json()
+            if answer.get("code", 0) != 0:
+                raise NotReached(
+                    f"the endpoint was not set up with its settings form filled in: {answer.get('message')}"
+                )
             listed = mock.http.get(
                 f"/plugin/{mock.tenant}/endpoint/list/plugin", params={"plugin_id": session.plugin_id}
             )
             entries = listed.raise_for_status().json().get("data") or []
+            if not entries:
+                raise NotReached("the endpoint was set up but is not listed")
             hook["id"] = str(entries[-1]["hook_id"])
         return hook["id"]
 

@@ -22,7 +22,6 @@ from dify_mock.check.credentials import SAMPLE_SECRET, SAMPLE_URL
 FileFor = Callable[[str], dict[str, Any]]  # parameter name -> the `file` value of a file stored on the mock
 SAMPLE_TEXT = "What is the weather in Paris?"
 MODEL_TYPES = ("llm", "text-embedding", "rerank", "speech2text", "moderation", "tts", "text2img")
-JSON_LITERAL = re.compile(r"(\{.*\}|\[.*\])", re.DOTALL)
 EXAMPLE = re.compile(r"(?:e\.g\.|for example|such as|example:)[\s:,]*['\"`]?([\w./:@+-]*\w)", re.IGNORECASE)
 NUMBER_LIST = re.compile(r"\b\d+(?:\s*[;,]\s*\d+)+\b")
 
@@ -139,9 +138,9 @@ def text_for(parameter: Mapping[str, Any]) -> str:
         _english(parameter.get(key)) for key in ("human_description", "llm_description", "description", "label")
     )
     hints = f"{placeholder} {about}"
-    literal = JSON_LITERAL.search(hints)
-    if literal and _is_json(literal.group(1)):
-        return literal.group(1)
+    literal = _json_literal(hints)
+    if literal is not None:
+        return literal
     numbers = NUMBER_LIST.search(hints)
     if numbers:
         return numbers.group(0)
@@ -152,7 +151,7 @@ def text_for(parameter: Mapping[str, Any]) -> str:
         return placeholder
     lowered = hints.lower()
     if "json" in lowered or "json" in name:
-        return json.dumps(["dify-mock"] if re.search(r"\b(array|list)\b", lowered) else {"name": "dify-mock"})
+        return json.dumps(["dify-mock"] if re.search(r"\barray\b", lowered) else {"name": "dify-mock"})
     if "url" in name or "link" in name or "endpoint" in name or re.search(r"\burl\b", lowered):
         return SAMPLE_URL
     if "email" in name or "e-mail" in lowered:
@@ -183,9 +182,14 @@ def _english(text: Any) -> str:
     return str(text or "").strip()
 
 
-def _is_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
+def _json_literal(text: str) -> str | None:
+    """The first JSON object or array written out in the text, as written."""
+    decoder = json.JSONDecoder()
+    for start, char in enumerate(text):
+        if char in "{[":
+            try:
+                _, end = decoder.raw_decode(text, start)
+            except ValueError:
+                continue
+            return text[start:end]
+    return None

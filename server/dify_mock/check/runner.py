@@ -44,6 +44,7 @@ from dify_mock.check.triggers import trigger_entry_points
 from dify_mock.check.watchdog import Watchdog
 from dify_mock.plugins.environments import DEFAULT_CACHE_DIR, PluginEnvironmentError, prepare_environment
 from dify_mock.plugins.packages import PackageError, unpack
+from dify_mock.protocol.words import plural
 from dify_mock.testing import MockServer
 
 Progress = Callable[[str], None]
@@ -95,12 +96,14 @@ def _check(target: Path, options: CheckOptions, progress: Progress, report: Plug
     if python is None:
         progress("making its environment")
         lines: list[str] = []
+        started = time.monotonic()
         try:
             python = prepare_environment(root, options.cache_dir / "venvs", None, lines.append, name=report.plugin_id)
         except PluginEnvironmentError as error:
-            report.add(Finding("environment", Status.FAIL, str(error)))
+            report.add(Finding("environment", Status.FAIL, str(error), seconds=time.monotonic() - started))
             return
-        report.add(Finding("environment", Status.PASS, lines[-1] if lines else "ready"))
+        made_in = time.monotonic() - started
+        report.add(Finding("environment", Status.PASS, lines[-1] if lines else "ready", seconds=made_in))
     _run(root, python, folder.declarations, folder.manifest, options, progress, report)
 
 
@@ -128,6 +131,7 @@ def _run(
         extra_args=["--invoke-timeout", str(options.invoke_timeout)],
     )
     mock.request_timeout = options.invoke_timeout + 5
+    mock.startup_timeout = max(mock.startup_timeout, options.start_timeout)  # a loaded machine starts slowly
     try:
         progress("starting")
         try:
@@ -219,7 +223,7 @@ def _why_not_registered(mock: MockServer, options: CheckOptions) -> str:
     if stdout:
         first = str(stdout[0]["request"].get("message", ""))[:200]
         return (
-            f"the plugin wrote {len(stdout)} lines on stdout that are not the protocol (the first: {first!r}) and "
+            f"the plugin wrote {plural(len(stdout), 'line')} on stdout that are not the protocol (the first: {first!r}) and "
             f"did not register within {options.start_timeout:.0f} s: over stdio, stdout is the daemon's channel, "
             "so print to stderr or use the SDK's logger"
         )

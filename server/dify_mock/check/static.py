@@ -17,6 +17,7 @@ from dify_mock.check.findings import Finding, PluginReport, Status
 from dify_mock.config.yaml_lines import line_of
 from dify_mock.plugins.environments import DAEMON_PYTHON, dependency_files
 from dify_mock.plugins.folder import MANIFEST, DeclarationError, PluginFolder, load_plugin_folder
+from dify_mock.protocol.words import plural
 
 MAX_PACKAGE_BYTES = 52_428_800  # the daemon's MAX_PLUGIN_PACKAGE_SIZE default
 LEFT_OUT = {".venv", ".git", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", "node_modules"}
@@ -192,7 +193,7 @@ def _assets(root: Path, folder: PluginFolder, report: PluginReport) -> None:
         message = f"{'.'.join(map(str, keys))}: _assets/{name} does not exist; the daemon refuses the package: {daemon}"
         report.add(Finding("icons", Status.FAIL, message, file, _line(root / file, keys)))
     if not missing:
-        report.add(Finding("icons", Status.PASS, f"every icon is in _assets ({len(assets)} files)"))
+        report.add(Finding("icons", Status.PASS, f"every icon is in _assets ({plural(len(assets), 'file')})"))
 
 
 def _icon_references(root: Path, folder: PluginFolder) -> Iterator[tuple[str, list[str | int], str, str]]:

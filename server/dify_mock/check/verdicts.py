@@ -15,11 +15,12 @@ from typing import Any
 from dify_mock.check.findings import Finding, Reason, Status
 from dify_mock.check.network import client_hosts, is_connection_error
 
-# Errors no plugin raises on purpose: anywhere in its traceback, they are its bug.
+# Errors no plugin raises on purpose: anywhere in its traceback, they are its bug. ValueErrors (JSONDecodeError,
+# int() and float() of a text) are not among them: they are how a plugin refuses a value it could not parse.
 CRASHES = frozenset(
     {
         "KeyError", "TypeError", "AttributeError", "IndexError", "NameError", "UnboundLocalError",
-        "NotImplementedError", "JSONDecodeError", "ZeroDivisionError", "RecursionError", "ImportError",
+        "NotImplementedError", "ZeroDivisionError", "RecursionError", "ImportError",
         "ModuleNotFoundError", "UnicodeDecodeError", "UnicodeEncodeError", "AssertionError",
     }
 )  # fmt: skip
@@ -39,7 +40,17 @@ ERROR_TEXT = re.compile(
     r"\bnot found\b|\bmissing\b|\bcannot be\b",
     re.IGNORECASE,
 )
-SUBSTANCE = frozenset({"json", "blob", "image", "image_link", "link", "file", "variable", "log", "blob_chunk"})
+SUBSTANCE = frozenset({"json", "blob", "image", "image_link", "link", "file", "variable", "blob_chunk"})  # not logs
+# The text of a Python crash that the plugin caught and answered with
+CRASH_TEXT = re.compile(
+    r"got an unexpected keyword argument|takes \d+ positional arguments? but \d+|missing \d+ required positional|"
+    r"object has no attribute|object is not (subscriptable|iterable|callable)|unsupported operand type|"
+    r"name '\w+' is not defined|KeyError|IndexError: list index out of range"
+)
+# Crashes that no input and no state of the network can cause: a name, a module or a module's attribute missing
+STATIC_CRASH = re.compile(
+    r"^(NameError|ImportError|ModuleNotFoundError)\b|^AttributeError: module '[\w.]+' has no attribute"
+)
 FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)', re.MULTILINE)
 EXCEPTION_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?::\s?(?P<message>.*))?$")
 
@@ -84,6 +95,10 @@ def judge_answer(context: Context, chunks: list[dict[str, Any]]) -> Finding:
         return entry(context, Status.SKIP, f"answered HTTP {status}: {summary}", Reason.ERROR_ANSWER)
     texts = answer_texts(chunks)
     kinds = {str(chunk.get("type")) for chunk in chunks if isinstance(chunk, dict)}
+    if texts and not (kinds & SUBSTANCE) and CRASH_TEXT.search("".join(texts)) and len("".join(texts)) < 600:
+        return entry(
+            context, Status.FAIL, f"answered with the text of a crash it caught: {_one_line(' '.join(texts), 200)}"
+        )
     if texts and not (kinds & SUBSTANCE) and _reads_as_error("".join(texts)):
         reason = Reason.OAUTH if context.oauth_only else Reason.ERROR_ANSWER
         return entry(context, Status.SKIP, _one_line(" ".join(texts), 200), reason)
@@ -95,20 +110,17 @@ def judge_error(context: Context, error_type: str, message: str, traceback: str 
     short = _one_line(text)
     if any(words in text for words in TIMEOUTS):
         return hung(context)
+    crash = crash_in(traceback, context.root, error_type, message)
+    if crash is not None and STATIC_CRASH.search(f"{crash.error_type}: {crash.message}"):
+        return _bug(context, crash, error_type, traceback)  # whatever the network did
     hosts = sorted(set(context.hosts) | set(client_hosts(text)))
     if hosts or is_connection_error(text):
         where = ", ".join(hosts) if hosts else "a host its client did not name"
         return entry(context, Status.SKIP, f"{where} ({short})", Reason.NETWORK, hosts=hosts)
     if "permission denied" in text:  # a reverse call its manifest does not grant: fails whatever the credentials
         return entry(context, Status.FAIL, short, traceback=traceback)
-    crash = crash_in(traceback, context.root, error_type, message)
     if crash is not None:
-        if crash.file is None:
-            origin = "no traceback came with it" if not traceback else "raised from no file of the plugin's"
-            return entry(context, Status.FAIL, f"{short} ({origin})", traceback=traceback)
-        wrapped = "" if crash.error_type == error_type else f", wrapped in {error_type}"
-        detail = f"{crash.error_type}: {_one_line(crash.message, 200)}{wrapped}"
-        return entry(context, Status.FAIL, detail, file=crash.file, line=crash.line, traceback=traceback)
+        return _bug(context, crash, error_type, traceback)
     if context.oauth_only:
         return entry(context, Status.SKIP, f"it got made-up tokens: {short}", Reason.OAUTH)
     credential_error = any(kind in error_type for kind in CREDENTIAL_ERRORS)
@@ -116,6 +128,15 @@ def judge_error(context: Context, error_type: str, message: str, traceback: str 
         why = "the made-up credentials were refused: " if context.validates_credentials else ""
         return entry(context, Status.SKIP, f"{why}{short}", Reason.CREDENTIALS)
     return entry(context, Status.SKIP, short, Reason.INPUT)
+
+
+def _bug(context: Context, crash: Crash, error_type: str, traceback: str | None) -> Finding:
+    if crash.file is None:
+        origin = "no traceback came with it" if not traceback else "raised from no file of the plugin's"
+        return entry(context, Status.FAIL, f"{crash.error_type}: {crash.message} ({origin})", traceback=traceback)
+    wrapped = "" if crash.error_type == error_type else f", wrapped in {error_type}"
+    detail = f"{crash.error_type}: {_one_line(crash.message, 200)}{wrapped}"
+    return entry(context, Status.FAIL, detail, file=crash.file, line=crash.line, traceback=traceback)
 
 
 def hung(context: Context) -> Finding:

@@ -28,6 +28,7 @@ from xml.etree import ElementTree
 
 from dify_mock.check.findings import PluginReport, Status
 from dify_mock.check.inputs import Inputs
+from dify_mock.cli.console import UsageError, seconds
 from dify_mock.cli.options import add_settings_options
 
 MARKS = {
@@ -56,8 +57,8 @@ def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     )
     add_settings_options(check, ("cache_dir",))
     check.add_argument("--fixtures", type=Path, action="append", default=[], help="rules for its reverse calls")
-    check.add_argument("--start-timeout", type=float, default=60.0, help="seconds to wait for it to register")
-    check.add_argument("--invoke-timeout", type=float, default=60.0, help="seconds to wait for each invocation")
+    check.add_argument("--start-timeout", type=seconds, default=60.0, help="seconds to wait for it to register")
+    check.add_argument("--invoke-timeout", type=seconds, default=60.0, help="seconds to wait for each invocation")
     check.add_argument("--keep-logs", type=Path, metavar="DIR", help="keep the mock's log of each plugin here")
     check.add_argument(
         "--inputs",
@@ -80,6 +81,9 @@ def run_check(arguments: argparse.Namespace) -> int:
     # A SIGTERM (a CI timeout, a sweep stopped) unwinds like Ctrl-C, so the mock and the plugin it started go too;
     # a SIGKILL is the watchdog's to clean up after.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    for target in arguments.plugins:
+        if not target.exists():
+            raise UsageError(f"{target}: no such plugin folder or .difypkg")
     try:
         return _run(arguments, inputs)
     except KeyboardInterrupt:

@@ -3,6 +3,7 @@ stream, and the log format."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 from collections.abc import Sequence
@@ -12,19 +13,56 @@ from typing import Any
 from dify_mock.store.redaction import MaskSecretsInLogs
 
 
+class UsageError(Exception):
+    """The command was used wrongly (a parameter, a file, a mock that is not there): `dify-mock: <text>` on one
+    line, exit status 2."""
+
+
+def non_negative(value: str) -> int:
+    """An argparse type: a whole number, 0 or more."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: give 0 or more")
+    return number
+
+
+def seconds(value: str) -> float:
+    """An argparse type: a number of seconds above 0."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a number of seconds above 0")
+    return number
+
+
 def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S"
     )
     for handler in logging.getLogger().handlers:
         handler.addFilter(MaskSecretsInLogs())
+        handler.addFilter(_plain_uvicorn_name)
+
+
+def _plain_uvicorn_name(record: logging.LogRecord) -> bool:
+    """uvicorn logs its start and stop as `uvicorn.error`, which reads like a failure: they are `uvicorn` lines."""
+    if record.name == "uvicorn.error":
+        record.name = "uvicorn"
+    return True
 
 
 def _json_file(name: str, path: str) -> str:
     try:
         return Path(path).expanduser().read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise SystemExit(f"dify-mock: {name}:=@{path}: cannot read the file: {error}") from None
+        raise UsageError(
+            f"{name}:=@{path}: cannot read the file: {error.strerror if isinstance(error, OSError) else error}"
+        ) from None
 
 
 def parse_parameters(items: Sequence[str]) -> dict[str, Any]:
@@ -38,12 +76,12 @@ def parse_parameters(items: Sequence[str]) -> dict[str, Any]:
             try:
                 parameters[name] = json.loads(raw)
             except ValueError as error:
-                raise SystemExit(f"dify-mock: {name}:= needs JSON: {error}") from None
+                raise UsageError(f"{name}:= needs JSON ({error}); a string is NAME=VALUE") from None
         elif "=" in item:
             name, value = item.split("=", 1)
             parameters[name] = value
         else:
-            raise SystemExit(f"dify-mock: parameter {item!r} should be NAME=VALUE or NAME:=JSON")
+            raise UsageError(f"parameter {item!r} should be NAME=VALUE or NAME:=JSON")
     return parameters
 
 

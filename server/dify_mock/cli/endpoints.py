@@ -10,20 +10,30 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import httpx
 
-from dify_mock.cli.mock_client import CliError, add_client_options, envelope, parameters_of, read_file, runner, show
+from dify_mock.cli.console import UsageError
+from dify_mock.cli.mock_client import add_client_options, envelope, parameters_of, read_file, runner, show
 
 
 def add_endpoints_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], help_text: str) -> None:
     """`dify-mock endpoints [list|setup|enable|disable|remove]`."""
     endpoints = commands.add_parser("endpoints", help=help_text)
     add_client_options(endpoints)
-    actions = endpoints.add_subparsers(dest="endpoints_action", metavar="ACTION")
+    actions = endpoints.add_subparsers(
+        dest="endpoints_action", metavar="ACTION", help="what to do with the hooks (default list)"
+    )
     actions.add_parser("list", help="each hook and its URL (the default)")
     setup = actions.add_parser("setup", help="a new hook: PLUGIN_ID [--name NAME] setting=value ...")
     # REMAINDER: argparse cannot mix --name with positionals after it; _setup_items reads it.
-    setup.add_argument("items", nargs=argparse.REMAINDER, metavar="PLUGIN_ID [--name NAME] [NAME=VALUE ...]")
+    setup.add_argument(
+        "items",
+        nargs=argparse.REMAINDER,
+        metavar="PLUGIN_ID [--name NAME] [NAME=VALUE ...]",
+        help="the plugin (author/name), the hook's name, and its settings (NAME:=JSON for non-strings)",
+    )
     for action in ("enable", "disable", "remove"):
-        actions.add_parser(action, help=f"{action} a hook: HOOK_ID_OR_NAME").add_argument("hook")
+        actions.add_parser(action, help=f"{action} a hook: HOOK_ID_OR_NAME").add_argument(
+            "hook", help="the hook's id or name (dify-mock endpoints lists them)"
+        )
     endpoints.set_defaults(run=runner(run_endpoints))
 
 
@@ -42,14 +52,14 @@ def _find_hook(client: httpx.Client, tenant: str, wanted: str) -> dict[str, Any]
     if len(found) == 1:
         return found[0]
     if found:
-        raise CliError(
+        raise UsageError(
             f"{len(found)} hooks are named {wanted!r}; give the hook id ({', '.join(h['hook_id'] for h in found)})"
         )
     known = (
         ", ".join(f"{hook['name']} ({hook['hook_id']})" for hook in hooks)
         or "none; make one with `dify-mock endpoints setup`"
     )
-    raise CliError(f"no hook {wanted!r} for tenant {tenant} (hooks: {known})")
+    raise UsageError(f"no hook {wanted!r} for tenant {tenant} (hooks: {known})")
 
 
 def run_endpoint(arguments: argparse.Namespace, client: httpx.Client) -> int:
@@ -61,7 +71,7 @@ def run_endpoint(arguments: argparse.Namespace, client: httpx.Client) -> int:
     for header in arguments.header:
         name, separator, value = header.partition(":")
         if not separator:
-            raise CliError(f"--header {header!r} should be NAME:VALUE")
+            raise UsageError(f"--header {header!r} should be NAME:VALUE")
         headers[name.strip()] = value.strip()
     path = "/" + arguments.path.lstrip("/")
     with client.stream(
@@ -101,7 +111,9 @@ def _setup_items(items: list[str]) -> tuple[str, str, list[str]]:
             rest.append(item)
         index += 1
     if not rest or "=" in rest[0]:
-        raise CliError("setup needs the plugin: dify-mock endpoints setup PLUGIN_ID [--name NAME] [setting=value ...]")
+        raise UsageError(
+            "setup needs the plugin: dify-mock endpoints setup PLUGIN_ID [--name NAME] [setting=value ...]"
+        )
     return rest[0], name, rest[1:]
 
 

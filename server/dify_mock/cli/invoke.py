@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dify_mock.cli.console import parse_parameters, print_chunk
+from dify_mock.cli.console import UsageError, parse_parameters, print_chunk
+from dify_mock.cli.declared import check_required, declared_parameters
 from dify_mock.cli.endpoints import run_endpoint
 from dify_mock.cli.mock_client import (
     CliError,
@@ -73,31 +74,64 @@ TRIGGER_ACTIONS = {
 }
 
 
-def add_invoke_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], help_text: str) -> None:
-    invoke = commands.add_parser("invoke", help=help_text)
-    add_settings_options(invoke, (*CLIENT_SETTINGS, "user"))
-    invoke.add_argument("--plugin", help="author/name; found from the provider when left out")
-    invoke.add_argument("--json", action="store_true", help="print every chunk as a JSON line")
-    invoke.add_argument(
+PARAMETERS_HELP = "NAME=VALUE for a string, NAME:=JSON for anything else, NAME:=@FILE for JSON in a file"
+
+
+def add_invoke_options(parser: argparse.ArgumentParser, *, after_kind: bool) -> None:
+    """The options every kind takes, before the kind or after it (`invoke tool P T --url U` works too)."""
+    add_settings_options(parser, (*CLIENT_SETTINGS, "user"))
+    # After the kind, a flag left out must not undo its value given before the kind: no default there.
+    plugin_default: Any = argparse.SUPPRESS if after_kind else None
+    json_default: Any = argparse.SUPPRESS if after_kind else False
+    credential_default: Any = argparse.SUPPRESS if after_kind else []
+    parser.add_argument(
+        "--plugin", default=plugin_default, help="the plugin's author/name; found from the provider when left out"
+    )
+    parser.add_argument("--json", action="store_true", default=json_default, help="print every chunk as a JSON line")
+    parser.add_argument(
         "--credential",
         action="append",
-        default=[],
+        default=credential_default,
         metavar="NAME=VALUE",
-        help="provider credential (repeatable)",
+        help="a provider credential (repeatable)",
     )
-    kinds = invoke.add_subparsers(dest="kind", metavar="KIND", required=True)
+
+
+def add_invoke_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], help_text: str) -> None:
+    invoke = commands.add_parser(
+        "invoke",
+        help=help_text,
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_invoke_options(invoke, after_kind=False)
+    kinds = invoke.add_subparsers(
+        dest="kind", metavar="KIND", required=True, help="what to invoke; `dify-mock invoke KIND --help` for its form"
+    )
     tool = kinds.add_parser(
         "tool",
-        help="invoke a tool: PROVIDER TOOL name=value ... (name:=<json> for non-strings, name:=@FILE for JSON in a file)",
+        help="invoke a tool: PROVIDER TOOL NAME=VALUE ...",
+        description="Invoke a tool of a connected plugin and print what it streams; text runs on one line. A "
+        "required parameter the tool declares is asked for before anything is invoked. Exit status 1 when "
+        "the tool fails.",
     )
-    tool.add_argument("provider")
-    tool.add_argument("name")
-    tool.add_argument("parameters", nargs="*", metavar="NAME=VALUE")
-    agent = kinds.add_parser("agent", help="invoke an agent strategy: PROVIDER STRATEGY name=value ...")
-    agent.add_argument("provider")
-    agent.add_argument("name")
-    agent.add_argument("parameters", nargs="*", metavar="NAME=VALUE")
+    tool.add_argument("provider", help="the tool provider's name (identity.name in its provider YAML)")
+    tool.add_argument("name", help="the tool's name (identity.name in its tool YAML)")
+    tool.add_argument("parameters", nargs="*", metavar="NAME=VALUE", help=f"the tool's parameters: {PARAMETERS_HELP}")
+    agent = kinds.add_parser(
+        "agent",
+        help="invoke an agent strategy: PROVIDER STRATEGY NAME=VALUE ...",
+        description="Invoke an agent strategy of a connected plugin and print its log and answer. Exit status 1 "
+        "when the strategy fails.",
+    )
+    agent.add_argument("provider", help="the agent strategy provider's name")
+    agent.add_argument("name", help="the strategy's name")
+    agent.add_argument(
+        "parameters", nargs="*", metavar="NAME=VALUE", help=f"the strategy's parameters: {PARAMETERS_HELP}"
+    )
     add_invoke_kinds(kinds)
+    for kind in kinds.choices.values():
+        add_invoke_options(kind, after_kind=True)
     invoke.set_defaults(run=runner(run_tool_or_agent))
 
 
@@ -108,10 +142,10 @@ def add_invoke_kinds(kinds: argparse._SubParsersAction[argparse.ArgumentParser])
         help="a model action: PROVIDER MODEL ACTION name=value ... (ACTION: invoke, num_tokens, poll, multimodal, "
         "voices, schema, validate; MODEL '-' with validate checks the provider's credentials)",
     )
-    model.add_argument("provider")
-    model.add_argument("model")
-    model.add_argument("action")
-    model.add_argument("parameters", nargs="*", metavar="NAME=VALUE")
+    model.add_argument("provider", help="the model provider's name (provider in its YAML)")
+    model.add_argument("model", help="the model's name; '-' with validate")
+    model.add_argument("action", help="invoke, num_tokens, poll, multimodal, voices, schema or validate")
+    model.add_argument("parameters", nargs="*", metavar="NAME=VALUE", help=f"the call's parameters: {PARAMETERS_HELP}")
     model.add_argument("--model-type", help="llm, text-embedding, ...; found from the plugin's declaration if left out")
     model.add_argument("--output", type=Path, help="tts: write the audio to this file")
     model.set_defaults(run=runner(run_model))
@@ -121,26 +155,30 @@ def add_invoke_kinds(kinds: argparse._SubParsersAction[argparse.ArgumentParser])
         help="a datasource action: PROVIDER DATASOURCE ACTION name=value ... "
         f"(ACTION: {', '.join(DATASOURCE_ACTIONS)}; DATASOURCE '-' with validate)",
     )
-    datasource.add_argument("provider")
-    datasource.add_argument("datasource")
-    datasource.add_argument("action", choices=list(DATASOURCE_ACTIONS))
-    datasource.add_argument("parameters", nargs="*", metavar="NAME=VALUE")
+    datasource.add_argument("provider", help="the datasource provider's name")
+    datasource.add_argument("datasource", help="the datasource's name; '-' with validate")
+    datasource.add_argument("action", choices=list(DATASOURCE_ACTIONS), help="what to do")
+    datasource.add_argument(
+        "parameters", nargs="*", metavar="NAME=VALUE", help=f"the call's parameters: {PARAMETERS_HELP}"
+    )
     datasource.set_defaults(run=runner(run_datasource))
 
     trigger = kinds.add_parser(
         "trigger",
         help=f"a trigger action: PROVIDER ACTION [EVENT] name=value ... (ACTION: {', '.join(TRIGGER_ACTIONS)})",
     )
-    trigger.add_argument("provider")
-    trigger.add_argument("action", choices=list(TRIGGER_ACTIONS))
-    trigger.add_argument("parameters", nargs="*", metavar="[EVENT] NAME=VALUE")
+    trigger.add_argument("provider", help="the trigger provider's name")
+    trigger.add_argument("action", choices=list(TRIGGER_ACTIONS), help="what to do")
+    trigger.add_argument(
+        "parameters", nargs="*", metavar="[EVENT] NAME=VALUE", help=f"the event (for event), then {PARAMETERS_HELP}"
+    )
     add_request_options(trigger, "the webhook request for dispatch and event", "POST")
     trigger.add_argument("--path", default="/", help="the webhook request's path (default /)")
     trigger.set_defaults(run=runner(run_trigger))
 
     endpoint = kinds.add_parser("endpoint", help="an HTTP request to a hook: HOOK_ID_OR_NAME PATH")
-    endpoint.add_argument("hook")
-    endpoint.add_argument("path", nargs="?", default="/")
+    endpoint.add_argument("hook", help="the hook's id or name (dify-mock endpoints lists them)")
+    endpoint.add_argument("path", nargs="?", default="/", help="the request's path under the hook (default /)")
     add_request_options(endpoint, "the request", "GET")
     endpoint.add_argument("-i", "--include", action="store_true", help="print the status line and headers first")
     endpoint.set_defaults(run=runner(run_endpoint))
@@ -156,7 +194,7 @@ def _model_type(client: httpx.Client, tenant: str, plugin: str, provider: str, m
                 for known in declared.get("models") or []:
                     if known.get("model") == model:
                         return str(known["model_type"])
-    raise CliError(f"model {model!r} is not among the predefined models of {provider!r}; give --model-type")
+    raise UsageError(f"model {model!r} is not among the predefined models of {provider!r}; give --model-type")
 
 
 def _prompt_messages(parameters: dict[str, Any]) -> None:
@@ -179,7 +217,7 @@ def run_model(arguments: argparse.Namespace, client: httpx.Client) -> int:
     plugin = find_plugin(client, arguments.tenant, "models", arguments.provider, arguments.plugin)
     if arguments.model == "-":
         if arguments.action != "validate":
-            raise CliError("MODEL '-' is only for `validate` (the provider's credentials)")
+            raise UsageError("MODEL '-' is only for `validate` (the provider's credentials)")
         provider_data = {"provider": arguments.provider, "credentials": credentials}
         for chunk in dispatch(client, arguments, "model/validate_provider_credentials", plugin, provider_data):
             show(chunk, arguments.json)
@@ -190,7 +228,7 @@ def run_model(arguments: argparse.Namespace, client: httpx.Client) -> int:
     route = ANY_MODEL_ACTIONS.get(arguments.action) or MODEL_ACTIONS.get((model_type, arguments.action))
     if route is None:
         actions = [action for (kind, action) in MODEL_ACTIONS if kind == model_type] + list(ANY_MODEL_ACTIONS)
-        raise CliError(f"a {model_type} model has no action {arguments.action!r}; use one of: {', '.join(actions)}")
+        raise UsageError(f"a {model_type} model has no action {arguments.action!r}; use one of: {', '.join(actions)}")
     data: dict[str, Any] = {
         "provider": arguments.provider,
         "model_type": model_type,
@@ -320,7 +358,7 @@ def _webhook(arguments: argparse.Namespace) -> str:
     for header in arguments.header:
         name, separator, value = header.partition(":")
         if not separator or not name.strip():
-            raise CliError(f"--header {header!r} should be NAME:VALUE")
+            raise UsageError(f"--header {header!r} should be NAME:VALUE")
         headers.append((name.strip(), value.strip()))
     if body and not any(name.lower() == "content-type" for name, _ in headers):
         headers.append(("Content-Type", "application/json" if body.lstrip()[:1] in (b"{", b"[") else "text/plain"))
@@ -333,7 +371,7 @@ def run_trigger(arguments: argparse.Namespace, client: httpx.Client) -> int:
     event = None
     if arguments.action == "event":
         if not items or "=" in items[0]:
-            raise CliError("`event` needs the event's name: PROVIDER event EVENT name=value ...")
+            raise UsageError("`event` needs the event's name: PROVIDER event EVENT name=value ...")
         event = items.pop(0)
     parameters = parameters_of(items)
     credentials = parameters_of(arguments.credential)
@@ -374,8 +412,11 @@ def run_trigger(arguments: argparse.Namespace, client: httpx.Client) -> int:
 def run_tool_or_agent(arguments: argparse.Namespace, client: httpx.Client) -> int:
     """`dify-mock invoke tool|agent PROVIDER NAME name=value ...`: text streams on one line, errors as `error: ...`."""
     category = "tools" if arguments.kind == "tool" else "agent_strategies"
-    plugin = find_plugin(client, arguments.tenant, category, arguments.provider, arguments.plugin)
     parameters = parse_parameters(arguments.parameters)
+    plugin = find_plugin(client, arguments.tenant, category, arguments.provider, arguments.plugin)
+    declared = declared_parameters(client, arguments.tenant, plugin, category, arguments.provider, arguments.name)
+    if declared is not None:
+        check_required(declared, parameters, f"{arguments.kind} {arguments.provider}/{arguments.name}")
     if arguments.kind == "tool":
         route = "tool/invoke"
         data: dict[str, Any] = {

@@ -13,7 +13,10 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from dify_mock.cli.console import UsageError, non_negative
+from dify_mock.cli.mock_client import not_running, wants_key
 from dify_mock.cli.options import add_settings_options
+from dify_mock.protocol.words import plural
 
 if TYPE_CHECKING:
     import httpx
@@ -41,8 +44,10 @@ def add_journal_parser(commands: Any, help_text: str) -> None:
         "--since", type=when, help="started at or after: epoch seconds, ISO time, or 30s / 10m / 2h ago"
     )
     journal.add_argument("--until", type=when, help="started before (same forms as --since)")
-    journal.add_argument("--after-id", type=int, help="only entries with a greater id")
-    journal.add_argument("--limit", type=int, default=50, help="the newest N entries first (0: all; default 50)")
+    journal.add_argument("--after-id", type=non_negative, help="only entries with a greater id")
+    journal.add_argument(
+        "--limit", type=non_negative, default=50, help="the newest N entries first (0: all; default 50)"
+    )
     journal.add_argument("--clear", action="store_true", help="delete every entry and exit")
     journal.add_argument(
         "--summary", action="store_true", help="counts instead of entries: per type, failed, per fixture rule"
@@ -101,11 +106,12 @@ def run_journal(arguments: argparse.Namespace) -> int:
                 params["limit"] = arguments.limit
             response = client.get("/mock/journal", params=params)
             if response.status_code == 401:
-                print("dify-mock: the mock wants its server key: --server-key or DIFY_MOCK_SERVER_KEY", file=sys.stderr)
-                return 1
+                raise wants_key()
             response.raise_for_status()
             for entry in response.json()["entries"]:
                 printer.entry(entry)
+    except httpx.ConnectError as error:
+        raise UsageError(not_running(arguments.url, error)) from None
     except httpx.HTTPError as error:
         print(f"dify-mock: cannot read the journal at {arguments.url}: {error}", file=sys.stderr)
         return 1
@@ -117,8 +123,7 @@ def run_journal(arguments: argparse.Namespace) -> int:
 def print_summary(client: httpx.Client, arguments: argparse.Namespace) -> int:
     response = client.get("/mock/journal/summary", params=filters(arguments))
     if response.status_code == 401:
-        print("dify-mock: the mock wants its server key: --server-key or DIFY_MOCK_SERVER_KEY", file=sys.stderr)
-        return 1
+        raise wants_key()
     summary = response.raise_for_status().json()
     if arguments.json:
         print(json.dumps(summary, ensure_ascii=False))
@@ -147,11 +152,7 @@ def follow(client: httpx.Client, arguments: argparse.Namespace, printer: Printer
         try:
             with client.stream("GET", "/mock/events", params=params) as response:
                 if response.status_code == 401:
-                    print(
-                        "dify-mock: the mock wants its server key: --server-key or DIFY_MOCK_SERVER_KEY",
-                        file=sys.stderr,
-                    )
-                    return 1
+                    raise wants_key()
                 response.raise_for_status()
                 if waiting:
                     print(f"reconnected to {arguments.url}", file=sys.stderr)
@@ -210,7 +211,8 @@ class Printer:
 
 
 def format_entry(entry: dict[str, Any], color: bool = False) -> str:
-    """`08:52:07.570 reverse  tts  model_caller  rule:greeting  1.0 ms  "hello" -> 2 chunks`, plus an error line."""
+    """`08:52:07.570 reverse  tts  model_caller  rule:greeting (rules.yaml:3)  1.0 ms  "hello" -> 2 chunks`, plus an
+    error line."""
     started = datetime.fromtimestamp(float(entry.get("time") or 0))
     clock = started.strftime("%H:%M:%S.") + f"{started.microsecond // 1000:03d}"
     duration = entry.get("duration_ms")
@@ -221,7 +223,7 @@ def format_entry(entry: dict[str, Any], color: bool = False) -> str:
         f"{entry.get('kind', ''):8}",
         f"{entry.get('type', '')}",
         str(entry.get("plugin_id", "")),
-        str(entry.get("answered_by") or "-"),
+        str(entry.get("answered_by") or "-") + (f" ({entry['rule']})" if entry.get("rule") else ""),
         status,
     ]
     line = "  ".join(parts) + f"  {summarize_request(entry)} -> {summarize_response(entry)}"
@@ -274,4 +276,4 @@ def summarize_response(entry: dict[str, Any]) -> str:
     if text:
         return _short(text)
     count = len(entry.get("response") or [])
-    return f"{count} chunk{'s' if count != 1 else ''}"
+    return plural(count, "chunk")

@@ -65,7 +65,7 @@ class _Version(argparse.Action):
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((word for word in argv if word in COMMANDS), None)
-    parser = build_parser(command)
+    parser = build_parser(command or "")
     arguments, unknown = parser.parse_known_args(argv)
     if unknown:
         where = f"{PROG} {command}" if command else PROG
@@ -82,8 +82,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ConfigError as error:
             print(f"{PROG}: {error}", file=sys.stderr)
             return 2
+    from dify_mock.cli.console import UsageError
+
     try:
         result: int = arguments.run(arguments)
+    except UsageError as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # the output was piped into something that stopped reading, such as `head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
@@ -91,7 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The whole command line; only `command`'s options are filled in (every command's with None)."""
+    """The whole command line; only `command`'s options are filled in ("": none, only the list of commands;
+    None: every command's)."""
     parser = CommandLine(prog=PROG, description="A local stand-in for Dify that plugins connect to.")
     parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandLine)

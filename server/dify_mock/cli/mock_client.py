@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dify_mock.cli.console import describe_error, parse_parameters
+from dify_mock.cli.console import UsageError, describe_error, parse_parameters
 from dify_mock.cli.options import CLIENT_SETTINGS, add_settings_options
 
 if TYPE_CHECKING:
@@ -55,11 +55,26 @@ def runner(command: Callable[[argparse.Namespace, httpx.Client], int]) -> Callab
         except CliError as error:
             print(f"dify-mock: {error}", file=sys.stderr)
             return 1
+        except httpx.ConnectError as error:
+            raise UsageError(not_running(arguments.url, error)) from None
         except httpx.HTTPError as error:
             print(f"dify-mock: cannot reach the mock at {arguments.url}: {error}", file=sys.stderr)
             return 1
 
     return run
+
+
+def not_running(url: str, error: Exception) -> str:
+    """What to do when nothing answers at the mock's URL."""
+    reason = str(error).split("] ", 1)[-1] or type(error).__name__
+    return (
+        f"no dify-mock answers at {url} ({reason}): start one with `dify-mock serve` (or `make run`), "
+        "or point --url (DIFY_MOCK_URL) at the one that runs"
+    )
+
+
+def wants_key() -> UsageError:
+    return UsageError("the mock wants its server key: pass --server-key or set DIFY_MOCK_SERVER_KEY")
 
 
 def parameters_of(items: Sequence[str]) -> dict[str, Any]:
@@ -76,7 +91,7 @@ def read_file(path: str) -> bytes:
     try:
         return Path(path).expanduser().read_bytes()
     except OSError as error:
-        raise CliError(f"cannot read {path}: {error.strerror}") from None
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
 
 
 def find_plugin(client: httpx.Client, tenant: str, category: str, provider: str, given: str | None) -> str:
@@ -92,11 +107,12 @@ def find_plugin(client: httpx.Client, tenant: str, category: str, provider: str,
                 return str(plugin["plugin_id"])
     connected = ", ".join(plugin["plugin_id"] for plugin in plugins) or "no plugin is connected"
     noun = PROVIDER_NOUNS.get(category, category)
-    raise CliError(f"no connected plugin declares the {noun} provider {provider!r} ({connected})")
+    raise UsageError(f"no connected plugin declares the {noun} provider {provider!r} ({connected})")
 
 
 def envelope(response: httpx.Response) -> Any:
-
+    if response.status_code == 401:
+        raise wants_key()
     try:
         body = response.json()
     except ValueError:

@@ -80,11 +80,11 @@ def prepare_launch(target: Path, runtime: str, python: str | None, data_dir: Pat
         folder, interpreter = package.folder, package.python
     else:
         folder, interpreter = target, plugin_python(target, python)
-    load_plugin_folder(folder)  # a folder without a manifest, or with a broken one, stops here with the reason
+    loaded = load_plugin_folder(folder)  # a folder without a manifest, or with a broken one, stops here with the reason
     if os.sep in interpreter:
         interpreter = str(Path(interpreter).absolute())  # the plugin runs in its own folder
-    check_sdk(interpreter, folder)
-    return PluginLaunch(folder.resolve(), interpreter, runtime, str(target))
+    sdk_version = check_sdk(interpreter, folder)
+    return PluginLaunch(folder.resolve(), interpreter, runtime, str(target), loaded.plugin_id, sdk_version)
 
 
 def plugin_python(folder: Path, python: str | None) -> str:
@@ -97,14 +97,17 @@ def plugin_python(folder: Path, python: str | None) -> str:
     return str(venv.absolute()) if venv.exists() else sys.executable
 
 
-def check_sdk(python: str, folder: Path) -> None:
+SDK_VERSION = (
+    "import importlib.metadata as m, importlib.util as u, sys\n"
+    "if u.find_spec('dify_plugin') is None: sys.exit(1)\n"
+    "print(m.version('dify_plugin'))"
+)
+
+
+def check_sdk(python: str, folder: Path) -> str:
+    """The dify-plugin release `python` has; PackageError when it has none."""
     try:
-        found = subprocess.run(
-            [python, "-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec('dify_plugin') is None)"],
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
+        found = subprocess.run([python, "-c", SDK_VERSION], capture_output=True, text=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
         raise PackageError(f"cannot run {python}: {error}") from None
     if found.returncode != 0:
@@ -113,3 +116,4 @@ def check_sdk(python: str, folder: Path) -> None:
             f"into {folder / '.venv'}, pass --python (or set {PLUGIN_PYTHON_ENV}), or run its .difypkg, whose "
             "requirements are installed for you"
         )
+    return found.stdout.strip()

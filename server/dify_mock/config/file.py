@@ -27,6 +27,10 @@ from dify_mock.config.specs import ServerlessPlugin, SpecError, parse_serverless
 from dify_mock.config.yaml_lines import line_of
 
 FIXTURES, REPLAY, BUILTIN = "fixtures", "replay", "builtin"
+# The run's cassette: DIR/cassette.yaml. Before, it was DIR/dify-mock.yaml, the config file's usual name too; such a
+# cassette is still replayed (with a warning saying to rename it).
+DEFAULT_CASSETTE = "cassette"
+OLD_DEFAULT_CASSETTE = "dify-mock"
 RESERVED_LINKS = (FIXTURES, REPLAY, BUILTIN)
 DEFAULT_CHAIN: tuple[str, ...] = (FIXTURES, REPLAY, BUILTIN)
 ALL_TYPES = "all"
@@ -132,7 +136,7 @@ class CassetteConfig(BaseModel):
         description="run: one cassette file per run, named `name`; test: one per test, named by the test "
         "(PUT /mock/cassette, or MockServer.use_cassette).",
     )
-    name: str = Field(default="dify-mock", description="The cassette's file name (without .yaml) for per: run.")
+    name: str = Field(default=DEFAULT_CASSETTE, description="The cassette's file name (without .yaml) for per: run.")
     timing: Literal["instant", "recorded"] = Field(
         default="instant", description="instant: replay at once; recorded: with the recorded gaps between chunks."
     )

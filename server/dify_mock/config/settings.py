@@ -26,7 +26,7 @@ from dify_mock.protocol.framing import DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_LINE
 
 ENV_PREFIX = "DIFY_MOCK_"
 DEFAULT_TENANT = "default"
-DEFAULT_URL = "http://127.0.0.1:5002"
+DEFAULT_URL = "http://localhost:5002"  # the spelling the banner, the dashboard and the .env lines use
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "dify-mock"  # `dify-mock check`: venvs/ and packages/ under it
 INNER_API_STREAMS = ("auto", "frames", "sse")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -308,6 +308,10 @@ class Settings(BaseSettings):
             if hmac.compare_digest(known.encode(), key.encode()):
                 found = tenant
         return found
+
+    @property
+    def listens_everywhere(self) -> bool:
+        return self.host in ("0.0.0.0", "::", "")
 
     @property
     def files_base_url(self) -> str:

@@ -16,6 +16,8 @@ class PluginLaunch:
     python: str  # the interpreter that has the plugin's requirements
     runtime: str = "local"  # local: a child over stdin/stdout, as the daemon runs plugins; remote: over TCP
     source: str = ""  # what the user named (a folder or a .difypkg), for messages
+    plugin_id: str = ""  # author/name, from its manifest
+    sdk_version: str = ""  # the dify-plugin release its Python has, e.g. 0.10.2
 
 
 @dataclass(frozen=True)

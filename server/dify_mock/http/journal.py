@@ -43,10 +43,11 @@ def journal_query(
     after_id: Annotated[int | None, Query(ge=0, le=MAX_ID, description="only entries with a greater id")] = None,
     limit: Annotated[
         int | None,
-        Query(ge=0, le=1_000_000, description="at most this many: the first after after_id, else the newest"),
+        Query(ge=0, le=1_000_000, description="at most this many: the first after after_id, else the newest; 0: all"),
     ] = None,
 ) -> JournalQuery:
-    return JournalQuery(kind, type, tenant_id, plugin_id, session_id, since, until, after_id, limit)
+    # 0 means all, as `dify-mock journal --limit 0` does.
+    return JournalQuery(kind, type, tenant_id, plugin_id, session_id, since, until, after_id, limit or None)
 
 
 @router.get("/mock/journal", response_model=None)

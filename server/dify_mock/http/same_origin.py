@@ -2,7 +2,8 @@
 
 In front of every route (the fast lane included):
 - the `Host` must be one the mock listens on or was told about (loopback names and any IP address, the --host name,
-  the --files-url host, --allowed-host): a page on a rebound DNS name (attacker.example -> 127.0.0.1) is refused;
+  the --files-url and --public-url hosts, --allowed-host): a page on a rebound DNS name (attacker.example ->
+  127.0.0.1) is refused;
 - a request that changes state (any method but GET, HEAD, OPTIONS) is refused when the browser says it comes from
   another site (`Sec-Fetch-Site: cross-site` or `same-site`) or another origin (`Origin`);
 - a POST must be one that a page cannot send without a CORS preflight (which the mock never grants): a JSON (or
@@ -104,7 +105,7 @@ class SameOriginGuard:
                 421,
                 "unknown_host",
                 f"the Host {host!r} is not a name this mock serves (loopback, --host, --files-url, "
-                "--allowed-host): refused, against DNS rebinding; start it with --allowed-host NAME to serve it",
+                "--public-url, --allowed-host): refused, against DNS rebinding; start it with --allowed-host NAME to serve it",
             )
         if scope["method"] in SAFE_METHODS or scope["path"].startswith(ENDPOINT_PREFIX):
             return None

@@ -25,6 +25,7 @@ from dify_mock.protocol.messages import (
     parse_plugin_event,
     parse_session_message,
 )
+from dify_mock.protocol.words import plural
 from dify_mock.reverse.service import answer_backwards
 
 log = logging.getLogger("dify_mock.transaction")
@@ -85,7 +86,7 @@ async def transaction(request: Request) -> Response:
     try:
         lines = [line for line in body.split(b"\n") if line.strip()]
         if len(lines) != 1:
-            raise ProtocolError(f"the body must be exactly one plugin event, got {len(lines)} lines")
+            raise ProtocolError(f"the body must be exactly one plugin event, got {plural(len(lines), 'line')}")
         event = parse_plugin_event(lines[0])
         session_id = event.session_id or session_id
         if event.event != "session":

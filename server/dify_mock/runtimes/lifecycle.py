@@ -79,7 +79,7 @@ class StartedPlugins:
 
 def describe_started(settings: Settings) -> list[str]:
     """Banner lines: the plugins started beside the mock, and where a daemon or a serverless plugin finds it."""
-    address = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '::') else settings.host}:{settings.port}"
+    address = f"http://{settings.connect_host}:{settings.port}"
     lines = []
     for launch in settings.launches:
         how = "a child process over stdin/stdout" if launch.runtime == "local" else "remote debugging over TCP"

@@ -19,6 +19,7 @@ from dify_mock.plugins.folder import PluginFolder
 from dify_mock.plugins.registry import PluginRuntime
 from dify_mock.protocol.framing import json_line
 from dify_mock.runtimes.events import PluginEvents
+from dify_mock.runtimes.offer import offer, sdk_release
 from dify_mock.runtimes.output import ProcessOutput
 
 log = logging.getLogger("dify_mock.stdio")
@@ -99,10 +100,12 @@ class LocalPlugin:
             self.ready = True
             self.host.registry.register(self.runtime)
             log.info(
-                "plugin %s is running (local runtime, pid %s) for tenant %s",
+                "plugin %s (dify-plugin %s) is running (local runtime, pid %s) for tenant %s: %s",
                 self.runtime.plugin_id,
+                sdk_release(self.host, self.runtime.plugin_id) or "release unknown",
                 self.connection.process.pid,
                 self.runtime.tenant_id,
+                offer(self.runtime),
             )
         else:
             self.events.line(line)

@@ -19,6 +19,8 @@ from dify_mock.protocol.framing import LineSplitter, json_line
 from dify_mock.protocol.messages import DECLARATION_KINDS, ProtocolError, parse_register_message
 from dify_mock.protocol.sdk_releases import LEGACY_REFUSAL, is_bare_key, release_from_manifest
 from dify_mock.runtimes.events import PluginEvents
+from dify_mock.runtimes.offer import offer, sdk_release
+from dify_mock.runtimes.peer_process import release_of_peer
 from dify_mock.store.redaction import mask_key, remember_secret
 
 log = logging.getLogger("dify_mock.tcp")
@@ -32,6 +34,7 @@ OUTGOING_HIGH_WATER = 1024 * 1024
 AUTHOR_PATTERN = re.compile(r"^[a-z0-9_-]{1,64}$")
 NAME_PATTERN = re.compile(r"^[a-z0-9_-]{1,128}$")
 QUICKACK = getattr(socket, "TCP_QUICKACK", None)
+PEER_LOOKUP_SECONDS = 5.0  # reading /proc takes milliseconds; on a machine under load, a little more
 
 
 class RegistrationError(ValueError):
@@ -58,6 +61,8 @@ class DebugConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.sock: Any = None
         self.peer = "?"
+        self.release_lookup: asyncio.Future[str | None] | None = None
+        self.connect_line: asyncio.Task[None] | None = None
         self.tenant_id: str | None = None
         self.rejection: str | None = None
         self.refusal_detail = ""
@@ -82,6 +87,8 @@ class DebugConnection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
         peer = self.transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        if isinstance(peer, tuple) and log.isEnabledFor(logging.INFO):  # read while the plugin registers
+            self.release_lookup = asyncio.ensure_future(asyncio.to_thread(release_of_peer, peer[0], peer[1]))
         self.sock = self.transport.get_extra_info("socket")
         if self.sock is not None:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -303,12 +310,23 @@ class DebugConnection(asyncio.Protocol):
         self.events = PluginEvents(self.host, self.runtime)
         self.state = "ready"
         self.host.registry.register(self.runtime)
+        self.connect_line = asyncio.get_running_loop().create_task(
+            self._log_connected(self.runtime, release_from_manifest(self.manifest))
+        )
+
+    async def _log_connected(self, runtime: PluginRuntime, manifest_release: str) -> None:
+        """The connect line, with the release read from the plugin's process when it could be (else the range the
+        manifest dates it to)."""
+        release = sdk_release(self.host, runtime.plugin_id)
+        if release is None and self.release_lookup is not None:
+            with contextlib.suppress(Exception):
+                release = await asyncio.wait_for(asyncio.shield(self.release_lookup), PEER_LOOKUP_SECONDS)
         log.info(
             "plugin %s (dify-plugin %s) connected over TCP for tenant %s: %s",
-            self.runtime.plugin_id,
-            release_from_manifest(self.manifest),
-            self.tenant_id,
-            _offer(self.runtime),
+            runtime.plugin_id,
+            release or manifest_release,
+            runtime.tenant_id,
+            offer(runtime),
         )
 
     def _refuse_legacy(self) -> None:
@@ -388,30 +406,6 @@ def _checked_manifest(data: Any) -> dict[str, Any]:
     return data
 
 
-def _field(value: Any, *path: str) -> Any:
-    """value[path[0]][path[1]]..., or None wherever a level is missing or not an object."""
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
-
-
-def _offer(runtime: PluginRuntime) -> str:
-    """What a plugin declares, in one log line; declarations of an unexpected shape are named, not trusted."""
-    parts = []
-    for category, providers in runtime.declarations.items():
-        for provider in providers:
-            if category == "tools":
-                tools = _field(provider, "tools")
-                names = [_field(tool, "identity", "name") for tool in tools] if isinstance(tools, list) else []
-                parts.append(f"tools {_field(provider, 'identity', 'name')}: {', '.join(map(str, names))}")
-            elif category == "models":
-                models = _field(provider, "models")
-                parts.append(f"models {_field(provider, 'provider')}: {len(models) if isinstance(models, list) else 0}")
-            else:
-                parts.append(category)
-    return "; ".join(parts) or "nothing"
-
-
 async def watch_heartbeats(host: Host) -> None:
     """Drops a remote plugin that has been silent for longer than the heartbeat timeout, as the daemon does."""
     timeout = host.settings.heartbeat_timeout
@@ -423,9 +417,8 @@ async def watch_heartbeats(host: Host) -> None:
                 runtime.connection.close(f"no heartbeat for {timeout:g} s")
 
 
-async def start_debug_server(host: Host) -> asyncio.Server:
+async def start_debug_server(host: Host, listener: socket.socket) -> asyncio.Server:
+    """Serves remote-debug connections on `listener`, a socket already bound to --host and --debug-port."""
     loop = asyncio.get_running_loop()
     registering = Registering()
-    return await loop.create_server(
-        lambda: DebugConnection(host, registering), host.settings.host, host.settings.debug_port, reuse_address=True
-    )
+    return await loop.create_server(lambda: DebugConnection(host, registering), sock=listener)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
@@ -26,13 +27,13 @@ from dify_mock.runtimes.tcp import start_debug_server, watch_heartbeats
 log = logging.getLogger("dify_mock")
 
 
-def create_app(host: Host) -> SameOriginGuard:
+def create_app(host: Host, debug_socket: socket.socket) -> SameOriginGuard:
     """The ASGI app uvicorn serves: the same-origin guard, then the hot routes in the fast lane, then the FastAPI
     app (which declares them too)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        server = await start_debug_server(host)
+        server = await start_debug_server(host, debug_socket)
         watcher = asyncio.create_task(watch_heartbeats(host))
         fixtures = asyncio.create_task(watch_fixtures(host.rules)) if host.settings.watch else None
         started = StartedPlugins(host)
@@ -50,6 +51,8 @@ def create_app(host: Host) -> SameOriginGuard:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 2)
             await host.chain.aclose()
+            for line in host.chain.cassettes.recording_report():
+                log.info("%s", line)
             for line in host.chain.cassettes.unused_report():
                 log.warning("%s", line)
 

@@ -3,8 +3,9 @@
 A fixture file maps fixture keys (`llm`, `tts`, ...) to lists of rules. A rule has an optional `match`
 (conditions on facts taken from the request) and one `reply` or a list of `replies` used in turn.
 `facts.py` says what each key can match on, `models.py` what a file may say, `loader.py` reads files,
-`matching.py` tests a request against a rule, `book.py` holds the rules, `near_miss.py` explains a miss and
-`scenarios.py` keeps the state of each scenario per invocation.
+`matching.py` tests a request against a rule, `book.py` holds the rules, `near_miss.py` explains a miss,
+`scenarios.py` keeps the state of each scenario per invocation, `templates.py` fills in replies from the request
+(in Jinja's sandbox) and `reloading.py` reads the files again when they change.
 """
 
 from dify_mock.answers.rules.book import RuleBook

@@ -29,6 +29,10 @@ from dify_mock.config.faults import MODEL_INVOKE_TYPES, Fault, Latency
 
 SHORT = 80
 STARTED = "started"  # the state every scenario begins in, as in WireMock
+TEMPLATES = (
+    "A text holding {{ ... }} is a Jinja template (sandboxed) filled in from the call: the match fields "
+    "({{ prompt }}, {{ model }}, {{ parameters.temperature }}...) and {{ request }}."
+)
 
 
 class FixtureError(ValueError):
@@ -270,7 +274,11 @@ def _rule_model(key: str, family: Family) -> type[RuleModel]:
         ),
         "reply": (
             reply_model,
-            Field(default=None, description="The answer to every matching call.", json_schema_extra=_no_default),
+            Field(
+                default=None,
+                description="The answer to every matching call. " + TEMPLATES,
+                json_schema_extra=_no_default,
+            ),
         ),
         "replies": (
             list[reply_model],  # type: ignore[valid-type]
@@ -279,7 +287,7 @@ def _rule_model(key: str, family: Family) -> type[RuleModel]:
                 min_length=1,
                 json_schema_extra=_no_default,
                 description="Answers used in turn, one per matching call; "
-                "after the last one, the last one keeps answering.",
+                "after the last one, the last one keeps answering. " + TEMPLATES,
             ),
         ),
     }

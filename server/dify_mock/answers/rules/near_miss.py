@@ -8,6 +8,7 @@ from typing import Any
 from dify_mock.answers.rules.facts import FAMILIES
 from dify_mock.answers.rules.matching import Rule
 from dify_mock.answers.rules.models import MessagePattern, Pattern, short
+from dify_mock.protocol.words import plural
 
 
 def fixture_key_of(invoke_type: str) -> str:
@@ -52,7 +53,7 @@ def near_miss(
     count = len(candidates)
     fields = nearest.checks() + (nearest.scenario is not None)
     lines = [
-        f"no {key} rule matched ({count} rule{'s' if count != 1 else ''} checked); "
+        f"no {key} rule matched ({plural(count, 'rule')} checked); "
         f"nearest is {where}, {len(misses)} of {fields} match fields differ:"
     ]
     kinds = FAMILIES[nearest.fixture_key].all_facts()

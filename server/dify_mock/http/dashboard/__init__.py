@@ -35,6 +35,11 @@ async def info(request: Request) -> dict[str, Any]:
     return {
         "debug_port": settings.debug_port,
         "public_debug_url": settings.public_debug_url,  # REMOTE_INSTALL_URL when the port is published elsewhere
+        # REMOTE_INSTALL_URL as the terminal spells it; None on every interface without --public-debug-url, where
+        # the browser's own host name is the better guess.
+        "remote_install_url": None
+        if settings.listens_everywhere and not settings.public_debug_url
+        else settings.outside_debug_url,
         "remote_keys_required": bool(settings.keys),
         "server_key_required": bool(settings.server_key),
         "strict": settings.strict,

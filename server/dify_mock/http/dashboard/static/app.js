@@ -148,7 +148,7 @@ function renderSetup() {
     setup.append(
       el("div", { class: "setup" },
         el("p", { class: "muted" }, "No plugin is connected. Put these lines in your plugin's .env, then run ", el("code", {}, "python -m main"), ":"),
-        el("pre", {}, `INSTALL_METHOD=remote\nREMOTE_INSTALL_URL=${info.public_debug_url || `${location.hostname}:${info.debug_port}`}\nREMOTE_INSTALL_KEY=${key}`),
+        el("pre", {}, `INSTALL_METHOD=remote\nREMOTE_INSTALL_URL=${info.remote_install_url || `${location.hostname}:${info.debug_port}`}\nREMOTE_INSTALL_KEY=${key}`),
       ),
     );
   }
