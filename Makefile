@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then command -v $$p; break; fi; done)
 
-.PHONY: run test lint typecheck unit bench setup clean compat compat-venvs official-agent official-sweep dist docs conformance-official
+.PHONY: run test lint typecheck unit bench setup clean compat compat-venvs official-agent official-sweep dist docs conformance conformance-official
 
 # Environments are made with uv, from uv.lock. uv on PATH is used; otherwise it is installed once into .uv/ (a small
 # venv of its own, from the package index). `make UV=/path/to/uv` picks another.
@@ -116,6 +116,14 @@ SWEEP_JOBS ?= 3
 official-sweep: $(VENV)/.installed
 	@test -n "$(OFFICIAL)" || { echo "usage: make official-sweep OFFICIAL=/path/to/dify-official-plugins (a checkout; nothing is fetched)"; exit 2; }
 	$(PY) -m bench.official_sweep $(OFFICIAL) --jobs $(SWEEP_JOBS)
+
+# The conformance suite against the real dify-plugin-daemon (tests/conformance); it writes docs/conformance.md.
+# DIFY_DAEMON_CTL is the path of the daemon's daemonctl, e.g. make conformance DIFY_DAEMON_CTL=../shared/tools/daemon/daemonctl
+# (`make test` runs the same suite whenever DIFY_DAEMON_CTL is set, without writing the page).
+conformance: setup
+	@test -n "$(DIFY_DAEMON_CTL)" || { echo "usage: make conformance DIFY_DAEMON_CTL=/path/to/daemonctl (the real daemon's)"; exit 2; }
+	DIFY_DAEMON_CTL=$(abspath $(DIFY_DAEMON_CTL)) DIFY_CONFORMANCE_REPORT=$(CURDIR)/docs/conformance.md DIFY_CONFORMANCE_CORPUS=all \
+		DIFY_MOCK_PLUGIN_PYTHON=$(CURDIR)/$(SDK_VENV)/bin/python $(VENV)/bin/pytest -q -p no:cacheprovider tests/conformance
 
 # Package verdicts against the real CLI and daemon (docs/conformance.md, its package section): every plugin of a
 # dify-official-plugins checkout (OFFICIAL; nothing is fetched) packaged by the real `dify plugin package`, uploaded to

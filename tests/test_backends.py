@@ -307,7 +307,7 @@ def test_faults_per_rule_and_globally(standin, tmp_path, sdk_python):
         entry = mock.journal(kind="reverse", type="llm")[-1]
         assert [chunk["delta"]["message"]["content"] for chunk in entry["response"]] == ["one ", "two "]
         assert entry["answered_by"] == "rule:fails-mid-stream"
-        assert entry["error"] == "invoke llm model failed: the model crashed (scripted)"
+        assert entry["error"] == "the model crashed (scripted)"
 
         broken = result(mock, plugin, "llm", prompt="broken tools please", with_tools=True)["tool_calls"][0]
         assert broken["name"] == "get_weather" and broken["arguments"] == '{"city":'
@@ -322,7 +322,7 @@ def test_faults_per_rule_and_globally(standin, tmp_path, sdk_python):
         with pytest.raises(PluginError):
             result(mock, plugin, "llm", prompt="drop the line")
         dropped = mock.journal(kind="reverse", type="llm")[-1]
-        assert dropped["error"] == "invoke llm model failed: fault: dropped the plugin's connection"
+        assert dropped["error"] == "fault: dropped the plugin's connection"
         assert len(dropped["response"]) == 1
         assert mock.wait_for_plugin(plugin.plugin_id, present=False, timeout=10)
         assert mock.wait_for_plugin(plugin.plugin_id, timeout=30)  # the SDK reconnects; the mock kept serving

@@ -127,7 +127,7 @@ def test_llm_polling_answers_plain_json(mock):
         json={"user_id": "u", "data": {**LLM, "plugin_state": {}}},
         headers={"X-Plugin-ID": MODELS},
     )
-    assert raw.status_code == 500 and raw.headers["content-type"] == "application/json"
+    assert raw.status_code == 500 and raw.headers["content-type"] == "application/json; charset=utf-8"
     assert "ValidationError" in raw.json()["message"]  # plugin_state must not be empty
 
 

@@ -100,9 +100,10 @@ def test_dispatch_refuses_bad_requests_with_clear_messages(mock_server, model_ca
     assert "PluginNotFoundError" in unknown.json()["message"]
     headers = {"X-Plugin-ID": model_caller.plugin_id}
     bad_json = http.post(url, content=b"{nope", headers={**headers, "Content-Type": "application/json"})
-    assert bad_json.status_code == 400 and "JSON" in bad_json.json()["message"]
+    # the daemon binds nothing from a body that is not JSON, then names every required field it lacks
+    assert bad_json.status_code == 400 and "Field validation for 'Provider' failed" in bad_json.json()["message"]
     no_tool = http.post(url, json={"data": {"provider": "model_caller"}}, headers=headers)
-    assert no_tool.status_code == 400 and "tool" in no_tool.json()["message"]
+    assert no_tool.status_code == 400 and "Field validation for 'Tool' failed" in no_tool.json()["message"]
     route = http.post("/plugin/default/dispatch/nope/invoke", json=good, headers=headers)
     assert route.status_code == 404 and "nope/invoke" in route.json()["message"]
     # the plugin is still served after all that

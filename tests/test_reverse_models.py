@@ -83,7 +83,7 @@ def test_a_scripted_error_reaches_the_plugin_as_a_backwards_invocation_error(moc
     with pytest.raises(PluginError) as failure:
         result(mock_server, model_caller, "llm", prompt="please fail")
     assert "the model is down (scripted)" in failure.value.message
-    assert last_reverse(mock_server, "llm")["error"] == "invoke llm model failed: the model is down (scripted)"
+    assert last_reverse(mock_server, "llm")["error"] == "the model is down (scripted)"  # the answerer's words
 
 
 @pytest.mark.mock_server(fixtures=["fixtures/models.yaml"], strict=True)

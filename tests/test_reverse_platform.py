@@ -113,7 +113,9 @@ def test_a_blocking_chat_answer_is_one_message_and_the_same_call_gets_the_same_a
 
 def test_a_chat_app_without_a_query_fails_as_dify_does(platform):
     message = failure(platform, "app", kind="chat", app_id="helpdesk", query="")
-    assert "invoke app failed: missing query" in message
+    # as the daemon relays Dify's 400 for a call that fails before it streams
+    assert "invoke app failed: request failed with status code: 400 and respond with: " in message
+    assert '"message":"missing query' in message
 
 
 def test_a_workflow_app_runs_start_and_end_nodes_and_echoes_its_inputs(platform):
@@ -182,7 +184,9 @@ def test_workflow_rules_give_outputs_text_chunks_exact_events_or_errors(platform
     assert raw == [{"event": "message", "answer": "raw"}, {"event": "message_end", "metadata": {}}]
     blocking = call(platform, "app", kind="workflow", app_id="raw-app", response_mode="blocking")["result"]
     assert blocking == {"event": "message", "answer": "raw blocking"}
-    assert "invoke app failed: app is not published" in failure(platform, "app", kind="workflow", app_id="broken-app")
+    unpublished = failure(platform, "app", kind="workflow", app_id="broken-app")
+    assert "invoke app failed: request failed with status code: 400" in unpublished
+    assert "app is not published" in unpublished
 
 
 def test_fetch_app_answers_the_parameters_shape_with_rule_values_over_the_builtin_ones(platform):
@@ -239,8 +243,8 @@ def test_parameter_extractor_rules_fill_what_they_leave_out_and_are_checked_agai
     assert last_reverse(platform[0], "node_parameter_extractor")["answered_by"] == "rule:booking"
     message = failure(platform, "extract", parameters=json.dumps(declared), query="a bad fixture")
     assert (
-        "invoke parameter extractor failed: fixture rule:bad-type gives 'four' for the number parameter 'people'"
-        in message
+        "invoke parameter extractor failed: request failed: "
+        "fixture rule:bad-type gives 'four' for the number parameter 'people'" in message
     )
     bad_type = [{"name": "when", "type": "date"}]
     message = failure(platform, "extract", parameters=json.dumps(bad_type), query="tomorrow")
@@ -410,7 +414,8 @@ def test_a_plugin_without_app_or_node_permission_is_refused_but_may_upload(tmp_p
 def test_in_strict_mode_app_and_node_calls_need_a_rule(mock_server, platform_caller):
     with pytest.raises(PluginError) as raised:
         mock_server.invoke_tool(platform_caller.plugin_id, PROVIDER, "app", {"kind": "workflow", "app_id": "w"})
-    assert "invoke app failed: no fixture rule answers this call (--strict)" in raised.value.message
+    assert "invoke app failed: request failed with status code: 400" in raised.value.message
+    assert "no fixture rule answers this call (--strict)" in raised.value.message
     with pytest.raises(PluginError) as raised:
         mock_server.invoke_tool(
             platform_caller.plugin_id,

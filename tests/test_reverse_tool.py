@@ -145,12 +145,14 @@ def test_without_a_matching_tool_rule_the_builtin_answer_echoes_the_call(mock_se
 def test_strict_mode_fails_the_tool_call_naming_the_nearest_rule(mock_server, simple_agent):
     with pytest.raises(PluginError) as failure:
         run_agent(mock_server, simple_agent, "What is the time in Paris?", [CLOCK])
-    message = failure.value.message
+    relayed = failure.value.message  # the daemon quotes Dify's 400 body: our message is in its JSON
+    assert "invoke tool failed: request failed with status code: 400 and respond with: {" in relayed
+    message = json.loads(relayed[relayed.index("{") : relayed.rindex("}") + 1])["message"]
     assert "--strict" in message and "clock" in message
     assert 'parameters.timezone: wanted "UTC", got "Europe/Paris"' in message
     tool = mock_server.journal(kind="reverse", type="tool")[-1]
     assert tool["answered_by"] == "strict"
-    assert tool["error"].startswith("invoke tool failed: no fixture rule answers this call (--strict).")
+    assert tool["error"].startswith("no fixture rule answers this call (--strict).")  # the answerer's own words
 
 
 @pytest.mark.mock_server(fixtures=["fixtures/agent.yaml"])
@@ -160,7 +162,8 @@ def test_a_scripted_tool_error_reaches_the_plugin(mock_server, simple_agent):
     assert "unknown time zone (scripted)" in failure.value.message
     tool = mock_server.journal(kind="reverse", type="tool")[-1]
     assert tool["answered_by"] == "rule:no-such-zone"
-    assert tool["error"] == "invoke tool failed: unknown time zone (scripted)"
+    assert tool["error"] == "unknown time zone (scripted)"
+    assert "invoke tool failed: request failed with status code: 400" in failure.value.message
 
 
 # What the plugin's SDK makes of the tool messages: parsed by the real ToolInvokeMessage in the SDK's Python.

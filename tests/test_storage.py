@@ -33,7 +33,11 @@ def test_a_value_over_the_quota_is_refused_and_nothing_is_stored(mock_server, pl
     storage(mock_server, pid, op="set", key="half", value="size:600000")
     with pytest.raises(PluginError) as refused:
         storage(mock_server, pid, op="set", key="more", value="size:600000")
-    assert "storage quota exceeded" in refused.value.message and "1048576" in refused.value.message
+    # the daemon's words first, then ours
+    assert "save data failed: allocated size is greater than max storage size; storage quota exceeded" in (
+        refused.value.message
+    )
+    assert "1048576" in refused.value.message
     assert storage(mock_server, pid, op="exist", key="more")["exists"] is False
     # replacing a key counts its new size, not both
     assert storage(mock_server, pid, op="set", key="half", value="size:1000000")["stored"] == 1000000

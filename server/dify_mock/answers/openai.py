@@ -221,8 +221,9 @@ class OpenAIBackend:
             "documents": docs,
             "return_documents": False,
         }
-        if isinstance(call.request.get("top_n"), int):
-            body["top_n"] = call.request["top_n"]
+        top_n = call.request.get("top_n")
+        if isinstance(top_n, int) and top_n > 0:  # 0: none given (the daemon forwards Go's zero value)
+            body["top_n"] = top_n
         answer, what = await self._post_json("/rerank", body)
         scores = [float("-inf")] * len(docs)
         try:

@@ -193,13 +193,14 @@ def rerank_docs(invoke_type: str, request: dict[str, Any]) -> list[str]:
 
 
 def ranked_docs(request: dict[str, Any], docs: list[str], scores: list[float]) -> list[dict[str, Any]]:
-    """The documents by falling score, with the request's `score_threshold` and `top_n` applied."""
+    """The documents by falling score, with the request's `score_threshold` and `top_n` applied. A `top_n` of 0 is
+    no limit: the daemon decodes a request without one into Go's zero value and forwards `"top_n": 0`."""
     order = sorted(range(len(docs)), key=lambda index: (-scores[index], index))
     threshold = request.get("score_threshold")
     if isinstance(threshold, int | float):
         order = [index for index in order if scores[index] >= threshold]
     top_n = request.get("top_n")
-    if isinstance(top_n, int) and top_n >= 0:
+    if isinstance(top_n, int) and top_n > 0:
         order = order[:top_n]
     return [{"index": index, "text": docs[index], "score": float(scores[index])} for index in order]
 

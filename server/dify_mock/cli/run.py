@@ -1,4 +1,4 @@
-"""`dify-mock run PLUGIN`: the mock and a plugin together, the plugin run as Dify's daemon runs it.
+"""`dify-mock run PLUGIN [PLUGIN ...]`: the mock and plugins together, each plugin run as Dify's daemon runs it.
 
 PLUGIN is a plugin folder, or a `.difypkg` package (unpacked, its requirements installed into a cached environment
 under --data-dir). The local runtime (default) is the daemon's own: a child process over stdin and stdout, with the
@@ -31,7 +31,13 @@ def add_run_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("plugin", type=Path, metavar="PLUGIN", help="a plugin folder or a .difypkg package")
+    run.add_argument(
+        "plugin",
+        type=Path,
+        nargs="+",
+        metavar="PLUGIN",
+        help="a plugin folder or a .difypkg package (several: all of them, side by side, as in one daemon)",
+    )
     run.add_argument(
         "--python",
         help=f"for a folder, the Python that runs the plugin (default ${PLUGIN_PYTHON_ENV}, then FOLDER/.venv); "
@@ -48,14 +54,17 @@ def run_plugin(arguments: argparse.Namespace) -> int:
     try:
         settings.check()
         rules = RuleBook.load(list(settings.fixture_paths))
-        launch = prepare_launch(arguments.plugin, arguments.runtime, arguments.python, settings.data_dir)
+        launches = tuple(
+            prepare_launch(plugin, arguments.runtime, arguments.python, settings.data_dir)
+            for plugin in arguments.plugin
+        )
     except (ConfigError, FixtureError, DeclarationError, PluginEnvironmentError) as error:
         print(f"dify-mock: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
     from dify_mock.startup.serve import serve
 
-    return serve(settings.model_copy(update={"launches": (launch,)}), rules)
+    return serve(settings.model_copy(update={"launches": launches}), rules)
 
 
 def say(text: str) -> None:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 
 from dify_mock.host import Host
+from dify_mock.http.dispatch_requests import STRUCTS, as_decoded, data_error, decodes_as_json
 from dify_mock.http.streaming import BoundedStream
 from dify_mock.plugins.registry import PluginRuntime
 from dify_mock.protocol.framing import sse_event
@@ -94,15 +95,16 @@ DISPATCH_ROUTES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "trigger/unsubscribe": ("trigger", "unsubscribe_trigger", ("provider",)),
     "trigger/refresh": ("trigger", "refresh_trigger", ("provider",)),
 }
-# What Dify always sends and a hand-written request (curl, a test) may leave out.
+# What Dify always sends and a hand-written request (curl, a test) may leave out. `credentials` is the exception:
+# the daemon passes a missing map on as null (its struct's zero value), and the plugin's SDK refuses it.
 DATA_DEFAULTS: dict[str, dict[str, Any]] = {
-    "tool": {"credentials": {}, "credential_type": "api-key", "tool_parameters": {}},
-    "model": {"credentials": {}},
+    "tool": {"credentials": None, "credential_type": "api-key", "tool_parameters": {}},
+    "model": {"credentials": None},
     "agent_strategy": {"agent_strategy_params": {}},
-    "datasource": {"credentials": {}, "datasource_parameters": {}},
-    "trigger": {"credentials": {}},
+    "datasource": {"credentials": None, "datasource_parameters": {}},
+    "trigger": {"credentials": None},
     "oauth": {"system_credentials": {}},
-    "dynamic_parameter": {"credentials": {}},
+    "dynamic_parameter": {"credentials": None},
 }
 # Per route, fields the SDK requires (null allowed) that Dify always sends.
 ROUTE_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -122,10 +124,23 @@ ROUTE_DEFAULTS: dict[str, dict[str, Any]] = {
 PLAIN_JSON_ROUTES = frozenset({"model/polling/start", "model/polling/check"})
 
 
+# The daemon (gin's c.JSON) names the charset on JSON answers and none on its event streams.
+JSON_MEDIA_TYPE = "application/json; charset=utf-8"
+SSE_HEADERS = {"content-type": "text/event-stream"}
+
+
 def daemon_error(status: int, error_type: str, message: str) -> JSONResponse:
     """The daemon's error envelope: `message` is itself JSON."""
     inner = dumps({"message": message, "error_type": error_type, "args": None})
-    return JSONResponse({"code": -status, "message": inner, "data": None}, status_code=status)
+    return JSONResponse(
+        {"code": -status, "message": inner, "data": None}, status_code=status, media_type=JSON_MEDIA_TYPE
+    )
+
+
+def route_not_found(route: str) -> JSONResponse:
+    """gin's NoRoute answer in the daemon, before any key or plugin is looked at; our hint after its message."""
+    message = f"route not found; dify-mock serves no dispatch route {route!r}"
+    return JSONResponse({"code": "not_found", "message": message}, status_code=404, media_type=JSON_MEDIA_TYPE)
 
 
 def error_event(error_type: str, message: str) -> dict[str, Any]:
@@ -212,34 +227,48 @@ unguarded = APIRouter()  # its routes check the key themselves
 async def dispatch(request: Request) -> Response:
     tenant_id: str = request.path_params["tenant_id"]
     route: str = request.path_params["route"]
+    target = DISPATCH_ROUTES.get(route)
+    if target is None:
+        return route_not_found(route)
     await check_api_key(request, request.headers.get("x-api-key"))
     x_plugin_id = request.headers.get("x-plugin-id")
     host = get_host(request)
-    target = DISPATCH_ROUTES.get(route)
-    if target is None:
-        return daemon_error(404, "PluginDaemonNotFoundError", f"unknown dispatch route {route!r}")
+    # The daemon's order: the plugin id, then its installation, then the body.
     if not x_plugin_id:
-        return daemon_error(400, "PluginDaemonBadRequestError", "the X-Plugin-ID header (author/name) is required")
-    try:
-        body = orjson.loads(await request.body())
-    except ValueError as error:
-        return daemon_error(400, "PluginDaemonBadRequestError", f"the body is not valid JSON: {error}")
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, dict):
-        return daemon_error(400, "PluginDaemonBadRequestError", "the body must be an object with a 'data' object")
-    access_type, action, required = target
-    missing = [name for name in required if name not in data]
-    if missing:
-        return daemon_error(400, "PluginDaemonBadRequestError", f"data is missing {', '.join(missing)} for {route}")
+        return daemon_error(
+            400, "PluginDaemonBadRequestError", "plugin_id is required; send the plugin's author/name as X-Plugin-ID"
+        )
     runtime = host.registry.get(tenant_id, x_plugin_id)
     if runtime is None:
         connected = ", ".join(rt.plugin_id for rt in host.registry.runtimes(tenant_id)) or "none"
         return daemon_error(
             404,
             "PluginNotFoundError",
-            f"plugin {x_plugin_id} is not connected for tenant {tenant_id} (connected: {connected})",
+            f"plugin not found; plugin {x_plugin_id} is not connected for tenant {tenant_id} (connected: {connected})",
         )
-    data = {**DATA_DEFAULTS.get(access_type, {}), **ROUTE_DEFAULTS.get(route, {}), **data}
+    raw = await request.body()
+    try:
+        body = orjson.loads(raw) if decodes_as_json(request.headers.get("content-type")) else None
+    except ValueError as error:
+        body, not_json = None, str(error)
+    else:
+        not_json = "the Content-Type is not application/json"
+    data = body.get("data") if isinstance(body, dict) else None
+    refused = data_error(route, data if isinstance(data, dict) else {})
+    if refused is not None:
+        return daemon_error(400, "PluginDaemonBadRequestError", refused)
+    if body is None:
+        return daemon_error(400, "PluginDaemonBadRequestError", f"the body is not valid JSON: {not_json}")
+    if not isinstance(data, dict):
+        return daemon_error(400, "PluginDaemonBadRequestError", "the body must be an object with a 'data' object")
+    access_type, action, required = target
+    missing = [name for name in required if name not in data]
+    if missing:
+        return daemon_error(400, "PluginDaemonBadRequestError", f"data is missing {', '.join(missing)} for {route}")
+    if route in STRUCTS:
+        data = {**ROUTE_DEFAULTS.get(route, {}), **as_decoded(route, data)}
+    else:
+        data = {**DATA_DEFAULTS.get(access_type, {}), **ROUTE_DEFAULTS.get(route, {}), **data}
     remember_secret_inputs(runtime, data)
     user_id = str(body.get("user_id") or "")
     fields = {key: body.get(key) for key in ENVELOPE_KEYS}
@@ -250,7 +279,7 @@ async def dispatch(request: Request) -> Response:
     # Headers wait for the first event: the plugin is already working on the request while they are written and
     # the client parses them, and a client that only gets a header cannot compete with the plugin for the CPU.
     first = await anext(events, None)
-    return BoundedStream(_after(first, events), media_type="text/event-stream")
+    return BoundedStream(_after(first, events), headers=SSE_HEADERS)
 
 
 async def _after(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -280,10 +309,11 @@ async def _first_as_json(chunks: AsyncIterator[Any]) -> JSONResponse:
             if result is None:
                 result = chunk
     except PluginInvokeError as failure:
-        return JSONResponse(plugin_error_event(failure.error), status_code=500)
+        return JSONResponse(plugin_error_event(failure.error), status_code=500, media_type=JSON_MEDIA_TYPE)
     except (InvokeTimeout, ConnectionError) as failure:
-        return JSONResponse(error_event("PluginDaemonInternalServerError", str(failure)), status_code=500)
-    return JSONResponse({"code": 0, "message": "success", "data": result})
+        failed = error_event("PluginDaemonInternalServerError", str(failure))
+        return JSONResponse(failed, status_code=500, media_type=JSON_MEDIA_TYPE)
+    return JSONResponse({"code": 0, "message": "success", "data": result}, media_type=JSON_MEDIA_TYPE)
 
 
 @router.get("/plugin/{tenant_id}/management/list")

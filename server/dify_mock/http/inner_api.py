@@ -27,6 +27,7 @@ from dify_mock.http.streaming import BoundedStream
 from dify_mock.plugins.registry import PluginRuntime, Session
 from dify_mock.protocol.framing import FrameTooLarge, length_prefixed_frame, sse_event
 from dify_mock.protocol.messages import BackwardsInvoke, dump_bytes
+from dify_mock.reverse.relay import dify_error_body
 from dify_mock.reverse.service import answer_backwards
 
 log = logging.getLogger("dify_mock.inner_api")
@@ -88,9 +89,10 @@ def not_found() -> HTMLResponse:
     return HTMLResponse(NOT_FOUND_PAGE, status_code=404)
 
 
-def invalid_param(message: str) -> JSONResponse:
-    """Dify's answer to a ValueError raised before the call starts (ExternalApi)."""
-    return JSONResponse({"code": "invalid_param", "message": message, "status": 400}, status_code=400)
+def invalid_param(message: str) -> Response:
+    """Dify's answer to a ValueError raised before the call starts (ExternalApi); the daemon quotes it to the plugin,
+    and reverse/relay.py quotes the same bytes for a plugin connected to the mock."""
+    return Response(dify_error_body(message), status_code=400, media_type="application/json")
 
 
 def key_accepted(settings: Settings, given: str | None) -> bool:
@@ -139,7 +141,8 @@ class Outcomes:
             self.events: AsyncIterator[dict[str, Any]] = encrypt(host, body)
             return
         session = caller_session(str(body["tenant_id"]), str(body["user_id"]), invoke_type, request.is_disconnected)
-        self.events = answer_backwards(host, session, BackwardsInvoke(invoke_type, uuid.uuid4().hex, body))
+        invoke = BackwardsInvoke(invoke_type, uuid.uuid4().hex, body)
+        self.events = answer_backwards(host, session, invoke, relayed=False)
 
     async def next(self) -> tuple[Any, str] | None:
         async for event in self.events:

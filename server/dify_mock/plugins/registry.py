@@ -45,6 +45,9 @@ class PluginRuntime:
     connected_at: float = field(default_factory=time.time)
     last_seen: float = field(default_factory=time.monotonic)
     sessions: dict[str, Session] = field(default_factory=dict)
+    # A plugin the mock started itself with no --key to name a tenant answers every tenant, as an installed plugin
+    # answers the tenant Dify dispatches for: Dify's workspace ids are its own.
+    every_tenant: bool = False
 
     @property
     def plugin_id(self) -> str:
@@ -119,10 +122,17 @@ class Registry:
         self._fail_sessions(runtime, "ConnectionClosedError", reason)
 
     def get(self, tenant_id: str, plugin_id: str) -> PluginRuntime | None:
-        return self._runtimes.get((tenant_id, plugin_id))
+        found = self._runtimes.get((tenant_id, plugin_id))
+        if found is None:
+            found = next((rt for (_, pid), rt in self._runtimes.items() if pid == plugin_id and rt.every_tenant), None)
+        return found
 
     def runtimes(self, tenant_id: str | None = None) -> list[PluginRuntime]:
-        return [rt for (tenant, _), rt in self._runtimes.items() if tenant_id is None or tenant == tenant_id]
+        return [
+            rt
+            for (tenant, _), rt in self._runtimes.items()
+            if tenant_id is None or tenant == tenant_id or rt.every_tenant
+        ]
 
     def open_session(
         self, runtime: PluginRuntime, access_type: str, action: str, user_id: str, fields: dict[str, Any]

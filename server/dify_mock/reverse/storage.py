@@ -48,6 +48,10 @@ async def answer_storage(host: Host, call: ReverseCall) -> AsyncIterator[dict[st
         yield {"data": exists, "exist_num": int(exists)}
     elif operation == "del":
         deleted = store.delete(tenant, plugin, key)
+        if not deleted:  # the daemon stats the key's file first, and fails as its file system does
+            raise ReverseError(
+                f"delete data failed: stat persistence/{tenant}/{plugin}/{key}: no such file or directory"
+            )
         yield {"data": "ok", "deleted_num": deleted}
     else:
         raise ReverseError(f"unsupported storage operation {operation!r}; expected set, get, exist or del")

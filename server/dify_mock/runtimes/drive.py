@@ -8,6 +8,7 @@ from typing import Any
 
 from dify_mock.host import Host
 from dify_mock.plugins.registry import SessionClosed
+from dify_mock.protocol.chunks import as_relayed_chunk
 from dify_mock.protocol.messages import host_envelope, plugin_error_text
 
 
@@ -53,7 +54,10 @@ async def invoke_plugin(
     error: str | None = None
     ended_at: float | None = None
     # One timer per call puts this marker in the session's inbox (a timeout per awaited chunk costs a timer each).
-    expired = SessionClosed("InvokeTimeout", f"killed by timeout after {host.settings.invoke_timeout:g} s")
+    expired = SessionClosed(
+        "InvokeTimeout",
+        f"killed by timeout; the plugin did not finish within --invoke-timeout {host.settings.invoke_timeout:g} s",
+    )
     timer = asyncio.get_running_loop().call_later(host.settings.invoke_timeout, session.events.put_nowait, expired)
     try:
         runtime.connection.send(host_envelope(session.session_id, "request", payload, fields))
@@ -64,8 +68,11 @@ async def invoke_plugin(
             if isinstance(event, SessionClosed):
                 raise PluginInvokeError({"error_type": event.error_type, "message": event.message, "args": {}})
             if event.type == "stream":
-                entry.add_chunk(event.data)
-                yield event.data
+                refused, chunk = as_relayed_chunk(action, event.data)
+                if refused is not None:
+                    raise PluginInvokeError(refused)
+                entry.add_chunk(chunk)
+                yield chunk
             elif event.type == "error":
                 raise PluginInvokeError(event.data if isinstance(event.data, dict) else {"message": str(event.data)})
             elif event.type == "end":

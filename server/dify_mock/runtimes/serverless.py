@@ -204,6 +204,7 @@ def serverless_runtime(host: Host, plugin: ServerlessPlugin, client: httpx.Async
         declarations=folder.declarations if folder else {},
         assets=folder.assets if folder else {},
         connection=ServerlessConnection(host, plugin, client),
+        every_tenant=not host.settings.keys,
     )
 
 

@@ -69,6 +69,7 @@ class LocalPlugin:
             declarations=folder.declarations,
             assets=folder.assets,
             connection=connection,
+            every_tenant=not host.settings.keys,
         )
         self.events = PluginEvents(host, self.runtime, on_log=self.logged)
         self.ready = False

@@ -55,7 +55,8 @@ class PluginStorage:
                 used = self.used(tenant_id, plugin_id, except_key=key)
                 if used + len(value) > quota:
                     raise ReverseError(
-                        f"save data failed: storage quota exceeded: {used} bytes used + {len(value)} new is over the manifest's "
+                        "save data failed: allocated size is greater than max storage size; "  # the daemon's words
+                        f"storage quota exceeded: {used} bytes used + {len(value)} new is over the manifest's "
                         f"storage.size of {quota} bytes; nothing was stored"
                     )
             self.db.execute(

@@ -38,7 +38,7 @@ class MockServer:
 
     `keys` are remote-debug keys (`--key KEY[=TENANT_ID]`; none: any key joins tenant "default");
     `server_key` is the X-Api-Key the plugin API requires (`--server-key`), sent on every request here.
-    With `run_plugin` (a folder or a .difypkg) the process is `dify-mock run`: the mock starts that plugin itself,
+    With `run_plugin` (a folder or a .difypkg, or several) the process is `dify-mock run`: the mock starts them itself,
     as Dify's daemon does, over stdin and stdout, with `plugin_python` as its interpreter.
     `DIFY_MOCK_*` variables of this process are not passed on (they are the server's flag defaults), so a test
     gets exactly the flags it asked for; use `env` to set some on purpose.
@@ -57,7 +57,7 @@ class MockServer:
         env: Mapping[str, str] | None = None,
         *,
         server_key: str | None = None,
-        run_plugin: Path | None = None,
+        run_plugin: Path | Sequence[Path] | None = None,
         plugin_python: str | None = None,
         cwd: Path | None = None,
     ) -> None:
@@ -94,7 +94,7 @@ class MockServer:
             sys.executable,
             "-m",
             "dify_mock",
-            *(["run", str(self.run_plugin)] if self.run_plugin is not None else ["serve"]),
+            *(["run", *self._run_targets()] if self.run_plugin is not None else ["serve"]),
             *(["--python", self.plugin_python] if self.run_plugin is not None and self.plugin_python else []),
             "--host",
             "127.0.0.1",
@@ -114,6 +114,10 @@ class MockServer:
         if self.server_key:
             args += ["--server-key", self.server_key]
         return args + self.extra_args
+
+    def _run_targets(self) -> list[str]:
+        targets = [self.run_plugin] if isinstance(self.run_plugin, Path) else list(self.run_plugin or ())
+        return [str(target) for target in targets]
 
     def start(self, attempts: int = 3) -> Self:
         """Start the server and wait for `/health/check`; retries on fresh ports if it dies while starting."""
@@ -306,7 +310,8 @@ class MockServer:
         `extra` adds top-level body fields (conversation_id, app_id, context...). Raises PluginError when the
         stream ends with an error event and httpx.HTTPStatusError on a non-2xx answer (body already read).
         """
-        body = {"user_id": user_id, **(extra or {}), "data": dict(data)}
+        # Dify always sends credentials; the daemon passes a missing map to the plugin as null, which it refuses.
+        body = {"user_id": user_id, **(extra or {}), "data": {"credentials": {}, **data}}
         url = f"/plugin/{tenant or self.tenant}/dispatch/{route.strip('/')}"
         with self.http.stream(
             "POST",
