@@ -104,7 +104,8 @@ def _in_threads(count: int, work: Callable[[int], Any]) -> list[Any]:
     return results
 
 
-DISPATCH = b"POST /plugin/default/dispatch/tool/invoke HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Plugin-ID: calm/absent\r\n"
+# The inner API reads a body before anything else it checks (dispatch first looks the plugin up, as the daemon does).
+DISPATCH = b"POST /inner/api/invoke/llm HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
 
 
 def big_bodies(port: int, count: int, size: int, chunked: bool, enough: Enough) -> list[tuple[str, bytes]]:

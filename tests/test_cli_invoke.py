@@ -62,9 +62,9 @@ def test_model_actions(mock, tmp_path):
     refused = cli(mock, "invoke", "--credential", "api_key=bad", "model", "fake", "-", "validate")
     assert refused.returncode == 1 and "CredentialsValidateFailedError: the api_key 'bad' is refused" in refused.stderr
     wrong = cli(mock, "invoke", "model", "fake", "fake-tts", "poll")
-    assert wrong.returncode == 1 and "a tts model has no action 'poll'" in wrong.stderr
+    assert wrong.returncode == 2 and "a tts model has no action 'poll'" in wrong.stderr
     unknown = cli(mock, "invoke", "model", "nobody", "m", "invoke")
-    assert unknown.returncode == 1 and "no connected plugin declares the models provider 'nobody'" in unknown.stderr
+    assert unknown.returncode == 2 and "no connected plugin declares the models provider 'nobody'" in unknown.stderr
 
 
 def test_datasource_and_trigger_actions(mock):
@@ -116,4 +116,4 @@ def test_endpoints_set_up_listed_and_called(mock):
     assert gone.returncode == 1 and "is disabled" in gone.stderr
     assert cli(mock, "endpoints", "remove", "cli").returncode == 0
     missing = cli(mock, "invoke", "endpoint", "cli", "/echo/x")
-    assert missing.returncode == 1 and "no hook 'cli'" in missing.stderr
+    assert missing.returncode == 2 and "no hook 'cli'" in missing.stderr

@@ -65,7 +65,12 @@ def page_block(page: str, after: str, lang: str) -> str:
 
 
 def check_inputs_file(folder: Folder) -> None:
-    """check-inputs.md's run: the inputs file it shows."""
+    """check-inputs.md's run: tests/plugins/trigger_plugin without its tool (the daemon refuses a trigger plugin that
+    also declares a tool), as `repo_events/`, and the inputs file the page shows."""
+    plugin = folder.path / "repo_events"
+    shutil.copytree(PLUGINS / "trigger_plugin", plugin, ignore=shutil.ignore_patterns("__pycache__", ".venv"))
+    manifest = plugin / "manifest.yaml"
+    manifest.write_text(manifest.read_text().replace("  tools:\n    - provider/oauth_tool.yaml\n", ""))
     (folder.path / "inputs.yaml").write_text(page_block("check-inputs.md", "With a webhook signed", "yaml"))
 
 

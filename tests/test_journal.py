@@ -128,7 +128,7 @@ def test_the_journal_survives_sigkill_and_restarts_is_redacted_on_disk_and_clear
 @pytest.mark.mock_server(server_key="api-secret")
 def test_journal_command_needs_the_server_key_when_one_is_set(mock_server):
     refused = cli("journal", "--url", mock_server.url)
-    assert refused.returncode == 1 and "server key" in refused.stderr
+    assert refused.returncode == 2 and "server key" in refused.stderr
     allowed = cli("journal", "--url", mock_server.url, "--server-key", "api-secret")
     assert allowed.returncode == 0, allowed.stderr
 

@@ -263,7 +263,7 @@ def _matching(root: Path, relative: str, model_type: str, pattern: Any) -> list[
     except re.error as error:
         raise DeclarationError(f"{relative}: models.{model_type}: {pattern!r} is not a glob: {error}") from None
     found = []
-    for path in sorted(_files(root.resolve(), len(parts))):
+    for path in _files(root.resolve(), len(parts)):  # in the folder's own order, as the SDK globs it
         names = path.split("/")
         if len(names) == len(parts) and all(m.fullmatch(n) for m, n in zip(matchers, names, strict=True)):
             found.append(path)
