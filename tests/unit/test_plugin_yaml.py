@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -38,15 +39,20 @@ def test_model_globs_match_as_go_filepath_match(tmp_path: Path) -> None:
     for name in ("models/llm/a.yaml", "models/llm/b.yml", "models/llm/deeper/c.yaml", "models/llm/_position.yaml"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x: 1\n")
-    assert _matching(tmp_path, "p.yaml", "llm", "models/llm/*.yaml") == [
-        "models/llm/_position.yaml",
-        "models/llm/a.yaml",
-    ]
-    assert _matching(tmp_path, "p.yaml", "llm", "models/llm/[ab].y*") == ["models/llm/a.yaml", "models/llm/b.yml"]
-    assert _matching(tmp_path, "p.yaml", "llm", "models/**/*.yaml") == [
-        "models/llm/_position.yaml",
-        "models/llm/a.yaml",
-    ]
+    listed = os.listdir(tmp_path / "models" / "llm")  # matches come in the folder's own order, as the SDK globs them
+
+    def in_folder_order(*paths: str) -> list[str]:
+        return sorted(paths, key=lambda path: listed.index(path.rsplit("/", 1)[1]))
+
+    assert _matching(tmp_path, "p.yaml", "llm", "models/llm/*.yaml") == in_folder_order(
+        "models/llm/_position.yaml", "models/llm/a.yaml"
+    )
+    assert _matching(tmp_path, "p.yaml", "llm", "models/llm/[ab].y*") == in_folder_order(
+        "models/llm/a.yaml", "models/llm/b.yml"
+    )
+    assert _matching(tmp_path, "p.yaml", "llm", "models/**/*.yaml") == in_folder_order(
+        "models/llm/_position.yaml", "models/llm/a.yaml"
+    )
     for climbing in ("../*.yaml", "/etc/*", "models/../../*"):
         with pytest.raises(DeclarationError, match="points outside the plugin folder"):
             _matching(tmp_path, "p.yaml", "llm", climbing)
