@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 
-def capture_registration(plugin: Path, python: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+def capture_registration(plugin: Path, python: str, timeout: float = 60.0) -> list[dict[str, Any]]:
     """Every message the plugin sends from its handshake to its `end`, parsed, in order."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(timeout)

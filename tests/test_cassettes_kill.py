@@ -64,10 +64,10 @@ def test_a_recording_killed_mid_call_keeps_every_acknowledged_answer_and_replays
             time.sleep(0.02)
         assert server.process is not None
         os.killpg(server.process.pid, signal.SIGKILL)
-        server.process.wait(timeout=10)
+        server.process.wait(timeout=60)
         stop.set()
         for worker in workers:
-            worker.join(timeout=30)
+            worker.join(timeout=60)
         asked = [request for request in standin.requests() if request["path"].endswith("/chat/completions")]
     finally:
         stop.set()

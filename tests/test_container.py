@@ -151,7 +151,7 @@ class Plugin:
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
+            self.process.wait(timeout=60)
         self.log.unlink(missing_ok=True)
 
 

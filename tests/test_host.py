@@ -43,7 +43,7 @@ def test_a_reconnecting_plugin_keeps_its_identity(mock_server, sdk_python):
     first = mock_server.start_plugin(TEST_PLUGINS / "model_caller", python=sdk_python)
     identity = plugin_entry(mock_server, first.plugin_id)["identity"]
     first.stop()
-    assert mock_server.wait_for_plugin(first.plugin_id, present=False, timeout=10)
+    assert mock_server.wait_for_plugin(first.plugin_id, present=False, timeout=60)
     second = mock_server.start_plugin(TEST_PLUGINS / "model_caller", python=sdk_python)
     assert plugin_entry(mock_server, second.plugin_id)["identity"] == identity
 
@@ -59,12 +59,13 @@ def test_a_key_maps_the_plugin_to_its_tenant(mock_server, sdk_python):
 
 @pytest.mark.mock_server(keys=["right-key"])
 def test_an_unknown_key_is_refused_without_a_reconnect_storm(mock_server, sdk_python):
-    with pytest.raises(TimeoutError):
-        mock_server.start_plugin(TEST_PLUGINS / "model_caller", python=sdk_python, key="wrong-key", timeout=5)
+    plugin = mock_server.launch_plugin(TEST_PLUGINS / "model_caller", python=sdk_python, key="wrong-key")
+    plugin.wait_for_output("handshake failed, invalid key")
+    # the refusal leaves the socket open: the SDK stays connected and quiet instead of reconnecting
+    assert plugin.alive()
     log = mock_server.log()
     assert log.count("refused plugin dify-mock-tests/model_caller") == 1
     assert "wrong-key" not in log
-    assert "handshake failed, invalid key" in mock_server.plugin_processes[-1].output()
     assert mock_server.plugins() == []
 
 
@@ -122,7 +123,7 @@ def test_a_server_key_guards_the_plugin_api(mock_server):
 def test_malformed_lines_are_skipped_and_the_plugin_keeps_working(mock_server):
     wire = WirePlugin(mock_server.debug_port)
     wire.register(permission={"model": {"enabled": True, "llm": True}})
-    assert mock_server.wait_for_plugin("wire/wire_plugin", timeout=5)
+    assert mock_server.wait_for_plugin("wire/wire_plugin", timeout=60)
     wire.send(b"this is not json")
     wire.send(b'{"event": "nonsense"}')
     wire.send(b"\xff\xfe\x00 invalid utf-8")
@@ -142,7 +143,7 @@ def test_malformed_lines_are_skipped_and_the_plugin_keeps_working(mock_server):
 def test_permissions_and_unknown_invoke_types_are_refused_with_the_daemons_messages(mock_server):
     wire = WirePlugin(mock_server.debug_port)
     wire.register(permission={"tool": {"enabled": True}})
-    assert mock_server.wait_for_plugin("wire/wire_plugin", timeout=5)
+    assert mock_server.wait_for_plugin("wire/wire_plugin", timeout=60)
     import threading
 
     results: list = []
@@ -167,7 +168,7 @@ def test_permissions_and_unknown_invoke_types_are_refused_with_the_daemons_messa
     assert wire.read_message()["data"]["event"] == "end"
     wire.session(session_id, "stream", {"type": "text", "message": {"text": "done"}, "meta": None})
     wire.session(session_id, "end", {})
-    invoke.join(10)
+    invoke.join(60)
     assert results == [[{"type": "text", "message": {"text": "done"}, "meta": None}]]
     wire.close()
 
@@ -182,7 +183,7 @@ def _capture(call):
 def test_a_disconnect_fails_in_flight_invocations(mock_server):
     wire = WirePlugin(mock_server.debug_port)
     wire.register()
-    assert mock_server.wait_for_plugin("wire/wire_plugin", timeout=5)
+    assert mock_server.wait_for_plugin("wire/wire_plugin", timeout=60)
     import threading
 
     results: list = []
@@ -192,25 +193,26 @@ def test_a_disconnect_fails_in_flight_invocations(mock_server):
     invoke.start()
     wire.read_message()
     wire.close()
-    invoke.join(10)
+    invoke.join(60)
     assert isinstance(results[0], PluginError)
     assert results[0].error_type == "ConnectionClosedError"
-    assert mock_server.wait_for_plugin("wire/wire_plugin", present=False, timeout=5)
+    assert mock_server.wait_for_plugin("wire/wire_plugin", present=False, timeout=60)
 
 
 @pytest.mark.mock_server(extra_args=["--heartbeat-timeout", "1"])
 def test_a_silent_plugin_is_dropped(mock_server):
     wire = WirePlugin(mock_server.debug_port)
     wire.register()
-    assert mock_server.wait_for_plugin("wire/wire_plugin", timeout=5)
-    assert mock_server.wait_for_plugin("wire/wire_plugin", present=False, timeout=5)
-    assert "no heartbeat for 1 s" in mock_server.log()
+    # it may be listed and dropped between two polls of the list: the log has both events, in order
+    log = mock_server.wait_for_log("no heartbeat for 1 s")
+    assert "wire/wire_plugin" in next(line for line in log.splitlines() if "no heartbeat for 1 s" in line)
+    assert mock_server.wait_for_plugin("wire/wire_plugin", present=False)
     with pytest.raises(ConnectionError):
         wire.read_message(timeout=2)
 
 
 def test_a_bad_handshake_is_answered_in_plain_text_and_closed(mock_server):
-    with socket.create_connection(("127.0.0.1", mock_server.debug_port), timeout=5) as raw:
+    with socket.create_connection(("127.0.0.1", mock_server.debug_port), timeout=60) as raw:
         raw.sendall(b"GET / HTTP/1.1\r\n\r\n\n")
         assert raw.recv(1024) == b"handshake failed, invalid handshake message\n"
         assert raw.recv(1024) == b""
@@ -229,7 +231,7 @@ def test_many_plugins_at_once(mock_server):
         wire = WirePlugin(mock_server.debug_port)
         wire.register(name=f"wire_{index}")
         wires.append(wire)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while len(mock_server.plugins()) < 20 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(mock_server.plugins()) == 20

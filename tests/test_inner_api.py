@@ -328,7 +328,7 @@ def test_a_hang_lasts_until_the_daemon_gives_up(tmp_path):
             daemon.settimeout(1.0)
             with pytest.raises(TimeoutError):  # hanging: nothing more comes
                 daemon.recv(65536)
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60
         while not (done := [entry for entry in mock.journal(kind="reverse", type="llm") if entry.get("done")]):
             assert time.monotonic() < deadline, "the hung call did not end after its caller left"
             time.sleep(0.1)

@@ -91,7 +91,7 @@ def test_filters_on_type_kind_plugin_session_time_and_ids_over_http_and_in_the_t
         assert "while following" in follower.stdout.readline()
     finally:
         follower.terminate()
-        follower.wait(timeout=10)
+        follower.wait(timeout=60)
 
     cleared = cli("journal", "--url", mock_server.url, "--clear")
     assert cleared.returncode == 0 and mock_server.journal() == []
@@ -110,7 +110,7 @@ def test_the_journal_survives_sigkill_and_restarts_is_redacted_on_disk_and_clear
         time.sleep(0.5)  # finished entries are committed within 50 ms
         assert server.process is not None
         os.killpg(server.process.pid, signal.SIGKILL)
-        server.process.wait(timeout=10)
+        server.process.wait(timeout=60)
     finally:
         server.stop()
     on_disk = b"".join(path.read_bytes() for path in data.glob("journal.sqlite3*"))

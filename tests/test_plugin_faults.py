@@ -27,13 +27,13 @@ def invoke_in_background(mock: MockServer, plugin_id: str) -> tuple[threading.Th
 def test_a_plugin_killed_mid_stream_fails_its_stream_with_a_clear_error(mock_server):
     wire = WirePlugin(mock_server.debug_port)
     wire.register()
-    assert mock_server.wait_for_plugin("wire/wire_plugin", timeout=5)
+    assert mock_server.wait_for_plugin("wire/wire_plugin", timeout=60)
     thread, results = invoke_in_background(mock_server, "wire/wire_plugin")
     request = wire.read_message()
     wire.session(request["session_id"], "stream", {"type": "text", "message": {"text": "first"}, "meta": None})
     time.sleep(0.2)
     wire.close()
-    thread.join(10)
+    thread.join(60)
     assert isinstance(results[0], PluginError)
     assert results[0].error_type == "ConnectionClosedError"
     entry = mock_server.journal(kind="dispatch")[-1]
@@ -45,17 +45,17 @@ def test_a_plugin_killed_mid_stream_fails_its_stream_with_a_clear_error(mock_ser
 def test_a_plugin_that_never_answers_is_given_up_on_after_the_timeout(mock_server):
     wire = WirePlugin(mock_server.debug_port)
     wire.register()
-    assert mock_server.wait_for_plugin("wire/wire_plugin", timeout=5)
+    assert mock_server.wait_for_plugin("wire/wire_plugin", timeout=60)
     thread, results = invoke_in_background(mock_server, "wire/wire_plugin")
     wire.read_message()
-    thread.join(10)
+    thread.join(60)
     assert isinstance(results[0], PluginError)
     assert "killed by timeout" in results[0].message
     # the connection itself stays usable
     thread, results = invoke_in_background(mock_server, "wire/wire_plugin")
     request = wire.read_message()
     wire.session(request["session_id"], "end", {})
-    thread.join(10)
+    thread.join(60)
     assert results == [[]]
     wire.close()
 
@@ -67,13 +67,13 @@ def test_a_plugin_reconnecting_in_a_loop_leaves_one_registration_and_no_open_ses
         wire.close()
     last = WirePlugin(mock_server.debug_port)
     last.register()
-    assert mock_server.wait_for_plugin("wire/wire_plugin", timeout=5)
+    assert mock_server.wait_for_plugin("wire/wire_plugin", timeout=60)
     time.sleep(0.3)
     assert [p["plugin_id"] for p in mock_server.plugins()] == ["wire/wire_plugin"]
     thread, results = invoke_in_background(mock_server, "wire/wire_plugin")
     request = last.read_message()
     last.session(request["session_id"], "end", {})
-    thread.join(10)
+    thread.join(60)
     assert results == [[]]
     assert "Traceback" not in mock_server.log()
     last.close()

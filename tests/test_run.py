@@ -59,7 +59,7 @@ def plugin_pid(server: MockServer, after: int = 0) -> int:
     return pids[-1]
 
 
-def wait_for(condition: Any, timeout: float = 30.0, what: str = "condition") -> None:
+def wait_for(condition: Any, timeout: float = 60.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -81,7 +81,7 @@ def llm_text(server: MockServer, prompt: str) -> str:
 
 def test_a_plugin_folder_runs_as_the_daemon_runs_it(run_server, tmp_path, sdk_python):
     server = start(run_server, tmp_path / "mock", TEST_PLUGINS / "model_caller", "--python", sdk_python)
-    assert server.wait_for_plugin(MODEL_CALLER, timeout=30)
+    assert server.wait_for_plugin(MODEL_CALLER, timeout=60)
     entry = next(plugin for plugin in server.plugins() if plugin["plugin_id"] == MODEL_CALLER)
     assert entry["transport"] == "stdio"
     assert entry["assets"] == ["icon.svg"]
@@ -97,15 +97,15 @@ def test_a_plugin_folder_runs_as_the_daemon_runs_it(run_server, tmp_path, sdk_py
     pid = plugin_pid(server)  # stopping the mock stops the plugin
     assert server.process is not None
     server.process.send_signal(signal.SIGTERM)
-    server.process.wait(timeout=30)
-    wait_for(lambda: not _alive(pid), timeout=15, what=f"plugin pid {pid} to be gone")
+    server.process.wait(timeout=60)
+    wait_for(lambda: not _alive(pid), timeout=60, what=f"plugin pid {pid} to be gone")
     assert "stopping dify-mock-tests/model_caller (local runtime): dify-mock is stopping" in server.log()
 
 
 def test_the_remote_runtime_starts_the_same_plugin_over_tcp(run_server, tmp_path, sdk_python):
     plugin = TEST_PLUGINS / "model_caller"
     server = start(run_server, tmp_path / "mock", plugin, "--runtime", "remote", "--python", sdk_python)
-    assert server.wait_for_plugin(MODEL_CALLER, timeout=30)
+    assert server.wait_for_plugin(MODEL_CALLER, timeout=60)
     assert next(p for p in server.plugins() if p["plugin_id"] == MODEL_CALLER)["transport"] == "tcp"
     chunks = server.invoke_tool(MODEL_CALLER, "model_caller", "moderation", {"text": "a bomb"})
     assert chunks[0]["message"]["json_object"] == {"flagged": True}
@@ -114,7 +114,7 @@ def test_the_remote_runtime_starts_the_same_plugin_over_tcp(run_server, tmp_path
 
 def test_a_crash_is_reported_and_the_plugin_restarted(run_server, tmp_path, sdk_python):
     server = start(run_server, tmp_path / "mock", TEST_PLUGINS / "model_caller", "--python", sdk_python)
-    assert server.wait_for_plugin(MODEL_CALLER, timeout=30)
+    assert server.wait_for_plugin(MODEL_CALLER, timeout=60)
     first = plugin_pid(server)
     os.kill(first, signal.SIGKILL)
     wait_for(lambda: "exited with code -9 while running" in server.log(), what="the crash report")

@@ -48,7 +48,7 @@ def serverless(tmp_path: Path, sdk_python: str) -> Iterator[tuple[MockServer, su
         [sdk_python, "-m", "main"], cwd=folder, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 
 import httpx
 from conftest import TEST_PLUGINS
@@ -19,19 +18,11 @@ def sdk_release(python: str) -> str:
     ).stdout.strip()
 
 
-def wait_for_log(server: MockServer, text: str, bound: float = 120.0) -> str:
-    deadline = time.monotonic() + bound
-    while text not in server.log():
-        assert time.monotonic() < deadline, f"{text!r} never appeared in:\n{server.log()[-3000:]}"
-        time.sleep(0.1)
-    return server.log()
-
-
 def test_run_names_the_sdk_release_and_does_not_print_env_lines_for_its_own_plugin(tmp_path, sdk_python):
     release = sdk_release(sdk_python)
     server = MockServer(tmp_path / "data", run_plugin=TEST_PLUGINS / "model_caller", plugin_python=sdk_python)
     with server:
-        log = wait_for_log(server, "is running (local runtime")
+        log = server.wait_for_log("is running (local runtime", timeout=120)
         assert f"/model_caller (dify-plugin {release}) is running (local runtime" in log
         assert "tools model_caller: llm, structured" in log
         assert "Put these lines in your plugin's .env" not in log
@@ -54,14 +45,14 @@ def test_an_agent_plugins_connect_line_names_its_strategies_and_release(tmp_path
         extra_args=["--runtime", "remote"],
     )
     with server:
-        log = wait_for_log(server, "connected over TCP")
+        log = server.wait_for_log("connected over TCP")
         assert f"/simple_agent (dify-plugin {release}) connected over TCP" in log
         assert "agent strategies simple_agent: function_calling, echo, react" in log
 
 
 def test_a_plugin_started_by_hand_is_named_with_the_release_its_process_runs(mock_server, model_caller, sdk_python):
     release = sdk_release(sdk_python)
-    log = wait_for_log(mock_server, "connected over TCP")
+    log = mock_server.wait_for_log("connected over TCP")
     assert f"/model_caller (dify-plugin {release}) connected over TCP for tenant default" in log
 
 
@@ -72,12 +63,12 @@ def test_with_a_live_backend_the_banner_says_what_answers_model_calls(tmp_path):
         "chain:\n  llm: [fixtures, local, builtin]\n"
     )
     with MockServer(tmp_path / "data", extra_args=["--config", str(config)]) as server:
-        log = wait_for_log(server, "dify-mock is ready")
+        log = server.wait_for_log("dify-mock is ready")
         assert "every reverse call gets the built-in answer" not in log
         assert "No fixture rules loaded: model calls go to local as the answer chains below say" in log
     with MockServer(tmp_path / "plain") as plain:
-        assert "No fixture rules loaded: every reverse call gets the built-in answer." in wait_for_log(
-            plain, "dify-mock is ready"
+        assert "No fixture rules loaded: every reverse call gets the built-in answer." in plain.wait_for_log(
+            "dify-mock is ready"
         )
 
 

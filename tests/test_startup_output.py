@@ -24,7 +24,7 @@ def test_startup_names_the_env_lines_dashboard_fixture_counts_and_dead_rules(tmp
         "moderation: [{reply: {flagged: false}}]\n"
     )
     with MockServer(tmp_path / "data", fixtures=[empty, rules]) as server:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while "Fixture rules loaded" not in server.log() and time.monotonic() < deadline:
             time.sleep(0.05)
         log = server.log()

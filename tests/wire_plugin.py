@@ -30,7 +30,7 @@ def manifest(name: str = "wire_plugin", permission: dict[str, Any] | None = None
 
 class WirePlugin:
     def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
         self.buffer = b""
 
     def send(self, message: Any) -> None:
@@ -43,7 +43,7 @@ class WirePlugin:
         self.send({"type": "tool_declaration", "data": [TOOL_PROVIDER]})
         self.send({"type": "end", "data": {}})
 
-    def read_message(self, timeout: float = 10) -> dict[str, Any]:
+    def read_message(self, timeout: float = 60) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while b"\n" not in self.buffer:
             self.sock.settimeout(max(0.01, deadline - time.monotonic()))
@@ -54,7 +54,7 @@ class WirePlugin:
         line, _, self.buffer = self.buffer.partition(b"\n")
         return json.loads(line)  # type: ignore[no-any-return]
 
-    def read_text(self, timeout: float = 10) -> str:
+    def read_text(self, timeout: float = 60) -> str:
         self.sock.settimeout(timeout)
         data = self.sock.recv(65536)
         return data.decode()

@@ -247,6 +247,9 @@ def test_a_plugin_that_leaves_over_32_mib_unread_is_dropped(bounded: Mock) -> No
     while sum(1 for entry in entries() if entry.get("done")) < 3 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert len(statuses) == 2 and all('"code":-500' in text for text in statuses), [text[:300] for text in statuses]
+    # each entry keeps the first MiB of the blob and says how much it left out (docs/journal.md)
+    note = f"… [{19 * MIB} more characters, not kept in the journal]"
+    assert sum(1 for entry in entries() if json.dumps(entry["request"], ensure_ascii=False).count(note) == 1) == 2
 
 
 def test_a_reverse_call_nested_1100_deep_gets_an_error_answer(bounded: Mock) -> None:

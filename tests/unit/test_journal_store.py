@@ -30,7 +30,7 @@ def entry(entry_id: int, **fields: Any) -> dict[str, Any]:
 
 
 def ids(store: JournalStore, query: JournalQuery) -> list[int]:
-    return [row_id for row_id, _ in store.select(query).result(timeout=10)]
+    return [row_id for row_id, _ in store.select(query).result(timeout=60)]
 
 
 def test_reads_see_every_write_queued_before_them(tmp_path: Path) -> None:
@@ -45,8 +45,8 @@ def test_reads_see_every_write_queued_before_them(tmp_path: Path) -> None:
         assert ids(store, JournalQuery(after_id=3, limit=2)) == [4, 5]
         assert ids(store, JournalQuery(since=1003, until=1005)) == [3, 4]
         assert ids(store, JournalQuery(limit=0)) == []
-        assert store.get(4).result(timeout=10)["request"] == {"n": 4}
-        assert store.get(99).result(timeout=10) is None
+        assert store.get(4).result(timeout=60)["request"] == {"n": 4}
+        assert store.get(99).result(timeout=60) is None
     finally:
         store.close()
 
@@ -65,7 +65,7 @@ def test_the_newest_entries_are_kept_and_ids_go_on_after_reopening(tmp_path: Pat
     try:
         assert ids(reopened, JournalQuery()) == [296, 297, 298, 299, 300]
         assert reopened.next_id == 301
-        reopened.clear().result(timeout=10)
+        reopened.clear().result(timeout=60)
         assert ids(reopened, JournalQuery()) == []
     finally:
         reopened.close()
@@ -90,7 +90,7 @@ def test_after_close_reads_answer_empty_and_writes_are_dropped(tmp_path: Path) -
     store = JournalStore(tmp_path / "journal.sqlite3", max_entries=5)
     store.close()
     store.write(entry(1))
-    assert store.select(JournalQuery()).result(timeout=1) == []
+    assert store.select(JournalQuery()).result(timeout=60) == []
 
 
 def test_the_journal_merges_running_entries_and_hides_cleared_ones() -> None:

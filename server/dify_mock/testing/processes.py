@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -120,6 +121,17 @@ class PluginProcess:
             return self.output_path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
             return ""
+
+    def wait_for_output(self, text: str, timeout: float = 60.0) -> str:
+        """Wait until the plugin has written `text`; returns its output, or raises TimeoutError with its tail."""
+        deadline = time.monotonic() + timeout
+        while text not in (output := self.output()):
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"{self.plugin_id} did not write {text!r} within {timeout} s; its end:\n{output[-3000:]}"
+                )
+            time.sleep(0.05)
+        return output
 
     def stop(self, grace: float = 2.0) -> None:
         """Kill the plugin's process group. The SDK may never exit by itself (it reconnects forever)."""

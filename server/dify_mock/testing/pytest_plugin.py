@@ -169,7 +169,7 @@ class DifyMock:
         response.raise_for_status()
         return list(answer["added"])
 
-    def start_plugin(self, path: str | Path, *, env: Mapping[str, str] | None = None, timeout: float = 30) -> Plugin:
+    def start_plugin(self, path: str | Path, *, env: Mapping[str, str] | None = None, timeout: float = 60) -> Plugin:
         """The plugin in `path`, connected to this mock: started and awaited until it has registered, unless an
         earlier test already did (with the same Python and `env`) and it is still running."""
         return Plugin(self, self.shared.plugin(Path(path), self.plugin_python, env, timeout))

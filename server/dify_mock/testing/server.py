@@ -44,7 +44,7 @@ class MockServer:
     gets exactly the flags it asked for; use `env` to set some on purpose.
     """
 
-    startup_timeout: float = 30.0
+    startup_timeout: float = 60.0
     request_timeout: float = 60.0
 
     def __init__(
@@ -190,6 +190,15 @@ class MockServer:
             return text
         return "".join(line for line in text.splitlines(keepends=True) if not line.startswith(HARNESS_LINE))
 
+    def wait_for_log(self, text: str, timeout: float = 60.0) -> str:
+        """Wait until `text` is in the server's output; returns the output, or raises TimeoutError with its tail."""
+        deadline = time.monotonic() + timeout
+        while text not in (log := self.log()):
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{text!r} not in the dify-mock log within {timeout} s; its end:\n{log[-3000:]}")
+            time.sleep(0.05)
+        return log
+
     # -- HTTP ---------------------------------------------------------------------------------------------------
 
     @property
@@ -226,7 +235,7 @@ class MockServer:
         return {str(entry.get("plugin_id")) for entry in self.plugins(tenant)}
 
     def wait_for_plugin(
-        self, plugin_id: str, *, present: bool = True, timeout: float = 30.0, tenant: str | None = None
+        self, plugin_id: str, *, present: bool = True, timeout: float = 60.0, tenant: str | None = None
     ) -> bool:
         """Wait until `plugin_id` is (or, with present=False, is no longer) listed; returns whether it happened."""
         deadline = time.monotonic() + timeout
@@ -388,7 +397,7 @@ class MockServer:
         python: str | None = None,
         key: str | None = None,
         env: Mapping[str, str] | None = None,
-        timeout: float = 30,
+        timeout: float = 60,
         *,
         tenant: str | None = None,
     ) -> PluginProcess:
@@ -400,6 +409,35 @@ class MockServer:
         same id is already listed (e.g. a previous process still being dropped), this returns at once: call
         `wait_for_plugin(plugin_id, present=False)` after stopping the old one.
         """
+        plugin = self.launch_plugin(path, python, key, env)
+        tenant = tenant or self._tenant_for_key(key or self._default_key())
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not plugin.alive():
+                plugin.stop()
+                hint = ""
+                if "No module named 'dify_plugin'" in plugin.output():
+                    hint = (
+                        f"; its Python ({_plugin_python(plugin.path, python)}) lacks dify-plugin: set "
+                        f"${PLUGIN_PYTHON_ENV} to a Python 3.12 that has it"
+                    )
+                raise RuntimeError(
+                    f"plugin {plugin.plugin_id} exited with code {plugin.process.returncode} before registering{hint}; "
+                    f"last output ({plugin.output_path}):\n{tail(plugin.output_path)}"
+                )
+            if plugin.plugin_id in self.plugin_ids(tenant):
+                return plugin
+            time.sleep(0.05)
+        plugin.stop()
+        raise TimeoutError(
+            f"plugin {plugin.plugin_id} did not register with {self.url} within {timeout} s; "
+            f"last output ({plugin.output_path}):\n{tail(plugin.output_path)}"
+        )
+
+    def launch_plugin(
+        self, path: Path, python: str | None = None, key: str | None = None, env: Mapping[str, str] | None = None
+    ) -> PluginProcess:
+        """Start the plugin at `path` in remote-debug mode against this server, without waiting for it to register."""
         if not self.running:
             raise RuntimeError("start the mock server before its plugins")
         path = Path(path).resolve()
@@ -408,9 +446,7 @@ class MockServer:
             raise ValueError(f"{path / 'manifest.yaml'}: needs `author` and `name`")
         plugin_id = f"{manifest['author']}/{manifest['name']}"
         entrypoint = str(((manifest.get("meta") or {}).get("runner") or {}).get("entrypoint") or "main")
-        remote_key = key or (self.keys[0].partition("=")[0] if self.keys else DEFAULT_REMOTE_KEY)
-        tenant = tenant or self._tenant_for_key(remote_key)
-
+        remote_key = key or self._default_key()
         process_env = {
             **os.environ,
             "INSTALL_METHOD": "remote",
@@ -428,29 +464,10 @@ class MockServer:
         )
         plugin = PluginProcess(plugin_id, process, output_path, path)
         self.plugin_processes.append(plugin)
+        return plugin
 
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not plugin.alive():
-                plugin.stop()
-                hint = ""
-                if "No module named 'dify_plugin'" in plugin.output():
-                    hint = (
-                        f"; its Python ({_plugin_python(path, python)}) lacks dify-plugin: set "
-                        f"${PLUGIN_PYTHON_ENV} to a Python 3.12 that has it"
-                    )
-                raise RuntimeError(
-                    f"plugin {plugin_id} exited with code {process.returncode} before registering{hint}; "
-                    f"last output ({output_path}):\n{tail(output_path)}"
-                )
-            if plugin_id in self.plugin_ids(tenant):
-                return plugin
-            time.sleep(0.05)
-        plugin.stop()
-        raise TimeoutError(
-            f"plugin {plugin_id} did not register with {self.url} within {timeout} s; "
-            f"last output ({output_path}):\n{tail(output_path)}"
-        )
+    def _default_key(self) -> str:
+        return self.keys[0].partition("=")[0] if self.keys else DEFAULT_REMOTE_KEY
 
     def _tenant_for_key(self, key: str) -> str:
         for entry in self.keys:
