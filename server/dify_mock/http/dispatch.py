@@ -246,9 +246,8 @@ async def dispatch(request: Request) -> Response:
             "PluginNotFoundError",
             f"plugin not found; plugin {x_plugin_id} is not connected for tenant {tenant_id} (connected: {connected})",
         )
-    raw = await request.body()
     try:
-        body = orjson.loads(raw) if decodes_as_json(request.headers.get("content-type")) else None
+        body = orjson.loads(await _body(request)) if decodes_as_json(request.headers.get("content-type")) else None
     except ValueError as error:
         body, not_json = None, str(error)
     else:
@@ -280,6 +279,15 @@ async def dispatch(request: Request) -> Response:
     # the client parses them, and a client that only gets a header cannot compete with the plugin for the CPU.
     first = await anext(events, None)
     return BoundedStream(_after(first, events), headers=SSE_HEADERS)
+
+
+async def _body(request: Request) -> bytearray:
+    """The body, read without `request.body()`: that keeps the bytes as long as the request, which is the whole
+    call, so a large request would be held twice (its bytes and its parsed JSON) until the plugin is done."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+    return body
 
 
 async def _after(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

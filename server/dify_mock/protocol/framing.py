@@ -63,7 +63,7 @@ class LineSplitter:
 
 
 def json_line(value: Any) -> bytes:
-    return dump_bytes(value) + b"\n"
+    return dump_bytes(value, newline=True)
 
 
 def sse_event(value: Any) -> bytes:

@@ -20,6 +20,7 @@ from dify_mock.store.redaction import KNOWN, redact
 log = logging.getLogger("dify_mock.store.journal")
 
 MAX_CHUNKS_KEPT = 2000
+MAX_STRING_KEPT = 1024 * 1024  # characters of one string in an entry; a longer one keeps its start and its length
 DEFAULT_MAX_ENTRIES = 10_000
 RULE_PREFIX = "rule:"  # `answered_by` of a call a fixture rule answered: rule:<its name>
 
@@ -48,7 +49,7 @@ class JournalEntry:
         """Keeps a redacted copy of `chunk`; with `as_is`, the chunk itself, which its maker knows cannot hold a
         credential's name and will not change, as long as no secret value is known that it could repeat."""
         if len(self.response) < MAX_CHUNKS_KEPT:
-            self.response.append(chunk if as_is and KNOWN.empty else redact(chunk))
+            self.response.append(chunk if as_is and KNOWN.empty else clipped(redact(chunk)))
             if self._on_chunk is not None:
                 self._on_chunk(self)
 
@@ -71,6 +72,20 @@ class JournalEntry:
         }
 
 
+def clipped(value: Any) -> Any:
+    """`value` with every string longer than MAX_STRING_KEPT cut to its start and a note of what was left out:
+    an entry stays small enough to show, to hold in memory and to write, whatever a plugin or a caller sent."""
+    if type(value) is str:
+        if len(value) <= MAX_STRING_KEPT:
+            return value
+        return f"{value[:MAX_STRING_KEPT]}… [{len(value) - MAX_STRING_KEPT} more characters, not kept in the journal]"
+    if type(value) is dict:
+        return {key: clipped(item) for key, item in value.items()}
+    if type(value) is list:
+        return [clipped(item) for item in value]
+    return value
+
+
 JournalListener = Callable[[str, JournalEntry], None]  # event: "started", "chunk" or "finished"
 
 
@@ -91,7 +106,7 @@ class Journal:
     def start(
         self, kind: str, type: str, tenant_id: str, plugin_id: str, session_id: str, request: Any
     ) -> JournalEntry:
-        entry = JournalEntry(self._next_id, kind, type, tenant_id, plugin_id, session_id, redact(request))
+        entry = JournalEntry(self._next_id, kind, type, tenant_id, plugin_id, session_id, clipped(redact(request)))
         self._next_id += 1
         entry._on_chunk = self._chunk_added
         self._open[entry.id] = entry
