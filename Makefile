@@ -13,6 +13,9 @@ PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.1
 # venv of its own, from the package index). `make UV=/path/to/uv` picks another.
 UV ?= $(shell command -v uv 2>/dev/null || echo .uv/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
+# Installed libraries are compiled once: where PYTHONDONTWRITEBYTECODE is set (CI), every process would compile what
+# it imports again (`import dify_plugin` takes 2.6 s instead of 1.0 s, and every test starts plugins and mocks).
+export UV_COMPILE_BYTECODE := 1
 NO_PYTHON := echo "Python 3.12 not found: install it or run make PYTHON=/path/to/python3.12"; exit 1
 
 .uv/bin/uv:
@@ -24,12 +27,14 @@ NO_PYTHON := echo "Python 3.12 not found: install it or run make PYTHON=/path/to
 $(VENV)/.installed-run: pyproject.toml uv.lock | $(UV)
 	@test -n "$(PYTHON)" || { $(NO_PYTHON); }
 	$(UV) sync -q --frozen --no-dev --inexact --python $(PYTHON)
+	$(VENV)/bin/python -m compileall -q server/dify_mock
 	touch $@
 
 # `make test` and the other checks: the dev group too. --locked: a pyproject.toml changed without `uv lock` stops here.
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	@test -n "$(PYTHON)" || { $(NO_PYTHON); }
 	$(UV) sync -q --locked --python $(PYTHON)
+	$(VENV)/bin/python -m compileall -q server/dify_mock
 	touch $@ $(VENV)/.installed-run
 
 $(SDK_VENV)/.installed: tests/plugins/requirements.txt | $(UV)

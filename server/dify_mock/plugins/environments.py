@@ -127,7 +127,8 @@ def build_environment(venv: Path, base: str, files: list[Path], name: str, say: 
 
 def _uv_sync(venv: Path, base: str, files: list[Path], name: str, say: Say) -> None:
     """`uv sync --no-dev --frozen` against the lock; without one, `uv pip install -r pyproject.toml`, which resolves
-    the same dependencies without writing a new uv.lock into the plugin's folder."""
+    the same dependencies without writing a new uv.lock into the plugin's folder. Both compile the bytecode, as pip
+    does by default: a plugin's start then skips compiling its libraries (dify_plugin alone takes 1.6 s)."""
     from uv import find_uv_bin
 
     uv = find_uv_bin()
@@ -142,13 +143,15 @@ def _uv_sync(venv: Path, base: str, files: list[Path], name: str, say: Say) -> N
             "--no-dev",
             "--frozen",
             "--no-install-project",
+            "--compile-bytecode",
             "--project",
             str(files[0].parent.resolve()),
         ]
         _run(command, "installing the dependencies", name, say, env=env, cwd=venv)
     else:
         say(f"installing the dependencies of {name} from pyproject.toml with uv; this can take a minute")
-        command = [uv, "pip", "install", "--python", str(venv / "bin" / "python"), "-r", str(files[0].resolve())]
+        python = str(venv / "bin" / "python")
+        command = [uv, "pip", "install", "--compile-bytecode", "--python", python, "-r", str(files[0].resolve())]
         _run(command, "installing the dependencies", name, say, cwd=venv)
 
 
