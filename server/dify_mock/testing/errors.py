@@ -6,6 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
+
 
 class PluginError(Exception):
     """A dispatch that ended with an error event (`code` != 0, usually -500).
@@ -84,3 +86,15 @@ def parse_plugin_error(event: Mapping[str, Any]) -> PluginError:
         daemon_error_type=outer_type,
         event=event,
     )
+
+
+def raise_plugin_error_from_json(response: httpx.Response) -> None:
+    """Plain-JSON routes (model polling) report a plugin's own error as HTTP 500 with the -500 envelope."""
+    try:
+        body = response.json()
+    except ValueError:
+        return
+    if isinstance(body, dict) and body.get("code") == -500:
+        error = parse_plugin_error(body)
+        if error.daemon_error_type == "PluginInvokeError":
+            raise error

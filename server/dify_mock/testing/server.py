@@ -23,7 +23,7 @@ from typing import Any, Self
 import httpx
 import yaml
 
-from dify_mock.testing.errors import parse_plugin_error
+from dify_mock.testing.errors import parse_plugin_error, raise_plugin_error_from_json
 from dify_mock.testing.processes import PluginProcess, free_ports, spawn, tail, terminate
 from dify_mock.testing.sse import SSEParser, decode_chunks
 
@@ -331,7 +331,7 @@ class MockServer:
         ) as response:
             if response.is_error:
                 response.read()
-                _raise_plugin_error_from_json(response)
+                raise_plugin_error_from_json(response)
                 response.raise_for_status()
             content_type = response.headers.get("content-type", "")
             if not content_type.startswith("text/event-stream"):
@@ -484,18 +484,6 @@ class MockServer:
             counter += 1
             candidate = directory / f"{name}-{counter}.log"
         return candidate
-
-
-def _raise_plugin_error_from_json(response: httpx.Response) -> None:
-    """Plain-JSON routes (model polling) report a plugin's own error as HTTP 500 with the -500 envelope."""
-    try:
-        body = response.json()
-    except ValueError:
-        return
-    if isinstance(body, dict) and body.get("code") == -500:
-        error = parse_plugin_error(body)
-        if error.daemon_error_type == "PluginInvokeError":
-            raise error
 
 
 def _plugin_python(path: Path, python: str | None) -> str:
