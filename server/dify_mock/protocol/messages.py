@@ -88,9 +88,19 @@ def dumps(value: Any) -> str:
     return dump_bytes(value).decode()
 
 
+def load_json(text: bytes | bytearray | str) -> Any:
+    """JSON text as Python values: orjson reads it several times faster; the json module reads what orjson refuses
+    and Go's encoding/json takes (integers beyond 64 bits, nesting past orjson's 1024 levels), so both accept the
+    same lines."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def _load_object(line: bytes | str, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(line)
+        value = load_json(line)
     except (ValueError, RecursionError) as error:
         raise ProtocolError(f"{what} is not valid JSON: {error}") from None
     if not isinstance(value, dict):

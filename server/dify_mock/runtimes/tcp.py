@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
 import contextlib
 import json
@@ -264,8 +263,8 @@ class DebugConnection(asyncio.Protocol):
         if not isinstance(data, dict) or not isinstance(data.get("filename"), str):
             raise RegistrationError("asset chunk register failed: it needs a filename and data")
         try:
-            chunk = base64.b64decode(data.get("data") or "", validate=True)
-        except (binascii.Error, ValueError):
+            chunk = binascii.a2b_base64(data.get("data") or "", strict_mode=True)
+        except (binascii.Error, ValueError, TypeError):
             raise RegistrationError(f"asset chunk of {data['filename']} is not valid base64") from None
         self.asset_bytes += len(chunk)
         self.registering.asset_bytes += len(chunk)
