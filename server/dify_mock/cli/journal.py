@@ -210,6 +210,13 @@ class Printer:
             )
 
 
+def _answered_by(entry: dict[str, Any]) -> str:
+    """`rule:greeting (rules.yaml:3)`; a rule without a name is already called by its place: `rule:rules.yaml:3`."""
+    answered_by = str(entry.get("answered_by") or "-")
+    rule = entry.get("rule")
+    return f"{answered_by} ({rule})" if rule and answered_by != f"rule:{rule}" else answered_by
+
+
 def format_entry(entry: dict[str, Any], color: bool = False) -> str:
     """`08:52:07.570 reverse  tts  model_caller  rule:greeting (rules.yaml:3)  1.0 ms  "hello" -> 2 chunks`, plus an
     error line."""
@@ -223,7 +230,7 @@ def format_entry(entry: dict[str, Any], color: bool = False) -> str:
         f"{entry.get('kind', ''):8}",
         f"{entry.get('type', '')}",
         str(entry.get("plugin_id", "")),
-        str(entry.get("answered_by") or "-") + (f" ({entry['rule']})" if entry.get("rule") else ""),
+        _answered_by(entry),
         status,
     ]
     line = "  ".join(parts) + f"  {summarize_request(entry)} -> {summarize_response(entry)}"
