@@ -342,3 +342,29 @@ def test_a_local_plugin_writing_a_stdout_line_over_5_mib_is_stopped_as_the_daemo
     server = start(run_server, tmp_path / "mock", long_line, "--python", sdk_python)
     wait_for(lambda: "wrote a stdout line over --max-line-bytes" in server.log(), 60, "the plugin stopped")
     assert "over the limit of 5242880 bytes" in server.log()
+
+
+HEARTBEATS_ONLY = """\
+import json, sys, time
+while True:  # ready at its first heartbeat, as the SDK is; and it never reads its stdin
+    sys.stdout.write(json.dumps({"event": "heartbeat", "session_id": None, "data": {}}) + "\\n\\n")
+    sys.stdout.flush()
+    time.sleep(0.5)
+"""
+
+
+def test_a_local_plugin_that_never_reads_its_stdin_is_killed_at_the_bound_and_started_again(
+    run_server: list[RunServer],  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+    sdk_python: str,
+) -> None:
+    deaf = copy_plugin(TEST_PLUGINS / "model_caller", tmp_path / "deaf", main=HEARTBEATS_ONLY)
+    server = start(run_server, tmp_path / "mock", deaf, "--python", sdk_python, "--max-outgoing-bytes", str(MIB))
+    server.wait_for_plugin("dify-mock-tests/model_caller")
+    first = server.log().count("started dify-mock-tests/model_caller")
+    with pytest.raises(Exception) as failure:  # noqa: PT011 - the harness raises the daemon's error, whatever its type
+        server.invoke_tool("dify-mock-tests/model_caller", "model_caller", "llm", {"prompt": "x" * (2 * MIB)})
+    assert "does not read its stdin" in str(failure.value)
+    log = server.wait_for_log("of its stdin unread, over --max-outgoing-bytes 1048576")
+    assert "killing the process of dify-mock-tests/model_caller" in log
+    wait_for(lambda: server.log().count("started dify-mock-tests/model_caller") > first, what="the plugin started again")

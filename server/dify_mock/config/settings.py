@@ -172,7 +172,7 @@ class Settings(BaseSettings):
         60.0, "seconds a TCP plugin has from connecting to its registration's end (the daemon: no deadline)"
     )
     max_outgoing_bytes: Bytes = option(
-        DEFAULT_MAX_OUTGOING_BYTES, "bytes a TCP plugin may leave unread before it is dropped"
+        DEFAULT_MAX_OUTGOING_BYTES, "bytes a plugin may leave unread (TCP: it is dropped; a child: killed, restarted)"
     )
     max_calls_in_flight: Bytes = option(16, "a TCP plugin's reverse calls answered at once; then it is not read")
     max_event_streams: Bytes = option(64, "open /mock/events streams (dashboard tabs, journal -f); more: 503")

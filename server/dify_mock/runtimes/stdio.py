@@ -30,10 +30,20 @@ class StdioConnection:
 
     kind = "stdio"
 
-    def __init__(self, process: asyncio.subprocess.Process, plugin_id: str, on_close: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        process: asyncio.subprocess.Process,
+        plugin_id: str,
+        on_close: Callable[[str], None],
+        *,
+        max_outgoing_bytes: int,
+        on_stuck: Callable[[str], None],
+    ) -> None:
         self.process = process
         self.plugin_id = plugin_id
         self.on_close = on_close
+        self.max_outgoing_bytes = max_outgoing_bytes
+        self.on_stuck = on_stuck
         self.closed = False
 
     def send(self, message: dict[str, Any]) -> None:
@@ -41,6 +51,12 @@ class StdioConnection:
         if self.closed or stdin is None or stdin.is_closing() or self.process.returncode is not None:
             raise ConnectionError(f"the process of {self.plugin_id} has exited")
         stdin.write(json_line(message))
+        unread = stdin.transport.get_write_buffer_size()
+        if unread > self.max_outgoing_bytes:
+            reason = f"it left {unread} bytes of its stdin unread, over --max-outgoing-bytes {self.max_outgoing_bytes}"
+            log.warning("killing the process of %s: %s", self.plugin_id, reason)
+            self.on_stuck(reason)  # the process goes, and with it the bytes it would not read; it is started again
+            raise ConnectionError(f"the process of {self.plugin_id} does not read its stdin")
 
     def close(self, reason: str) -> None:
         if not self.closed:

@@ -161,7 +161,13 @@ class PluginSupervisor:
         log.info("started %s from %s, pid %d", self.name, self.launch.source or self.folder.root, process.pid)
         plugin: LocalPlugin | None = None
         if local:
-            connection = StdioConnection(process, self.folder.plugin_id, self.request_stop)
+            connection = StdioConnection(
+                process,
+                self.folder.plugin_id,
+                self.request_stop,
+                max_outgoing_bytes=self.host.settings.max_outgoing_bytes,
+                on_stuck=self.terminate,
+            )
             plugin = LocalPlugin(self.host, self.folder, self.tenant_id, connection, self.output)
             on_stdout: Callable[[bytes], None] = plugin.stdout_line
             stdout_limit = self.host.settings.max_line_bytes
