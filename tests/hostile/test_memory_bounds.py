@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import TEST_PLUGINS
-from dify_mock.testing import MockServer, parse_sse_events
+from dify_mock.testing import MockServer, PluginError, parse_sse_events
 from test_run import (
     RunServer,
     copy_plugin,
@@ -362,7 +362,7 @@ def test_a_local_plugin_that_never_reads_its_stdin_is_killed_at_the_bound_and_st
     server = start(run_server, tmp_path / "mock", deaf, "--python", sdk_python, "--max-outgoing-bytes", str(MIB))
     server.wait_for_plugin("dify-mock-tests/model_caller")
     first = server.log().count("started dify-mock-tests/model_caller")
-    with pytest.raises(Exception) as failure:  # noqa: PT011 - the harness raises the daemon's error, whatever its type
+    with pytest.raises(PluginError) as failure:
         server.invoke_tool("dify-mock-tests/model_caller", "model_caller", "llm", {"prompt": "x" * (2 * MIB)})
     assert "does not read its stdin" in str(failure.value)
     log = server.wait_for_log("of its stdin unread, over --max-outgoing-bytes 1048576")
