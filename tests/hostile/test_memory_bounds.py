@@ -367,4 +367,6 @@ def test_a_local_plugin_that_never_reads_its_stdin_is_killed_at_the_bound_and_st
     assert "does not read its stdin" in str(failure.value)
     log = server.wait_for_log("of its stdin unread, over --max-outgoing-bytes 1048576")
     assert "killing the process of dify-mock-tests/model_caller" in log
-    wait_for(lambda: server.log().count("started dify-mock-tests/model_caller") > first, what="the plugin started again")
+    wait_for(
+        lambda: server.log().count("started dify-mock-tests/model_caller") > first, what="the plugin started again"
+    )
