@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from bench import cli_help, hostile, inner_api, latency, load, pytest_loop, startup, stdio, stream
+from bench import cli_help, dashboard, hostile, inner_api, latency, load, pytest_loop, startup, stdio, stream
 from bench.common import machine_info
 
 SECTIONS: dict[str, ModuleType] = {  # name -> module with add_arguments(parser) and run(arguments, workdir)
@@ -26,6 +26,7 @@ SECTIONS: dict[str, ModuleType] = {  # name -> module with add_arguments(parser)
     "cli_help": cli_help,
     "pytest_loop": pytest_loop,
     "hostile": hostile,
+    "dashboard": dashboard,
 }
 
 
