@@ -93,6 +93,9 @@ def test_a_customizable_model_is_configured_through_its_form_and_invoked(checked
     assert verdicts(checked["check_customizable_model"]) == {
         "model customizable llm dify-mock-model credentials": "verified",
         "model customizable llm dify-mock-model": "verified",
+        # it declares no voices: Dify sends the first that get_tts_model_voices lists
+        "model customizable tts dify-mock-model credentials": "verified",
+        "model customizable tts dify-mock-model": "verified",
     }
 
 

@@ -203,3 +203,49 @@ def test_a_module_without_the_attribute_is_a_bug_whatever_the_network_did(tmp_pa
     refused = Context(name="trigger t subscribe", root=tmp_path, seconds=1.0, hosts=["api.x.com"])
     finding = judge_error(refused, "AttributeError", "module 'json' has no attribute 'RequestException'", trace)
     assert (finding.verdict, finding.where) == ("plugin bug", "provider/x.py:4")
+
+
+KEY_ERROR = 'credentials = {"api_key": "k"}\nmode = credentials["mode"]\n'
+
+
+def test_a_crash_with_credentials_its_validation_did_not_pass_takes_the_validation_s_reason(tmp_path: Path) -> None:
+    """models/novita: its validation returns `mode`, which Dify stores; the proxy refused the validation, so the
+    model was called without it. Dify would not have called it with these credentials at all."""
+    trace = plugin_traceback(tmp_path, KEY_ERROR)
+    finding = judge_error(context(tmp_path, credentials_unvalidated=Reason.NETWORK), "KeyError", "'mode'", trace)
+    assert (finding.status, finding.reason) == (Status.SKIP, Reason.NETWORK)
+    assert finding.message.startswith("KeyError: 'mode', with credentials its provider's validation did not pass")
+    assert judge_error(context(tmp_path), "KeyError", "'mode'", trace).verdict == "plugin bug"
+
+
+def test_a_key_error_with_made_up_oauth_tokens_needs_oauth_and_a_type_error_is_still_a_bug(tmp_path: Path) -> None:
+    """tools/microsoft_todo: Dify stores what the plugin's own OAuth exchange returns, not its declared schema."""
+    trace = plugin_traceback(tmp_path, KEY_ERROR)
+    finding = judge_error(context(tmp_path, oauth_only=True), "KeyError", "'mode'", trace)
+    assert (finding.status, finding.reason) == (Status.SKIP, Reason.OAUTH)
+    typed = plugin_traceback(tmp_path, "def f(a):\n    pass\n\nf(1, due_date=None)\n")
+    message = "f() got an unexpected keyword argument 'due_date'"
+    assert judge_error(context(tmp_path, oauth_only=True), "TypeError", message, typed).verdict == "plugin bug"
+
+
+def test_an_answer_that_is_only_a_json_error_is_not_verified(tmp_path: Path) -> None:
+    """tools/dicom_reader answers {"error": "No pixel data: ..."} for a file it cannot read."""
+
+    def json_chunks(*objects: object) -> list[dict[str, object]]:
+        return [{"type": "json", "message": {"json_object": value}} for value in objects]
+
+    refused = judge_answer(context(tmp_path), json_chunks({"error": "No pixel data: not a DICOM file"}))
+    assert (refused.reason, refused.message) == (
+        Reason.ERROR_ANSWER,
+        "answered only with a JSON error: No pixel data: not a DICOM file",
+    )
+    assert judge_answer(context(tmp_path), json_chunks({"error": None, "rows": 3})).verdict == "verified"
+    assert judge_answer(context(tmp_path), json_chunks({"error": "x", "rows": 3})).verdict == "verified"
+
+
+def test_a_parameter_that_asks_for_a_json_path_gets_a_query_not_a_document() -> None:
+    """tools/json_process: "JSONPath" in a description contains "json"; a document there is refused."""
+    query = {"name": "query", "type": "string", "form": "llm", "required": True, "llm_description": "JSONPath query"}
+    content = {"name": "content", "type": "string", "form": "llm", "required": True, "llm_description": "JSON text"}
+    values = parameters_for([query, content], lambda _: {})
+    assert values == {"query": "$.name", "content": '{"name": "dify-mock"}'}

@@ -34,6 +34,8 @@ class Reason(StrEnum):
     NOT_REACHED = "not reached"  # Dify would not call it after what came before (no event dispatched, say)
 
 
+DEFECT = "dify-mock defect"  # how a finding that the mock or the check itself broke begins, and its verdict
+
 # The rule table: (verdict, the condition), in the order they are tried. docs/official-plugins.md prints it.
 RULES: tuple[tuple[str, str], ...] = (
     ("not exercised: not reached", "Dify would not make the call: dispatch returned no such event, "
@@ -43,6 +45,10 @@ RULES: tuple[tuple[str, str], ...] = (
      "lacks), with its file and line"),
     ("not exercised: needs network", "the check's proxy refused a request during the call (whatever the plugin made "
      "of the refusal, even a normal-looking answer), or the error is a client's connection error"),
+    ("not exercised: (the validation's reason), or needs OAuth", "a crash of the kind below (KeyError...) in a "
+     "call with credentials that its provider's validation did not pass (Dify stores only credentials that "
+     "validated, with what the validation returned); a KeyError with made-up OAuth tokens (Dify stores what the "
+     "plugin's OAuth exchange returns)"),
     ("plugin bug", "an error no plugin raises on purpose (KeyError, TypeError, AttributeError, IndexError, "
      "NameError, NotImplementedError, ZeroDivisionError...) anywhere in the plugin's traceback, also when a credential "
      "validation wraps it in its own error; shown with the deepest frame in the plugin's own files; or a reverse "
@@ -54,7 +60,8 @@ RULES: tuple[tuple[str, str], ...] = (
      "or any other error after its provider refused the made-up credentials"),
     ("not exercised: sample input refused", "any other error the plugin raised: a ValueError (JSONDecodeError, "
      "`int()` or `float()` of a text: a value it could not parse), its own error type"),
-    ("not exercised: answered only with an error", "it answered, but every text it sent reads as an error "
+    ("not exercised: answered only with an error", "it answered only JSON objects that are an error "
+     "(`{\"error\": ...}`, perhaps with a status or code), or every text it sent reads as an error "
      "(`Error: ...`, `failed`, `unauthorized`, an HTTP 4xx or 5xx status) and it sent nothing else; an endpoint or "
      "webhook that answered 4xx"),
     ("plugin bug", "an answer whose only text is a crash the plugin caught (`got an unexpected keyword argument`, "
@@ -91,7 +98,7 @@ class Finding:
             return "verified"
         if self.status is Status.SKIP:
             return f"not exercised: {self.reason or Reason.NOT_REACHED}"
-        return "plugin bug"
+        return DEFECT if self.message.startswith(DEFECT) else "plugin bug"
 
 
 @dataclass

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from dify_mock.check.credentials import fields, oauth_credentials, oauth_only, tool_credentials
-from dify_mock.check.findings import Finding, Reason, Status
+from dify_mock.check.findings import DEFECT, Finding, Reason, Status
 from dify_mock.check.inputs import Inputs
 from dify_mock.check.network import RefusingProxy
 from dify_mock.check.parameters import SAMPLE_TEXT, parameters_for, value_for
@@ -47,6 +47,7 @@ class Provider:
     credential_type: str = "api-key"
     oauth_only: bool = False
     refused: bool = False  # its validation refused the made-up credentials
+    unvalidated: Reason | None = None  # why its validation was not exercised, if it was not
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ def invoke(point: EntryPoint, proxy: RefusingProxy, root: Path, tracebacks: Trac
             validates_credentials=point.validates_credentials,
             oauth_only=provider is not None and provider.oauth_only,
             credentials_refused=provider is not None and provider.refused,
+            credentials_unvalidated=provider.unvalidated if provider is not None else None,
         )
 
     try:
@@ -133,18 +135,19 @@ def invoke(point: EntryPoint, proxy: RefusingProxy, root: Path, tracebacks: Trac
     except httpx.TimeoutException:
         finding = hung(context())
     except httpx.HTTPStatusError as error:
-        message = f"dify-mock defect: the mock answered HTTP {error.response.status_code}: {error.response.text[:300]}"
+        message = f"{DEFECT}: the mock answered HTTP {error.response.status_code}: {error.response.text[:300]}"
         finding = entry(context(), Status.FAIL, message)
     except httpx.HTTPError as error:
-        finding = entry(context(), Status.FAIL, f"dify-mock defect: the mock could not be reached: {error}")
+        finding = entry(context(), Status.FAIL, f"{DEFECT}: the mock could not be reached: {error}")
     except Exception as error:  # the check's own request building broke: ours to fix, not the plugin's
-        finding = entry(context(), Status.FAIL, f"dify-mock defect: the check broke: {type(error).__name__}: {error}")
+        finding = entry(context(), Status.FAIL, f"{DEFECT}: the check broke: {type(error).__name__}: {error}")
     else:
         finding = judge_answer(context(), chunks)
         if finding.status is Status.PASS and point.answered is not None:
             point.answered(chunks)
-    if point.validates_credentials and point.provider is not None and finding.reason is Reason.CREDENTIALS:
-        point.provider.refused = True
+    if point.validates_credentials and point.provider is not None and finding.status is Status.SKIP:
+        point.provider.refused = finding.reason is Reason.CREDENTIALS
+        point.provider.unvalidated = finding.reason
     return finding
 
 

@@ -31,6 +31,16 @@ def _tts_voice(model: Mapping[str, Any]) -> str:
     return str(properties.get("default_voice") or "")
 
 
+def _asked_voice(session: Session, request: dict[str, Any], provider: Provider) -> str:
+    """`AudioService.transcript_tts` for a model that declares no voices: the first that `get_tts_voices` (the
+    plugin's `tts/model/voices`) lists, its `value`; an error there is the call's error, as it is in Dify."""
+    for chunk in session.dispatch("tts/model/voices", {**request, "credentials": dict(provider.credentials)}):
+        voices = chunk.get("voices") if isinstance(chunk, Mapping) else None
+        if isinstance(voices, list) and voices and isinstance(voices[0], Mapping):
+            return str(voices[0].get("value") or "")
+    return ""
+
+
 # The body of each model type's call, after provider, model_type, model and credentials
 # (`PluginModelClient.invoke_llm`, `invoke_text_embedding`, `invoke_rerank`, `invoke_tts`, `invoke_speech_to_text`,
 # `invoke_moderation` in api/core/plugin/impl/model.py).
@@ -119,6 +129,9 @@ def _invocation(
 
     def call() -> Chunks:
         request = {"provider": name, "model_type": model_type, "model": model_name}
-        return session.dispatch(route, {**request, "credentials": dict(provider.credentials), **body(model)})
+        data = {**request, "credentials": dict(provider.credentials), **body(model)}
+        if model_type == "tts" and not data["voice"]:
+            data["voice"] = _asked_voice(session, request, provider)
+        return session.dispatch(route, data)
 
     return EntryPoint(f"model {name} {model_type} {model_name}", call, provider)

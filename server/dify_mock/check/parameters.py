@@ -150,6 +150,8 @@ def text_for(parameter: Mapping[str, Any]) -> str:
     if re.fullmatch(r"https?://\S+", placeholder):
         return placeholder
     lowered = hints.lower()
+    if re.search(r"\bjson ?path\b", lowered) or re.search(r"json_?path", name):
+        return "$.name"  # a query into a JSON document, not a document
     if "json" in lowered or "json" in name:
         return json.dumps(["dify-mock"] if re.search(r"\barray\b", lowered) else {"name": "dify-mock"})
     if "url" in name or "link" in name or "endpoint" in name or re.search(r"\burl\b", lowered):

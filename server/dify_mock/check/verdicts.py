@@ -40,6 +40,7 @@ ERROR_TEXT = re.compile(
     r"\bnot found\b|\bmissing\b|\bcannot be\b",
     re.IGNORECASE,
 )
+ERROR_OBJECT_KEYS = frozenset({"error", "message", "status", "code", "success", "details"})
 SUBSTANCE = frozenset({"json", "blob", "image", "image_link", "link", "file", "variable", "blob_chunk"})  # not logs
 # The text of a Python crash that the plugin caught and answered with
 CRASH_TEXT = re.compile(
@@ -74,6 +75,9 @@ class Context:
     validates_credentials: bool = False
     oauth_only: bool = False
     credentials_refused: bool = False  # its provider refused the made-up credentials earlier
+    # Why its provider's credential validation was not exercised, if it was not: Dify stores only credentials that
+    # validated (and what the validation returned), so a call with these is one Dify would not make as such.
+    credentials_unvalidated: Reason | None = None
 
 
 def entry(context: Context, status: Status, message: str, reason: Reason | None = None, **extra: Any) -> Finding:
@@ -95,6 +99,10 @@ def judge_answer(context: Context, chunks: list[dict[str, Any]]) -> Finding:
         return entry(context, Status.SKIP, f"answered HTTP {status}: {summary}", Reason.ERROR_ANSWER)
     texts = answer_texts(chunks)
     kinds = {str(chunk.get("type")) for chunk in chunks if isinstance(chunk, dict)}
+    refusal = json_error(chunks)
+    if refusal is not None:
+        reason = Reason.OAUTH if context.oauth_only else Reason.ERROR_ANSWER
+        return entry(context, Status.SKIP, f"answered only with a JSON error: {_one_line(refusal, 200)}", reason)
     if texts and not (kinds & SUBSTANCE) and CRASH_TEXT.search("".join(texts)) and len("".join(texts)) < 600:
         return entry(
             context, Status.FAIL, f"answered with the text of a crash it caught: {_one_line(' '.join(texts), 200)}"
@@ -119,6 +127,11 @@ def judge_error(context: Context, error_type: str, message: str, traceback: str 
         return entry(context, Status.SKIP, f"{where} ({short})", Reason.NETWORK, hosts=hosts)
     if "permission denied" in text:  # a reverse call its manifest does not grant: fails whatever the credentials
         return entry(context, Status.FAIL, short, traceback=traceback)
+    if crash is not None and not context.validates_credentials:
+        stood_in = _stood_in_credentials(context, crash)
+        if stood_in is not None:
+            reason, why = stood_in
+            return entry(context, Status.SKIP, f"{crash.error_type}: {_one_line(crash.message, 200)}, {why}", reason)
     if crash is not None:
         return _bug(context, crash, error_type, traceback)
     if context.oauth_only:
@@ -128,6 +141,18 @@ def judge_error(context: Context, error_type: str, message: str, traceback: str 
         why = "the made-up credentials were refused: " if context.validates_credentials else ""
         return entry(context, Status.SKIP, f"{why}{short}", Reason.CREDENTIALS)
     return entry(context, Status.SKIP, short, Reason.INPUT)
+
+
+def _stood_in_credentials(context: Context, crash: Crash) -> tuple[Reason, str] | None:
+    """Whether the crash may come from credentials Dify would never have stored: ones its provider's validation did
+    not pass (Dify stores only those that validated, with what the validation returned), or made-up OAuth tokens
+    missing a key (Dify stores what the plugin's own OAuth exchange returns, whatever its schema declares)."""
+    if context.credentials_unvalidated is not None:
+        reason = context.credentials_unvalidated
+        return reason, f"with credentials its provider's validation did not pass ({reason}): Dify stores none such"
+    if context.oauth_only and crash.error_type == "KeyError":
+        return Reason.OAUTH, "a key that made-up tokens lack: Dify stores what the plugin's OAuth exchange returns"
+    return None
 
 
 def _bug(context: Context, crash: Crash, error_type: str, traceback: str | None) -> Finding:
@@ -202,6 +227,21 @@ def http_status(chunks: list[dict[str, Any]]) -> int | None:
     if len(chunks) == 1 and chunks[0].get("type") == "http":
         return int(chunks[0]["status"])
     return None
+
+
+def json_error(chunks: list[dict[str, Any]]) -> str | None:
+    """The error, when every JSON object the answer holds is only an error (`{"error": "..."}`, perhaps with a
+    status or code) and the answer holds nothing else of substance: a refusal written as JSON."""
+    objects = [chunk.get("message", {}).get("json_object") for chunk in chunks if chunk.get("type") == "json"]
+    others = {str(chunk.get("type")) for chunk in chunks} - {"json", "log", "text"}
+    if not objects or others or answer_texts(chunks):
+        return None
+    errors = []
+    for value in objects:
+        if not isinstance(value, dict) or not value.get("error") or not set(value) <= ERROR_OBJECT_KEYS:
+            return None
+        errors.append(str(value["error"]))
+    return "; ".join(errors)
 
 
 def answer_texts(chunks: list[dict[str, Any]]) -> list[str]:
