@@ -255,7 +255,7 @@ def test_junit_times_the_environment_it_made(sdk_python: str, tmp_path: Path) ->
     assert cases["icons"].findtext("system-out") == "every icon is in _assets (1 file)"
 
 
-def _processes_of(plugin: Path) -> list[int]:
+def processes_of(plugin: Path) -> list[int]:
     """The check, its mock (both name the folder) and the plugin (it runs in the folder)."""
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
@@ -283,12 +283,12 @@ def test_a_stopped_check_takes_its_mock_and_plugin_with_it(sdk_python: str, tmp_
     ]
     check_process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(_processes_of(plugin)) < 3:
+    while time.monotonic() < deadline and len(processes_of(plugin)) < 3:
         time.sleep(0.2)
-    assert len(_processes_of(plugin)) >= 3, "the mock and the plugin never started"
+    assert len(processes_of(plugin)) >= 3, "the mock and the plugin never started"
     check_process.send_signal(signal.SIGTERM)
     assert check_process.wait(timeout=60) == 143
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and _processes_of(plugin):
+    while time.monotonic() < deadline and processes_of(plugin):
         time.sleep(0.2)
-    assert _processes_of(plugin) == []
+    assert processes_of(plugin) == []

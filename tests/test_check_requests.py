@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_check import PLUGINS, copy_plugin, findings, reports
+from test_check import PLUGINS, copy_plugin, findings, processes_of, reports
 
 CASES = [
     "check_credential_crash",
@@ -132,18 +132,6 @@ def test_a_webhook_that_answers_500_is_a_failure(sdk_python: str, tmp_path: Path
 # -- no orphans: a plugin that ignores SIGTERM, forks a child into a session of its own and never answers
 
 
-def leftovers(plugin: Path) -> list[int]:
-    """Processes of the plugin's: started from its folder, or with it on their command line."""
-    found = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if str(plugin).encode() in (proc / "cmdline").read_bytes() or (proc / "cwd").resolve() == plugin:
-                found.append(int(proc.name))
-        except OSError:
-            continue
-    return found
-
-
 def wait_for(condition: Any, what: str, bound: float = 90) -> None:
     deadline = time.monotonic() + bound
     while time.monotonic() < deadline:
@@ -167,7 +155,7 @@ def test_a_hang_is_named_as_one_and_leaves_nothing_behind(sdk_python: str, tmp_p
     finding = findings(reports(result)[0])["tool stubborn/answer"]
     assert finding["verdict"] == "not exercised: hung", finding
     assert finding["message"].startswith("no answer after ") and finding["hosts"] == []
-    assert leftovers(plugin) == [] and list(temporary.iterdir()) == []
+    assert processes_of(plugin) == [] and list(temporary.iterdir()) == []
 
 
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT], ids=["sigkill", "ctrl-c"])
@@ -176,7 +164,7 @@ def test_a_check_ended_by_a_signal_leaves_nothing_behind(sdk_python: str, tmp_pa
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     child = "check-misbehaving-child"
     wait_for(
-        lambda: any(child.encode() in Path(f"/proc/{pid}/cmdline").read_bytes() for pid in leftovers(plugin)),
+        lambda: any(child.encode() in Path(f"/proc/{pid}/cmdline").read_bytes() for pid in processes_of(plugin)),
         "the plugin forked its child",
     )
     process.send_signal(how)
@@ -185,6 +173,6 @@ def test_a_check_ended_by_a_signal_leaves_nothing_behind(sdk_python: str, tmp_pa
         assert process.returncode == 130
         lines = [line for line in stderr.splitlines() if line.strip()]
         assert lines == ["dify-mock check: interrupted; the mock, the plugin and their temporary files are gone"]
-    wait_for(lambda: leftovers(plugin) == [], "every process of the plugin's gone")
+    wait_for(lambda: processes_of(plugin) == [], "every process of the plugin's gone")
     wait_for(lambda: list(temporary.iterdir()) == [], "the temporary folder removed")
     json.dumps(stderr)  # readable text, whatever it held

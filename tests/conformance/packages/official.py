@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from dify_mock.check.findings import PluginReport, Status
 from dify_mock.check.runner import CheckOptions, check_plugin
 from dify_mock.check.static import check_files
-from oracle import UV, _call, _message, uninstall
+from oracle import UV, _call, _message, uninstall, upload
 
 INSTALL_SECONDS = 900
 # check's findings about what the CLI and the daemon's upload look at; the others (Python sources, dependencies)
@@ -56,7 +55,7 @@ def files_verdict(ctl: str, folder: Path, state: Path, work: Path) -> dict[str, 
     else:
         result["cli"] = "accept"
         ok, says, identifier = upload(state, package)
-        result.update(upload="accept" if ok else "refuse", upload_says=says, identifier=identifier)
+        result.update(upload="accept" if ok else "refuse", upload_says=says[:400], identifier=identifier)
     package.unlink(missing_ok=True)
     report = PluginReport(path=str(folder))
     check_files(folder, report)
@@ -67,24 +66,6 @@ def files_verdict(ctl: str, folder: Path, state: Path, work: Path) -> dict[str, 
     ]
     result.update(check_files="refuse" if failed else "accept", check_says=failed[:3])
     return result
-
-
-def upload(state: Path, package: Path) -> tuple[bool, str, str]:
-    client = json.loads((state / "client.json").read_text())
-    base = f"{client['url']}/plugin/{client['tenant']}/management"
-    boundary = uuid.uuid4().hex
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="dify_pkg"; filename="plugin.difypkg"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n"
-        ).encode()
-        + package.read_bytes()
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    answer = _call(f"{base}/install/upload/package", client["key"], body, f"multipart/form-data; boundary={boundary}")
-    if answer.get("code") != 0:
-        return False, _message(answer)[:400], ""
-    return True, "", str(answer["data"]["unique_identifier"])
 
 
 def start_verdict(ctl: str, state: Path, folder: Path, work: Path, cache: Path) -> dict[str, Any]:

@@ -58,9 +58,8 @@ def verdict(ctl: str, folder: Path, state: Path, work: Path, timeout: float = 90
     return Verdict(cli, ACCEPT if accepted else REFUSE, cli_says, daemon_says)
 
 
-def install(state: Path, package: Path) -> tuple[bool, str]:
-    """The daemon's upload then install, as `daemonctl install` does them, keeping the daemon's message on a 400;
-    an installed plugin is uninstalled again."""
+def upload(state: Path, package: Path) -> tuple[bool, str, str]:
+    """The daemon's upload of a package: (taken, the daemon's message if not, the unique identifier if so)."""
     client = json.loads((state / "client.json").read_text())
     base = f"{client['url']}/plugin/{client['tenant']}/management"
     boundary = uuid.uuid4().hex
@@ -72,10 +71,20 @@ def install(state: Path, package: Path) -> tuple[bool, str]:
         + package.read_bytes()
         + f"\r\n--{boundary}--\r\n".encode()
     )
-    uploaded = _call(f"{base}/install/upload/package", client["key"], body, f"multipart/form-data; boundary={boundary}")
-    if uploaded.get("code") != 0:
-        return False, f"upload: {_message(uploaded)}"
-    identifier = uploaded["data"]["unique_identifier"]
+    answer = _call(f"{base}/install/upload/package", client["key"], body, f"multipart/form-data; boundary={boundary}")
+    if answer.get("code") != 0:
+        return False, _message(answer), ""
+    return True, "", str(answer["data"]["unique_identifier"])
+
+
+def install(state: Path, package: Path) -> tuple[bool, str]:
+    """The daemon's upload then install, as `daemonctl install` does them, keeping the daemon's message on a 400;
+    an installed plugin is uninstalled again."""
+    client = json.loads((state / "client.json").read_text())
+    base = f"{client['url']}/plugin/{client['tenant']}/management"
+    uploaded, says, identifier = upload(state, package)
+    if not uploaded:
+        return False, f"upload: {says}"
     request = {"plugin_unique_identifiers": [identifier], "source": "package", "metas": [{}]}
     started = _call(f"{base}/install/identifiers", client["key"], json.dumps(request).encode())
     if started.get("code") != 0:
