@@ -249,3 +249,27 @@ def test_a_parameter_that_asks_for_a_json_path_gets_a_query_not_a_document() -> 
     content = {"name": "content", "type": "string", "form": "llm", "required": True, "llm_description": "JSON text"}
     values = parameters_for([query, content], lambda _: {})
     assert values == {"query": "$.name", "content": '{"name": "dify-mock"}'}
+
+
+def test_only_a_model_provider_s_unvalidated_credentials_excuse_a_crash(tmp_path: Path) -> None:
+    """A tool's validation returns no credentials: a KeyError on a parameter (tools/aliyuque's optional `token`)
+    happens with credentials that validated just the same, so it stays a plugin bug after a refused validation."""
+    from dify_mock.check.invocations import EntryPoint, Provider, invoke
+    from dify_mock.check.network import RefusingProxy
+    from dify_mock.testing import PluginError
+
+    trace = plugin_traceback(tmp_path, KEY_ERROR)
+
+    def crash() -> list[dict[str, object]]:
+        raise PluginError("KeyError", "'mode'", {"traceback": trace})
+
+    proxy = RefusingProxy()
+    try:
+        verdicts = {}
+        for kind, returns in (("tool", False), ("model", True)):
+            provider = Provider(f"{kind} p", {"api_key": "k"}, validation_returns_credentials=returns)
+            provider.unvalidated = Reason.NETWORK
+            verdicts[kind] = invoke(EntryPoint(f"{kind} p/x", crash, provider), proxy, tmp_path).verdict
+    finally:
+        proxy.stop()
+    assert verdicts == {"tool": "plugin bug", "model": "not exercised: needs network"}

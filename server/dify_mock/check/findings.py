@@ -46,7 +46,7 @@ RULES: tuple[tuple[str, str], ...] = (
     ("not exercised: needs network", "the check's proxy refused a request during the call (whatever the plugin made "
      "of the refusal, even a normal-looking answer), or the error is a client's connection error"),
     ("not exercised: (the validation's reason), or needs OAuth", "a crash of the kind below (KeyError...) in a "
-     "call with credentials that its provider's validation did not pass (Dify stores only credentials that "
+     "call with credentials that its model provider's validation did not pass (Dify stores only credentials that "
      "validated, with what the validation returned); a KeyError with made-up OAuth tokens (Dify stores what the "
      "plugin's OAuth exchange returns)"),
     ("plugin bug", "an error no plugin raises on purpose (KeyError, TypeError, AttributeError, IndexError, "

@@ -48,6 +48,9 @@ class Provider:
     oauth_only: bool = False
     refused: bool = False  # its validation refused the made-up credentials
     unvalidated: Reason | None = None  # why its validation was not exercised, if it was not
+    # A model provider's validation returns credentials that Dify stores with the form's: without them, calls get
+    # credentials Dify never has. A tool's returns none: what it stores is the form as entered.
+    validation_returns_credentials: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,9 @@ def invoke(point: EntryPoint, proxy: RefusingProxy, root: Path, tracebacks: Trac
             validates_credentials=point.validates_credentials,
             oauth_only=provider is not None and provider.oauth_only,
             credentials_refused=provider is not None and provider.refused,
-            credentials_unvalidated=provider.unvalidated if provider is not None else None,
+            credentials_unvalidated=(
+                provider.unvalidated if provider is not None and provider.validation_returns_credentials else None
+            ),
         )
 
     try:

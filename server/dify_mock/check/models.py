@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from dify_mock.check.credentials import model_credentials
-from dify_mock.check.invocations import Chunks, EntryPoint, Provider, Session, merge_credentials
+from dify_mock.check.invocations import Chunks, EntryPoint, NotReached, Provider, Session, merge_credentials
 from dify_mock.check.parameters import SAMPLE_TEXT
 
 WAV_SILENCE = b"RIFF$\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00@\x1f\x00\x00\x80>\x00\x00\x02\x00\x10\x00data\x00\x00\x00\x00"
@@ -33,12 +33,13 @@ def _tts_voice(model: Mapping[str, Any]) -> str:
 
 def _asked_voice(session: Session, request: dict[str, Any], provider: Provider) -> str:
     """`AudioService.transcript_tts` for a model that declares no voices: the first that `get_tts_voices` (the
-    plugin's `tts/model/voices`) lists, its `value`; an error there is the call's error, as it is in Dify."""
+    plugin's `tts/model/voices`) lists, its `value`; an error there is the call's error, as it is in Dify, and
+    with no voice listed Dify makes no call."""
     for chunk in session.dispatch("tts/model/voices", {**request, "credentials": dict(provider.credentials)}):
         voices = chunk.get("voices") if isinstance(chunk, Mapping) else None
-        if isinstance(voices, list) and voices and isinstance(voices[0], Mapping):
-            return str(voices[0].get("value") or "")
-    return ""
+        if isinstance(voices, list) and voices and isinstance(voices[0], Mapping) and voices[0].get("value"):
+            return str(voices[0]["value"])
+    raise NotReached('get_tts_model_voices lists no voice for it: Dify stops there ("Sorry, no voice available.")')
 
 
 # The body of each model type's call, after provider, model_type, model and credentials
@@ -84,7 +85,9 @@ def _predefined(
 ) -> Iterator[EntryPoint]:
     key = f"model {name}"
     form = (declaration.get("provider_credential_schema") or {}).get("credential_form_schemas")
-    provider = Provider(key, model_credentials(form, session.inputs.credentials(key)))
+    provider = Provider(
+        key, model_credentials(form, session.inputs.credentials(key)), validation_returns_credentials=True
+    )
     if declaration.get("provider_credential_schema"):
         yield _validation(
             session, "model/validate_provider_credentials", f"{key} credentials", provider, {"provider": name}
@@ -107,7 +110,7 @@ def _customizable(session: Session, declaration: Mapping[str, Any], name: str) -
         if model_type not in MODEL_CALLS:
             continue
         credentials = model_credentials(form, session.inputs.credentials(key), model_type)
-        provider = Provider(f"{key} {model_type}", credentials)
+        provider = Provider(f"{key} {model_type}", credentials, validation_returns_credentials=True)
         data = {"provider": name, "model_type": model_type, "model": model_name}
         yield _validation(
             session, "model/validate_model_credentials", f"{key} {model_type} {model_name} credentials", provider, data
