@@ -46,11 +46,15 @@ class Provider:
     credentials: dict[str, Any] = field(default_factory=dict)
     credential_type: str = "api-key"
     oauth_only: bool = False
-    refused: bool = False  # its validation refused the made-up credentials
     unvalidated: Reason | None = None  # why its validation was not exercised, if it was not
     # A model provider's validation returns credentials that Dify stores with the form's: without them, calls get
     # credentials Dify never has. A tool's returns none: what it stores is the form as entered.
     validation_returns_credentials: bool = False
+
+    @property
+    def refused(self) -> bool:
+        """Its validation refused the made-up credentials."""
+        return self.unvalidated is Reason.CREDENTIALS
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,6 @@ def invoke(point: EntryPoint, proxy: RefusingProxy, root: Path, tracebacks: Trac
         if finding.status is Status.PASS and point.answered is not None:
             point.answered(chunks)
     if point.validates_credentials and point.provider is not None and finding.status is Status.SKIP:
-        point.provider.refused = finding.reason is Reason.CREDENTIALS
         point.provider.unvalidated = finding.reason
     return finding
 

@@ -146,8 +146,8 @@ def judge_error(context: Context, error_type: str, message: str, traceback: str 
 def _stood_in_credentials(context: Context, crash: Crash) -> tuple[Reason, str] | None:
     """Whether the crash may come from credentials Dify would never have stored: a model provider's that its
     validation did not pass (Dify stores only those that validated, with what the validation returned), or made-up
-    OAuth tokens
-    missing a key (Dify stores what the plugin's own OAuth exchange returns, whatever its schema declares)."""
+    OAuth tokens missing a key (Dify stores what the plugin's own OAuth exchange returns, whatever its schema
+    declares)."""
     if context.credentials_unvalidated is not None:
         reason = context.credentials_unvalidated
         return reason, f"with credentials its provider's validation did not pass ({reason}): Dify stores none such"
